@@ -1,0 +1,99 @@
+//! Python's text forms of numbers, so encoded bodies match graphite-web byte for byte.
+
+use std::fmt::Write;
+
+/// Appends Python's `repr(float)` of a finite or non-finite `f64` (`2.0`, `1e-05`, `1e+16`, `nan`, `inf`).
+pub fn write_float_repr(out: &mut String, x: f64) {
+    if x.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if x.is_infinite() {
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-tripping digits, which is also what Python's repr picks;
+    // only the placement of the decimal point and the exponent syntax differ.
+    let sci = format!("{:e}", x);
+    let (mantissa, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
+    };
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if neg {
+        out.push('-');
+    }
+    if (-4..16).contains(&exp) {
+        if exp < 0 {
+            out.push_str("0.");
+            for _ in 0..(-exp - 1) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                for _ in digits.len()..int_len {
+                    out.push('0');
+                }
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+}
+
+/// Python's `repr(float)` as a new string.
+pub fn float_repr(x: f64) -> String {
+    let mut s = String::new();
+    write_float_repr(&mut s, x);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float_repr;
+
+    #[test]
+    fn matches_python_repr() {
+        let cases = [
+            (2.0, "2.0"),
+            (0.1, "0.1"),
+            (-3.5, "-3.5"),
+            (8.24, "8.24"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (123456789012345.0, "123456789012345.0"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (0.00012345, "0.00012345"),
+            (1.2345e-7, "1.2345e-07"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1e300, "1e+300"),
+            (0.016667, "0.016667"),
+            (f64::NAN, "nan"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (1.0 / 3.0, "0.3333333333333333"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(float_repr(x), want, "repr of {x:?}");
+        }
+    }
+}
