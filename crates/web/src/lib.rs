@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod encode;
+pub mod find_format;
 pub mod memcache;
 pub mod merge;
 pub mod params;
