@@ -1,1 +1,39 @@
-//! relay
+//! The relay role: places incoming metrics on cache nodes like carbon-relay and
+//! carbon-c-relay do, and delivers them without losing points when a node restarts.
+//!
+//! Each destination has a bounded in-memory queue backed by a bounded disk spill
+//! (`<spill_dir>/<host:port:instance>/`), one sender task that batches points into pickle
+//! or plaintext messages, reconnects with backoff and resends its last messages after a
+//! broken connection. When memory and spill are both full, [`Relay::submit`] waits, so the
+//! receivers stop reading their sockets instead of dropping.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), relay::RelayError> {
+//! use relay::{DestAddr, Point, Relay, RelayConfig};
+//! use std::sync::Arc;
+//! let dests = vec![DestAddr::parse("127.0.0.1:2004:a")?];
+//! let route = Arc::new(|_m: &str, out: &mut Vec<usize>| out.push(0));
+//! let relay = Relay::start(RelayConfig::default(), dests, route)?;
+//! relay.submit(vec![Point::new("a.b.c", 1700000000.0, 1.0)]).await?;
+//! relay.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod dest;
+mod encode;
+mod error;
+mod point;
+mod queue;
+mod relay;
+mod sender;
+mod spill;
+mod selfmetrics;
+
+pub use dest::DestAddr;
+pub use encode::{encode, Protocol};
+pub use error::RelayError;
+pub use point::Point;
+pub use queue::QueueLimits;
+pub use relay::{DestStats, Relay, RelayConfig, Route};
+pub use selfmetrics::SelfMetrics;
+pub use sender::SenderConfig;

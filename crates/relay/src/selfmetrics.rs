@@ -1,0 +1,73 @@
+//! carbon-relay style self-metrics: `<prefix>.relays.<host>.destinations.<dest>.<stat>`.
+
+use crate::point::Point;
+use crate::relay::{DestStats, Relay};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Turns cumulative destination counters into per-interval points, as carbon reports them.
+pub struct SelfMetrics {
+    base: String,
+    last: HashMap<String, DestStats>,
+}
+
+impl SelfMetrics {
+    /// `base` is e.g. `carbon.relays.myhost` or `carbon.relays.myhost-a`.
+    pub fn new(base: impl Into<String>) -> Self {
+        SelfMetrics {
+            base: base.into(),
+            last: HashMap::new(),
+        }
+    }
+
+    /// Points for the interval since the previous call, stamped `now`.
+    pub fn collect(&mut self, stats: &[DestStats], now: f64) -> Vec<Point> {
+        let mut out = Vec::new();
+        for s in stats {
+            let key = s.addr.metric_name();
+            let zero = DestStats {
+                sent: 0,
+                spilled: 0,
+                dropped: 0,
+                reconnects: 0,
+                resent: 0,
+                ..s.clone()
+            };
+            let prev = self.last.get(&key).unwrap_or(&zero);
+            let prefix = format!("{}.destinations.{}", self.base, key);
+            let delta = |a: u64, b: u64| a.saturating_sub(b) as f64;
+            for (name, v) in [
+                ("sent", delta(s.sent, prev.sent)),
+                ("spilled", delta(s.spilled, prev.spilled)),
+                ("dropped", delta(s.dropped, prev.dropped)),
+                ("fullQueueDrops", delta(s.dropped, prev.dropped)),
+                ("reconnects", delta(s.reconnects, prev.reconnects)),
+                ("resent", delta(s.resent, prev.resent)),
+                ("queued", (s.queued_mem + s.queued_spill) as f64),
+                ("relayMaxQueueLength", s.queued_mem as f64),
+            ] {
+                out.push(Point::new(format!("{prefix}.{name}"), now, v));
+            }
+            self.last.insert(key, s.clone());
+        }
+        out
+    }
+
+    /// Feeds the relay's own counters back into it every `interval`, routed like any metric.
+    pub fn spawn(mut self, relay: Relay, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()) as f64;
+                let pts = self.collect(&relay.stats(), now);
+                if relay.submit(pts).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}
