@@ -3,6 +3,7 @@
 //! answers graphite-web style globs (`* ? [..] {..}`) for find.
 
 pub mod error;
+pub mod glob;
 pub mod ini;
 
 pub use error::{ConfigError, IndexError, IniError};
