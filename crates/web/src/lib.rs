@@ -2,11 +2,22 @@
 //! over the local whisper tree and the caches' carbonlink, answering byte-compatible bodies.
 
 pub mod cache;
+pub mod config;
 pub mod encode;
+pub mod error;
 pub mod find_format;
+pub mod functions;
 pub mod memcache;
 pub mod merge;
 pub mod params;
 pub mod pickle;
 pub mod pyfmt;
 pub mod pyjson;
+pub mod render;
+pub mod server;
+pub mod source;
+
+pub use config::WebConfig;
+pub use error::WebError;
+pub use server::{router, serve, App};
+pub use source::{Source, Sources};

@@ -1,0 +1,151 @@
+//! The `[web]` section of carbonado.toml.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of the web role (graphite-web's local_settings.py, in carbon.conf-like names).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Whether the role runs.
+    pub enabled: bool,
+    /// HTTP listen address `"ip:port"`.
+    pub listen: String,
+    /// Whisper tree root; defaults to the cache role's `local_data_dir`.
+    pub local_data_dir: Option<PathBuf>,
+    /// Cluster peers `"host:port"` (federation is a later issue; accepted and ignored for now).
+    pub cluster_servers: Vec<String>,
+    /// Caches to ask for points not yet on disk, `"host:port:instance"`, in the relay's ring order.
+    pub carbonlink_hosts: Vec<String>,
+    /// Ring hash for `carbonlink_hosts`: `carbon_ch` or `fnv1a_ch`.
+    pub carbonlink_hashing_type: String,
+    /// Copies of each metric among `carbonlink_hosts` (REPLICATION_FACTOR).
+    pub replication_factor: usize,
+    /// Carbonlink connect/answer timeout (CARBONLINK_TIMEOUT), e.g. `"1s"`.
+    pub carbonlink_timeout: String,
+    /// memcached servers `"host:port"`; empty uses the in-process cache.
+    pub memcache_hosts: Vec<String>,
+    /// Timeout for remote calls (memcached, later cluster peers), e.g. `"2s"`.
+    pub remote_timeout: String,
+    /// Seconds a render or find answer is cached (DEFAULT_CACHE_DURATION); 0 turns caching off.
+    pub default_cache_duration: u64,
+    /// Bytes of answers the in-process cache may hold.
+    pub local_cache_bytes: usize,
+    /// Time zone for absolute times and CSV output (TIME_ZONE).
+    pub time_zone: String,
+    /// Most nodes one find (or one path expression of a render) may match.
+    pub max_find_results: usize,
+    /// Most series one render may fetch.
+    pub max_series_per_request: usize,
+    /// Most datapoints one render may fetch (summed over all series).
+    pub max_points_per_request: usize,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Whisper reads running at once.
+    pub read_concurrency: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            listen: "127.0.0.1:8080".into(),
+            local_data_dir: None,
+            cluster_servers: Vec::new(),
+            carbonlink_hosts: Vec::new(),
+            carbonlink_hashing_type: "carbon_ch".into(),
+            replication_factor: 1,
+            carbonlink_timeout: "1s".into(),
+            memcache_hosts: Vec::new(),
+            remote_timeout: "2s".into(),
+            default_cache_duration: 60,
+            local_cache_bytes: 256 << 20,
+            time_zone: "UTC".into(),
+            max_find_results: 100_000,
+            max_series_per_request: 50_000,
+            max_points_per_request: 100_000_000,
+            max_body_bytes: 8 << 20,
+            read_concurrency: 16,
+        }
+    }
+}
+
+/// A setting that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("[web] {key}: {msg}")]
+pub struct ConfigError {
+    /// The setting.
+    pub key: &'static str,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// Parses `"500ms"`, `"2s"`, `"1m"`, `"1h"` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+impl WebConfig {
+    /// Checks every setting that has a syntax, so `check-config` and start-up report them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let dur = |key, v: &str| {
+            parse_duration(v).map(|_| ()).ok_or(ConfigError { key, msg: format!("invalid duration {v:?}") })
+        };
+        dur("carbonlink_timeout", &self.carbonlink_timeout)?;
+        dur("remote_timeout", &self.remote_timeout)?;
+        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError { key: "time_zone", msg: format!("unknown time zone {:?}", self.time_zone) });
+        }
+        if !matches!(self.carbonlink_hashing_type.as_str(), "carbon_ch" | "fnv1a_ch") {
+            return Err(ConfigError {
+                key: "carbonlink_hashing_type",
+                msg: format!("unknown hashing type {:?}", self.carbonlink_hashing_type),
+            });
+        }
+        for h in &self.carbonlink_hosts {
+            if h.split(':').count() < 2 {
+                return Err(ConfigError { key: "carbonlink_hosts", msg: format!("expected host:port[:instance], got {h:?}") });
+            }
+        }
+        if self.replication_factor == 0 {
+            return Err(ConfigError { key: "replication_factor", msg: "must be at least 1".into() });
+        }
+        if self.read_concurrency == 0 {
+            return Err(ConfigError { key: "read_concurrency", msg: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn defaults_validate_and_bad_values_are_named() {
+        assert_eq!(WebConfig::default().validate(), Ok(()));
+        let c = WebConfig { time_zone: "Mars/Olympus".into(), ..WebConfig::default() };
+        assert_eq!(c.validate().unwrap_err().key, "time_zone");
+    }
+}

@@ -1,0 +1,107 @@
+//! The fetch layer: sources of metric names and datapoints behind one trait, so the HTTP layer
+//! never knows whether data is local (whisper + carbonlink) or, later, on cluster peers.
+
+use crate::error::WebError;
+use crate::find_format::FoundNode;
+use crate::merge::{merge_answers, Answer};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed, sendable future (object-safe async trait methods).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a find asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindQuery {
+    /// Glob pattern (`*`, `?`, `[..]`, `{a,b}` per dotted component).
+    pub pattern: String,
+    /// Only leaves.
+    pub leaves_only: bool,
+    /// Most nodes to return; more is an error ([`WebError::Limit`]).
+    pub limit: usize,
+}
+
+/// The time range of a fetch, epoch seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Start (exclusive in whisper's sense: first point is the next interval).
+    pub from: i64,
+    /// End.
+    pub until: i64,
+    /// The reference "now" for archive selection.
+    pub now: i64,
+}
+
+/// A source of metric names and datapoints.
+pub trait Source: Send + Sync {
+    /// Nodes matching a pattern.
+    fn find<'a>(&'a self, q: &'a FindQuery) -> BoxFuture<'a, Result<Vec<FoundNode>, WebError>>;
+    /// Datapoints for leaf paths (each path asked once; a missing path yields nothing).
+    fn fetch<'a>(&'a self, leaves: &'a [String], range: TimeRange) -> BoxFuture<'a, Result<Vec<Answer>, WebError>>;
+    /// Every leaf path this source knows (`/metrics/index.json`).
+    fn index(&self) -> BoxFuture<'_, Result<Vec<String>, WebError>>;
+}
+
+/// All sources of a node, combined as graphite-web's STORE combines finders.
+#[derive(Clone, Default)]
+pub struct Sources {
+    list: Vec<Arc<dyn Source>>,
+}
+
+impl Sources {
+    /// Sources in priority order (local first).
+    pub fn new(list: Vec<Arc<dyn Source>>) -> Self {
+        Sources { list }
+    }
+
+    /// Finds over every source; nodes with the same path merge (leaf if any source has a leaf).
+    pub async fn find(&self, q: &FindQuery) -> Result<Vec<FoundNode>, WebError> {
+        let mut all: Vec<FoundNode> = Vec::new();
+        let mut by_path: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for s in &self.list {
+            for n in s.find(q).await? {
+                match by_path.get(&n.path) {
+                    Some(&i) => {
+                        if let Some(kept) = all.get_mut(i) {
+                            kept.is_leaf |= n.is_leaf;
+                            kept.intervals.extend(n.intervals);
+                        }
+                    }
+                    None => {
+                        by_path.insert(n.path.clone(), all.len());
+                        all.push(n);
+                    }
+                }
+                if all.len() > q.limit {
+                    return Err(WebError::Limit(format!(
+                        "find pattern {:?} matches more than {} nodes",
+                        q.pattern, q.limit
+                    )));
+                }
+            }
+        }
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(all)
+    }
+
+    /// Fetches from every source and merges answers for the same name; sorted by name.
+    pub async fn fetch(&self, leaves: &[String], range: TimeRange) -> Result<Vec<Answer>, WebError> {
+        let mut answers = Vec::new();
+        for s in &self.list {
+            answers.extend(s.fetch(leaves, range).await?);
+        }
+        Ok(merge_answers(answers))
+    }
+
+    /// The union of every source's index, sorted.
+    pub async fn index(&self) -> Result<Vec<String>, WebError> {
+        let mut all = Vec::new();
+        for s in &self.list {
+            all.extend(s.index().await?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+}
