@@ -1,8 +1,7 @@
 //! The per-destination queue shared by producers and that destination's sender: memory first,
 //! then the disk spill, in arrival order, bounded by points and bytes.
 
-use crate::error::RelayError;
-use crate::point::Point;
+use crate::point::{mem_size, Point};
 use crate::spill::{record_len, Spill};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +13,7 @@ use tokio::sync::Notify;
 pub struct QueueLimits {
     /// Most points held in memory.
     pub max_points: usize,
-    /// Most bytes (see [`Point::mem_size`]) held in memory.
+    /// Most bytes (see [`crate::point::mem_size`]) held in memory.
     pub max_bytes: usize,
 }
 
@@ -109,7 +108,7 @@ impl Queue {
         let mut result = Offer::Done;
         while let Some(p) = points.front() {
             let spill_empty = st.spill.as_ref().is_none_or(|s| s.is_empty());
-            let size = p.mem_size();
+            let size = mem_size(p);
             if spill_empty
                 && st.mem.len() < self.limits.max_points
                 && st.mem_bytes + size <= self.limits.max_bytes
@@ -168,7 +167,7 @@ impl Queue {
                 break;
             }
             bytes += l;
-            st.mem_bytes -= p.mem_size();
+            st.mem_bytes -= mem_size(p);
             if let Some(p) = st.mem.pop_front() {
                 out.push(p);
             }
@@ -243,18 +242,6 @@ impl Queue {
     pub(crate) fn mem_is_empty(&self) -> bool {
         self.lock().mem.is_empty()
     }
-
-    /// Counts points lost on this destination.
-    pub(crate) fn count_dropped(&self, n: usize) {
-        self.counters.dropped.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn ok<T: Send + Sync>() {}
-    ok::<Queue>();
-    let _: Option<RelayError> = None;
 }
 
 #[cfg(test)]

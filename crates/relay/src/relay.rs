@@ -341,3 +341,9 @@ fn check_unique(dests: &[DestAddr]) -> Result<(), RelayError> {
     }
     Ok(())
 }
+
+impl ingest::Sink for Relay {
+    async fn send(&self, batch: Vec<Point>) -> Result<(), ingest::SinkClosed> {
+        self.submit(batch).await.map_err(|_| ingest::SinkClosed)
+    }
+}

@@ -24,6 +24,7 @@ const FIRST_SEQ: u64 = 1 << 40;
 struct Segment {
     seq: u64,
     start: u64,
+    size: u64,
 }
 
 struct Writer {
@@ -36,6 +37,7 @@ struct Reader {
     seq: u64,
     file: BufReader<File>,
     offset: u64,
+    size: u64,
 }
 
 /// A bounded on-disk FIFO of points.
@@ -46,6 +48,8 @@ pub struct Spill {
     writer: Option<Writer>,
     reader: Option<Reader>,
     next_seq: u64,
+    segment_bytes: u64,
+    /// Bytes of all segment files on disk, read parts included: the bound is on disk use.
     bytes: u64,
     points: u64,
 }
@@ -76,6 +80,8 @@ impl Spill {
             writer: None,
             reader: None,
             next_seq: seqs.last().map_or(FIRST_SEQ, |s| s + 1),
+            // Small segments for small bounds, so sent data frees disk early.
+            segment_bytes: (max_bytes / 16).clamp(64 << 10, SEGMENT_BYTES),
             bytes: 0,
             points: 0,
         };
@@ -87,8 +93,8 @@ impl Spill {
                 continue;
             }
             spill.points += points;
-            spill.bytes += end - start;
-            spill.closed.push_back(Segment { seq, start });
+            spill.bytes += end;
+            spill.closed.push_back(Segment { seq, start, size: end });
         }
         Ok(spill)
     }
@@ -99,6 +105,7 @@ impl Spill {
     }
 
     /// Bytes waiting on disk.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -127,7 +134,7 @@ impl Spill {
         w.size += len;
         self.bytes += len;
         self.points += 1;
-        if w.size >= SEGMENT_BYTES {
+        if w.size >= self.segment_bytes {
             self.close_writer()?;
         }
         Ok(())
@@ -153,11 +160,12 @@ impl Spill {
         let path = self.seg_path(seq);
         for p in points {
             write_record(&mut w.file, p).map_err(|e| RelayError::spill(&path, e))?;
-            self.bytes += record_len(p);
+            w.size += record_len(p);
             self.points += 1;
         }
         w.file.flush().map_err(|e| RelayError::spill(&path, e))?;
-        self.closed.push_front(Segment { seq, start: 0 });
+        self.bytes += w.size;
+        self.closed.push_front(Segment { seq, start: 0, size: w.size });
         Ok(())
     }
 
@@ -172,15 +180,15 @@ impl Spill {
             match read_record(&mut r.file) {
                 Ok(Some((p, len))) => {
                     r.offset += len;
-                    self.bytes = self.bytes.saturating_sub(len);
                     self.points -= 1;
                     out.push(p);
                     taken += 1;
                 }
                 Ok(None) | Err(_) => {
                     // End of segment (a torn tail from a crash reads as the end too).
-                    let seq = r.seq;
+                    let (seq, size) = (r.seq, r.size);
                     self.reader = None;
+                    self.bytes = self.bytes.saturating_sub(size);
                     self.remove(seq);
                     if self.closed.is_empty() && self.writer.is_none() {
                         self.points = 0;
@@ -215,6 +223,7 @@ impl Spill {
             self.closed.push_front(Segment {
                 seq: r.seq,
                 start: r.offset,
+                size: r.size,
             });
         }
         Ok(())
@@ -224,7 +233,7 @@ impl Spill {
         if let Some(mut w) = self.writer.take() {
             let path = self.seg_path(w.seq);
             w.file.flush().map_err(|e| RelayError::spill(&path, e))?;
-            self.closed.push_back(Segment { seq: w.seq, start: 0 });
+            self.closed.push_back(Segment { seq: w.seq, start: 0, size: w.size });
         }
         Ok(())
     }
@@ -244,6 +253,7 @@ impl Spill {
             seq: seg.seq,
             file: BufReader::with_capacity(256 << 10, file),
             offset: seg.start,
+            size: seg.size,
         });
         Ok(true)
     }
