@@ -1,1 +1,25 @@
-//! cache
+//! The cache role: holds received points in memory until the persister writes them to whisper.
+//!
+//! Receivers call [`Cache::put`] (through the [`ingest::Sink`] impl), which waits while the cache is full,
+//! appends the batch to the [`Wal`] and stores it in a shard. [`Persister`] threads drain metrics in the
+//! order of the [`WriteStrategy`] through a [`Backend`] under the update and create rate limits.
+//! [`carbonlink`] answers graphite-web's queries for points not yet on disk.
+
+mod backend;
+mod crc32;
+mod error;
+mod persister;
+mod ratelimit;
+mod shards;
+mod stats;
+mod strategy;
+mod wal;
+
+pub use backend::Backend;
+pub use error::CacheError;
+pub use persister::{Persister, PersisterConfig};
+pub use ratelimit::TokenBucket;
+pub use shards::{point_cost, Cache, CacheLimits};
+pub use stats::CacheStats;
+pub use strategy::{UnknownStrategy, WriteStrategy};
+pub use wal::{SegmentId, Wal};
