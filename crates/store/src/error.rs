@@ -179,4 +179,12 @@ pub enum IndexError {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// A query with more dot-separated parts than any tree can have.
+    #[error("query {pattern:?} has more than {limit} parts")]
+    QueryTooLong {
+        /// The query.
+        pattern: String,
+        /// The limit that was exceeded.
+        limit: usize,
+    },
 }

@@ -4,6 +4,8 @@
 
 pub mod error;
 pub mod glob;
+pub mod index;
 pub mod ini;
 
 pub use error::{ConfigError, IndexError, IniError};
+pub use index::{LoadStats, NameIndex, Node};

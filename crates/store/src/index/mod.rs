@@ -1,0 +1,392 @@
+//! The name index: an in-memory trie of the whisper tree (directories are branches, `*.wsp` files are
+//! leaves) answering graphite-web's find queries without touching the disk.
+//!
+//! Query semantics follow graphite-web's `StandardFinder`: backslashes are removed from the query, it is
+//! split on `.`, each part is brace-expanded and every variant is either looked up literally (no `*`,
+//! `?` or `[`), matched with `fnmatch` against the children, or (exactly `**`) replaced by the node
+//! itself and all its descendant branches (a trailing `**` then lists everything below). An empty part
+//! (`a..b`) stays on the same node, as `os.path.join(dir, "")` does. A name that is both a directory
+//! and a `.wsp` file yields a branch and a leaf node with the same path.
+//!
+//! Deliberate differences from graphite-web, because the index is built from a walk that skips them:
+//! hidden entries (names starting with `.`) are never indexed, whereas graphite-web's `*` does descend
+//! into hidden *intermediate* directories; the `_tagged` tree is left to the tag index; files whose stem
+//! contains a `.` and `.wsp.gz`/`.rrd` files are not leaves; tagged queries (`;` in the query) return
+//! nothing here. Query parts with escaped wildcards are matched like graphite-web (backslashes dropped)
+//! but results carry the real node names rather than the query text.
+
+mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::IndexError;
+use crate::glob::{expand_braces, has_wildcard, Glob};
+
+pub use walk::LoadStats;
+
+/// Most brace variants one query part may expand to.
+pub const MAX_BRACE_VARIANTS: usize = 4096;
+
+/// Most dot-separated parts a query may have (a real tree is never this deep: PATH_MAX is 4096).
+pub const MAX_QUERY_PARTS: usize = 1024;
+
+/// Name of the top-level directory holding tagged series, which the plain tree leaves out.
+pub const TAGGED_DIR: &str = "_tagged";
+
+/// One find result: a branch (directory) or a leaf (whisper file).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Node {
+    /// The dotted metric path.
+    pub path: String,
+    /// True for a leaf (a `.wsp` file), false for a branch (a directory).
+    pub is_leaf: bool,
+}
+
+impl Node {
+    /// The last component of the path (graphite-web's `node.name`).
+    pub fn name(&self) -> &str {
+        self.path.rsplit('.').next().unwrap_or(&self.path)
+    }
+}
+
+/// A trie node; `children` is only allocated for directories that have entries.
+#[derive(Debug, Default)]
+struct TrieNode {
+    children: Option<Box<HashMap<Box<str>, TrieNode>>>,
+    is_dir: bool,
+    is_leaf: bool,
+}
+
+impl TrieNode {
+    fn child(&self, name: &str) -> Option<&TrieNode> {
+        self.children.as_ref()?.get(name)
+    }
+
+    fn child_mut_or_insert(&mut self, name: &str) -> &mut TrieNode {
+        let children = self.children.get_or_insert_with(Default::default);
+        if !children.contains_key(name) {
+            children.insert(name.into(), TrieNode::default());
+        }
+        // The key was inserted just above if it was missing.
+        children.get_mut(name).expect("child present after insert")
+    }
+
+    fn iter_children(&self) -> impl Iterator<Item = (&str, &TrieNode)> {
+        self.children.iter().flat_map(|c| c.iter().map(|(k, v)| (k.as_ref(), v)))
+    }
+
+    fn has_children(&self) -> bool {
+        self.children.as_ref().is_some_and(|c| !c.is_empty())
+    }
+}
+
+/// The whole tree behind one lock: many concurrent finds, short exclusive inserts.
+#[derive(Debug)]
+pub struct NameIndex {
+    root: RwLock<TrieNode>,
+}
+
+impl Default for NameIndex {
+    fn default() -> Self {
+        NameIndex::new()
+    }
+}
+
+/// One query part after brace expansion.
+enum Variant {
+    Literal(String),
+    Glob(Glob),
+    GlobStar,
+}
+
+/// Accumulates distinct results and enforces the limit while the query runs.
+struct Collector {
+    seen: HashSet<Node>,
+    limit: usize,
+}
+
+impl Collector {
+    fn add(&mut self, prefix: &[&str], name: &str, is_leaf: bool) -> bool {
+        let mut path = String::with_capacity(prefix.iter().map(|p| p.len() + 1).sum::<usize>() + name.len());
+        for p in prefix {
+            path.push_str(p);
+            path.push('.');
+        }
+        path.push_str(name);
+        self.seen.insert(Node { path, is_leaf });
+        self.seen.len() <= self.limit
+    }
+}
+
+/// Signals that the collector went past its limit.
+struct Overflow;
+
+impl NameIndex {
+    /// An empty index (the data directory has no metrics yet).
+    pub fn new() -> NameIndex {
+        NameIndex { root: RwLock::new(TrieNode { is_dir: true, ..Default::default() }) }
+    }
+
+    /// Walks `data_dir` (in parallel) and indexes every non-hidden directory and `*.wsp` file in it,
+    /// following symlinks but never looping, and leaving out the top-level `_tagged` directory.
+    pub fn load(data_dir: &Path) -> Result<(NameIndex, LoadStats), IndexError> {
+        let (root, stats) = walk::walk(data_dir)?;
+        Ok((NameIndex { root: RwLock::new(root) }, stats))
+    }
+
+    /// Rebuilds the index from disk and swaps it in; finds keep using the old tree until the swap.
+    pub fn reload(&self, data_dir: &Path) -> Result<LoadStats, IndexError> {
+        let (root, stats) = walk::walk(data_dir)?;
+        *self.write() = root;
+        Ok(stats)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, TrieNode> {
+        // A panic elsewhere never leaves the trie half-updated in a harmful way, so ignore poisoning.
+        self.root.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, TrieNode> {
+        self.root.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a plain metric as a leaf (and its parents as branches), as the cache does right after
+    /// creating its file. Returns whether the leaf is new.
+    pub fn insert(&self, metric: &str) -> Result<bool, IndexError> {
+        let parts = split_name(metric)?;
+        let mut root = self.write();
+        let mut node: &mut TrieNode = &mut root;
+        let (last, dirs) = parts.split_last().ok_or(IndexError::InvalidName { name: metric.into(), reason: "empty" })?;
+        for part in dirs {
+            node = node.child_mut_or_insert(part);
+            node.is_dir = true;
+        }
+        let leaf = node.child_mut_or_insert(last);
+        let fresh = !leaf.is_leaf;
+        leaf.is_leaf = true;
+        Ok(fresh)
+    }
+
+    /// Removes a leaf (its file was deleted). Parent branches stay: their directories still exist.
+    /// Returns whether the leaf was present.
+    pub fn remove(&self, metric: &str) -> bool {
+        let Ok(parts) = split_name(metric) else { return false };
+        let Some((last, dirs)) = parts.split_last() else { return false };
+        let mut root = self.write();
+        let mut node: &mut TrieNode = &mut root;
+        for part in dirs {
+            match node.children.as_mut().and_then(|c| c.get_mut(*part)) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        let Some(children) = node.children.as_mut() else { return false };
+        let Some(leaf) = children.get_mut(*last) else { return false };
+        let was = leaf.is_leaf;
+        leaf.is_leaf = false;
+        if !leaf.is_dir && !leaf.has_children() {
+            children.remove(*last);
+        }
+        was
+    }
+
+    /// Whether `metric` is a leaf in the index.
+    pub fn contains(&self, metric: &str) -> bool {
+        let root = self.read();
+        let mut node: &TrieNode = &root;
+        for part in metric.split('.') {
+            match node.child(part) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        node.is_leaf
+    }
+
+    /// Number of leaves in the index.
+    pub fn leaf_count(&self) -> usize {
+        let root = self.read();
+        let mut count = 0;
+        let mut stack: Vec<&TrieNode> = vec![&root];
+        while let Some(n) = stack.pop() {
+            for (_, c) in n.iter_children() {
+                count += usize::from(c.is_leaf);
+                stack.push(c);
+            }
+        }
+        count
+    }
+
+    /// Every leaf path, sorted (what `/metrics/index.json` lists for the plain tree).
+    pub fn leaves(&self) -> Vec<String> {
+        let root = self.read();
+        let mut out = Vec::new();
+        let mut stack: Vec<(String, &TrieNode)> = vec![(String::new(), &root)];
+        while let Some((prefix, n)) = stack.pop() {
+            for (name, c) in n.iter_children() {
+                let path = if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") };
+                if c.is_leaf {
+                    out.push(path.clone());
+                }
+                if c.has_children() {
+                    stack.push((path, c));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Resolves a graphite-web find query. Results are distinct, sorted by node name (as graphite-web's
+    /// find view sorts them) then by path, branch before leaf. More than `limit` results is an error.
+    pub fn find(&self, pattern: &str, limit: usize) -> Result<Vec<Node>, IndexError> {
+        if pattern.contains(';') && !pattern.starts_with("_tagged.") {
+            return Ok(Vec::new());
+        }
+        let clean = pattern.replace('\\', "");
+        let raw_parts: Vec<&str> = clean.split('.').collect();
+        if raw_parts.len() > MAX_QUERY_PARTS {
+            return Err(IndexError::QueryTooLong { pattern: pattern.to_string(), limit: MAX_QUERY_PARTS });
+        }
+        let mut parts: Vec<Vec<Variant>> = Vec::with_capacity(raw_parts.len());
+        for raw in &raw_parts {
+            let variants = expand_braces(raw, MAX_BRACE_VARIANTS)
+                .ok_or_else(|| IndexError::TooManyVariants { pattern: pattern.to_string(), limit: MAX_BRACE_VARIANTS })?;
+            parts.push(variants.into_iter().map(compile_variant).collect());
+        }
+        let mut out = Collector { seen: HashSet::new(), limit };
+        let root = self.read();
+        let mut prefix = Vec::new();
+        if resolve(&root, &parts, &mut prefix, &mut out).is_err() {
+            return Err(IndexError::TooManyMatches { pattern: pattern.to_string(), limit });
+        }
+        drop(root);
+        let mut nodes: Vec<Node> = out.seen.into_iter().collect();
+        nodes.sort_by(|a, b| (a.name(), &a.path, a.is_leaf).cmp(&(b.name(), &b.path, b.is_leaf)));
+        Ok(nodes)
+    }
+}
+
+fn compile_variant(v: String) -> Variant {
+    if v == "**" {
+        Variant::GlobStar
+    } else if has_wildcard(&v) {
+        Variant::Glob(Glob::new(&v))
+    } else {
+        Variant::Literal(v)
+    }
+}
+
+/// Splits a metric name into path parts, refusing names that cannot be a plain, visible whisper path.
+fn split_name(metric: &str) -> Result<Vec<&str>, IndexError> {
+    let bad = |reason| Err(IndexError::InvalidName { name: metric.to_string(), reason });
+    if metric.contains(';') {
+        return bad("tagged names belong to the tag index");
+    }
+    if metric.contains(['/', '\0']) {
+        return bad("contains '/' or NUL");
+    }
+    let parts: Vec<&str> = metric.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return bad("empty path component");
+    }
+    if parts.iter().any(|p| p.starts_with('.')) {
+        return bad("hidden path component");
+    }
+    if parts.first() == Some(&TAGGED_DIR) {
+        return bad("the _tagged tree belongs to the tag index");
+    }
+    Ok(parts)
+}
+
+/// The `*` that a trailing `**` stands for.
+fn star_part() -> Vec<Variant> {
+    vec![Variant::Glob(Glob::new("*"))]
+}
+
+fn resolve<'t>(
+    node: &'t TrieNode,
+    parts: &[Vec<Variant>],
+    prefix: &mut Vec<&'t str>,
+    out: &mut Collector,
+) -> Result<(), Overflow> {
+    let Some((variants, rest)) = parts.split_first() else { return Ok(()) };
+    for variant in variants {
+        match variant {
+            Variant::GlobStar => {
+                let star;
+                let next: &[Vec<Variant>] = if rest.is_empty() {
+                    star = [star_part()];
+                    &star
+                } else {
+                    rest
+                };
+                // The node itself, then every branch below it (os.walk order does not matter: results
+                // are collected into a set).
+                let mut stack: Vec<(&'t TrieNode, Vec<&'t str>)> = vec![(node, Vec::new())];
+                while let Some((n, trail)) = stack.pop() {
+                    let saved = prefix.len();
+                    prefix.extend(trail.iter().copied());
+                    let r = resolve(n, next, prefix, out);
+                    prefix.truncate(saved);
+                    r?;
+                    for (name, c) in n.iter_children() {
+                        if c.is_dir {
+                            let mut t = trail.clone();
+                            t.push(name);
+                            stack.push((c, t));
+                        }
+                    }
+                }
+            }
+            Variant::Glob(glob) => {
+                for (name, child) in node.iter_children() {
+                    if glob.is_match(name) {
+                        visit(child, name, rest, prefix, out)?;
+                    }
+                }
+            }
+            Variant::Literal(lit) => {
+                if lit.is_empty() {
+                    if !rest.is_empty() {
+                        resolve(node, rest, prefix, out)?;
+                    }
+                } else if let Some((name, child)) =
+                    node.children.as_ref().and_then(|c| c.get_key_value(lit.as_str()))
+                {
+                    visit(child, name, rest, prefix, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A child matched the current part: descend if more parts follow, else emit it.
+fn visit<'t>(
+    child: &'t TrieNode,
+    name: &'t str,
+    rest: &[Vec<Variant>],
+    prefix: &mut Vec<&'t str>,
+    out: &mut Collector,
+) -> Result<(), Overflow> {
+    if rest.is_empty() {
+        if child.is_dir && !out.add(prefix, name, false) {
+            return Err(Overflow);
+        }
+        if child.is_leaf && !out.add(prefix, name, true) {
+            return Err(Overflow);
+        }
+    } else if child.is_dir {
+        prefix.push(name);
+        let r = resolve(child, rest, prefix, out);
+        prefix.pop();
+        r?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
