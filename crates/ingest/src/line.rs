@@ -66,62 +66,12 @@ impl LineSplitter {
     }
 }
 
-/// Why a line was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum LineError {
-    /// Not valid UTF-8.
-    #[error("line is not UTF-8")]
-    Utf8,
-    /// Not exactly three whitespace-separated fields.
-    #[error("line does not have exactly 3 fields")]
-    Fields,
-    /// Value is not a Python float literal.
-    #[error("value is not a number")]
-    Value,
-    /// Timestamp is not a finite Python float literal.
-    #[error("timestamp is not a finite number")]
-    Timestamp,
-}
-
-/// Python's `str.isspace()`: Unicode White_Space plus the ASCII separators 0x1c-0x1f.
-fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Parses a Python `float()` literal (sign, decimal, exponent, inf/nan, `_` between digits).
-pub(crate) fn py_float(s: &str) -> Option<f64> {
-    let s = s.trim_matches(py_space);
-    if s.contains('_') {
-        let b = s.as_bytes();
-        for (i, &c) in b.iter().enumerate() {
-            if c == b'_' {
-                let ok = i > 0
-                    && i + 1 < b.len()
-                    && b[i - 1].is_ascii_digit()
-                    && b[i + 1].is_ascii_digit();
-                if !ok {
-                    return None;
-                }
-            }
-        }
-        return s.replace('_', "").parse().ok();
-    }
-    // Rust accepts a few spellings Python does not ("infinity" is fine in both); hex is rejected by both.
-    s.parse().ok()
-}
+pub use proto::LineError;
 
 /// Parses `metric value timestamp` as carbon's line receiver does; returns `(metric, timestamp, value)`.
 pub fn parse_line(line: &[u8]) -> Result<(&str, f64, f64), LineError> {
-    let text = std::str::from_utf8(line).map_err(|_| LineError::Utf8)?;
-    let mut fields = text.split(py_space).filter(|f| !f.is_empty());
-    let (Some(name), Some(value), Some(ts), None) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
-        return Err(LineError::Fields);
-    };
-    let value = py_float(value).ok_or(LineError::Value)?;
-    let ts = py_float(ts).filter(|t| t.is_finite()).ok_or(LineError::Timestamp)?;
-    Ok((name, ts, value))
+    let l = proto::parse_line(line)?;
+    Ok((l.name, l.timestamp, l.value))
 }
 
 #[cfg(test)]
@@ -160,26 +110,13 @@ mod tests {
     }
 
     #[test]
-    fn python_float_syntax() {
-        assert_eq!(py_float("1_000"), Some(1000.0));
-        assert_eq!(py_float("1__0"), None);
-        assert_eq!(py_float("_1"), None);
-        assert_eq!(py_float("0x10"), None);
-        assert_eq!(py_float("1,5"), None);
-        assert_eq!(py_float("-Infinity"), Some(f64::NEG_INFINITY));
-        assert!(py_float("nan").is_some_and(f64::is_nan));
-        assert_eq!(py_float("1e400"), Some(f64::INFINITY));
-        assert_eq!(py_float("17e8"), Some(1.7e9));
-    }
-
-    #[test]
     fn carbon_line_syntax() {
         assert_eq!(parse_line(b"foo.bar\t1.5\t17e8\r"), Ok(("foo.bar", 1.7e9, 1.5)));
         assert_eq!(parse_line("a\u{a0}2 3".as_bytes()), Ok(("a", 3.0, 2.0)));
-        assert_eq!(parse_line(b"a 1"), Err(LineError::Fields));
-        assert_eq!(parse_line(b"a 1 2 3"), Err(LineError::Fields));
-        assert_eq!(parse_line(b"a x 2"), Err(LineError::Value));
-        assert_eq!(parse_line(b"a 1 1e400"), Err(LineError::Timestamp));
-        assert_eq!(parse_line(b"a \xff 2"), Err(LineError::Utf8));
+        assert_eq!(parse_line(b"a 1"), Err(LineError::FieldCount));
+        assert_eq!(parse_line(b"a 1 2 3"), Err(LineError::FieldCount));
+        assert_eq!(parse_line(b"a x 2"), Err(LineError::BadValue));
+        assert_eq!(parse_line(b"a 1 1e400"), Ok(("a", f64::INFINITY, 1.0)));
+        assert_eq!(parse_line(b"a \xff 2"), Err(LineError::InvalidUtf8));
     }
 }

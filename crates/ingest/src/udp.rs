@@ -9,10 +9,6 @@ use crate::line::parse_line;
 use crate::tcp::Batcher;
 use crate::{IngestConfig, IngestStats, Sink};
 
-fn is_line_break(c: char) -> bool {
-    matches!(c, '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}')
-}
-
 /// Serves plaintext datagrams on `sock` until `stop` is set.
 pub async fn serve_udp<S: Sink>(
     sock: UdpSocket,
@@ -28,12 +24,8 @@ pub async fn serve_udp<S: Sink>(
             r = sock.recv_from(&mut buf) => match r { Ok((n, _)) => n, Err(_) => continue },
             _ = stop.changed() => break,
         };
-        let Ok(text) = std::str::from_utf8(&buf[..n]) else {
-            IngestStats::add(&stats.invalid_lines, 1);
-            continue;
-        };
-        for line in text.split(is_line_break).filter(|l| !l.is_empty()) {
-            match parse_line(line.as_bytes()) {
+        for line in proto::line::udp_lines(&buf[..n]).filter(|l| !l.is_empty()) {
+            match parse_line(line) {
                 Ok((m, t, v)) => b.push(m, t, v),
                 Err(_) => IngestStats::add(&stats.invalid_lines, 1),
             }
