@@ -1,1 +1,42 @@
-//! whisper
+//! Graphite's whisper file format: create, read, write, and maintain `.wsp` files so that
+//! every byte matches what python `whisper` 1.1.x writes for the same operations.
+//!
+//! All times are explicit: callers pass `now`, so results are deterministic and testable.
+//!
+//! ```
+//! use whisper::{create, parse_retention_def, AggregationMethod, CreateOptions, Whisper};
+//! let dir = std::env::temp_dir().join(format!("wsp-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("m.wsp");
+//! let _ = std::fs::remove_file(&path);
+//! let archives = [parse_retention_def("10s:6h").unwrap(), parse_retention_def("1m:7d").unwrap()];
+//! create(&path, &archives, 0.5, AggregationMethod::Average, CreateOptions::default()).unwrap();
+//! let now = 1_700_000_000;
+//! let mut w = Whisper::open_rw(&path).unwrap();
+//! w.update_many(&[(now - 20, 1.0), (now - 10, 2.0)], now).unwrap();
+//! let f = w.fetch(now - 60, now, now).unwrap().unwrap();
+//! assert_eq!(f.step, 10);
+//! assert!(f.values.contains(&Some(2.0)));
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+mod aggregation;
+mod create;
+mod error;
+mod file;
+mod header;
+mod maintenance;
+pub mod pyfloat;
+mod pyset;
+mod retention;
+
+pub use aggregation::{AggregationMethod, ALL_METHODS};
+pub use create::{check_xff, create, plan, CreateOptions};
+pub use error::{Error, Result};
+pub use file::{Fetched, Whisper};
+pub use header::{ArchiveInfo, Header, ARCHIVE_INFO_SIZE, METADATA_SIZE, POINT_SIZE};
+pub use maintenance::{
+    diff, fill, merge, resize, set_aggregation, set_aggregation_method, set_x_files_factor,
+    ArchiveDiff, ResizeOptions, ResizeReport,
+};
+pub use retention::{parse_precision, parse_retention_def, validate_archive_list, ArchiveSpec};

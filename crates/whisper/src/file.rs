@@ -1,0 +1,487 @@
+//! An open whisper file: reading the header once, then update, update_many and fetch.
+
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::header::{ArchiveInfo, Header, METADATA_SIZE, POINT_SIZE};
+use crate::{pyset, Error, Result};
+
+/// Largest number of slots one fetch may return; past it the request is refused, not allocated.
+const MAX_FETCH_POINTS: i64 = 1 << 26;
+
+/// The result of a fetch: `values[i]` is the point at `from + i * step` (`None` = no data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// First interval returned (inclusive).
+    pub from: i64,
+    /// End of the range (exclusive).
+    pub until: i64,
+    /// Seconds between values.
+    pub step: i64,
+    /// One value per interval, `None` where nothing (or something stale) is stored.
+    pub values: Vec<Option<f64>>,
+}
+
+impl Fetched {
+    /// `(timestamp, value)` pairs for the non-empty values.
+    pub fn points(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
+        let (from, step) = (self.from, self.step);
+        self.values.iter().enumerate().filter_map(move |(i, v)| v.map(|v| (from + i as i64 * step, v)))
+    }
+}
+
+/// Interval bases of the archives, read lazily once per operation.
+///
+/// The base is the interval stored in an archive's slot 0; it anchors the ring.
+struct Bases(Vec<Option<i64>>);
+
+/// An open whisper file with its decoded header.
+#[derive(Debug)]
+pub struct Whisper {
+    file: File,
+    header: Header,
+    path: PathBuf,
+}
+
+fn encode_point(buf: &mut Vec<u8>, interval: i64, value: f64) -> Result<()> {
+    let iv = u32::try_from(interval).map_err(|_| Error::TimestampOutOfRange(interval))?;
+    buf.extend_from_slice(&iv.to_be_bytes());
+    buf.extend_from_slice(&value.to_be_bytes());
+    Ok(())
+}
+
+fn decode_point(b: &[u8]) -> (i64, f64) {
+    let mut iv = [0u8; 4];
+    let mut v = [0u8; 8];
+    iv.copy_from_slice(&b[..4]);
+    v.copy_from_slice(&b[4..POINT_SIZE]);
+    (i64::from(u32::from_be_bytes(iv)), f64::from_be_bytes(v))
+}
+
+fn aligned(ts: i64, step: i64) -> i64 {
+    ts - ts.rem_euclid(step)
+}
+
+impl Whisper {
+    /// Opens a file for reading.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let file = File::open(path.as_ref())?;
+        Self::from_file(file, path.as_ref())
+    }
+
+    /// Opens a file for reading and writing.
+    pub fn open_rw(path: impl AsRef<Path>) -> Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(path.as_ref())?;
+        Self::from_file(file, path.as_ref())
+    }
+
+    /// Wraps an already open file, reading and checking its header.
+    pub fn from_file(file: File, path: &Path) -> Result<Self> {
+        let len = file.metadata()?.len();
+        let mut meta = [0u8; METADATA_SIZE];
+        read_exact_at(&file, &mut meta, 0, "Unable to read header")?;
+        let (_, count) = Header::decode_metadata(&meta)?;
+        let header_len = Header::size_for(count as usize) as u64;
+        if header_len > len {
+            // Decoding reports which archive record is cut short, without reading it.
+            Header::decode(&meta, len)?;
+        }
+        let mut bytes = vec![0u8; header_len as usize];
+        read_exact_at(&file, &mut bytes, 0, "Unable to read header")?;
+        let header = Header::decode(&bytes, len)?;
+        Ok(Whisper { file, header, path: path.to_path_buf() })
+    }
+
+    /// The decoded header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The path the file was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying file, for callers that need to lock or sync it.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Rewrites the 16-byte metadata block (method and xff), e.g. after changing them.
+    pub(crate) fn write_metadata(&mut self, header: Header) -> Result<()> {
+        self.file.write_all_at(&header.encode_metadata(), 0)?;
+        self.header = header;
+        Ok(())
+    }
+
+    fn new_bases(&self) -> Bases {
+        Bases(vec![None; self.header.archives.len()])
+    }
+
+    fn base(&self, bases: &mut Bases, idx: usize) -> Result<i64> {
+        if let Some(Some(b)) = bases.0.get(idx) {
+            return Ok(*b);
+        }
+        let a = self.archive(idx)?;
+        let mut buf = [0u8; 4];
+        read_exact_at(&self.file, &mut buf, u64::from(a.offset), "Unable to read base datapoint")?;
+        let b = i64::from(u32::from_be_bytes(buf));
+        if let Some(slot) = bases.0.get_mut(idx) {
+            *slot = Some(b);
+        }
+        Ok(b)
+    }
+
+    fn archive(&self, idx: usize) -> Result<ArchiveInfo> {
+        self.header.archives.get(idx).copied().ok_or_else(|| Error::corrupt("no such archive"))
+    }
+
+    /// Reads `count` consecutive slots starting at `slot`, wrapping at the end of the archive.
+    fn read_slots(&self, a: &ArchiveInfo, slot: u64, count: u64, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        buf.resize((count as usize) * POINT_SIZE, 0);
+        let first = count.min(u64::from(a.points) - slot);
+        let (head, tail) = buf.split_at_mut(first as usize * POINT_SIZE);
+        read_exact_at(&self.file, head, a.slot_offset(slot), "Unable to read datapoints")?;
+        // Python reads the remainder from the start of the archive in one go; only `points`
+        // slots exist there, so a longer request reads at most the whole archive again.
+        let mut rest = tail;
+        while !rest.is_empty() {
+            let n = rest.len().min(a.size() as usize);
+            let (now, later) = rest.split_at_mut(n);
+            read_exact_at(&self.file, now, u64::from(a.offset), "Unable to read datapoints")?;
+            rest = later;
+        }
+        Ok(())
+    }
+
+    /// Stores one value, as whisper's `update()`: rejects future points and points at or past
+    /// maxRetention, then propagates down until an archive's xFilesFactor is not met.
+    pub fn update(&mut self, value: f64, timestamp: i64, now: i64) -> Result<()> {
+        let diff = now - timestamp;
+        if !(diff >= 0 && diff < i64::from(self.header.max_retention)) {
+            return Err(Error::TimestampNotCovered);
+        }
+        let idx = self
+            .header
+            .archives
+            .iter()
+            .position(|a| a.retention() >= diff)
+            .ok_or(Error::TimestampNotCovered)?;
+        let a = self.archive(idx)?;
+        let step = i64::from(a.seconds_per_point);
+        let interval = aligned(timestamp, step);
+        let mut buf = Vec::with_capacity(POINT_SIZE);
+        encode_point(&mut buf, interval, value)?;
+        let mut bases = self.new_bases();
+        let base = self.base(&mut bases, idx)?;
+        let slot = if base == 0 { 0 } else { a.slot(interval, base) };
+        self.file.write_all_at(&buf, a.slot_offset(slot))?;
+        if slot == 0 {
+            bases.0[idx] = None;
+        }
+        let mut scratch = Scratch::default();
+        let mut higher = idx;
+        for lower in idx + 1..self.header.archives.len() {
+            if !self.propagate(interval, higher, lower, &mut bases, &mut scratch)? {
+                break;
+            }
+            higher = lower;
+        }
+        Ok(())
+    }
+
+    /// Stores many points, as whisper's `update_many()`: newest first into the finest archive
+    /// that covers them, silently dropping points older than every archive, then propagating
+    /// each distinct lower interval once.
+    pub fn update_many(&mut self, points: &[(i64, f64)], now: i64) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        // whisper sorts newest-first (stable) and reverses each archive's share; that equals an
+        // ascending order where equal timestamps keep the reverse of their given order.
+        let mut order: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+        order.extend(points.iter().rev().copied());
+        order.sort_by_key(|p| p.0);
+        let mut scratch = Scratch::default();
+        let mut bases = self.new_bases();
+        let mut end = order.len();
+        let mut idx = 0usize;
+        while end > 0 {
+            let Some(a) = self.header.archives.get(idx).copied() else {
+                break; // older than every archive: dropped, as whisper does
+            };
+            let mut start = end;
+            while start > 0 && now - order[start - 1].0 <= a.retention() {
+                start -= 1;
+            }
+            if start < end {
+                self.archive_update_many(idx, &order[start..end], &mut bases, &mut scratch)?;
+            }
+            end = start;
+            idx += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes chronologically ordered points into one archive and propagates them
+    /// (whisper's `__archive_update_many`).
+    pub(crate) fn archive_update_many_pub(&mut self, idx: usize, points: &[(i64, f64)]) -> Result<()> {
+        let mut bases = self.new_bases();
+        let mut scratch = Scratch::default();
+        self.archive_update_many(idx, points, &mut bases, &mut scratch)
+    }
+
+    fn archive_update_many(
+        &mut self,
+        idx: usize,
+        points: &[(i64, f64)],
+        bases: &mut Bases,
+        s: &mut Scratch,
+    ) -> Result<()> {
+        let a = self.archive(idx)?;
+        let step = i64::from(a.seconds_per_point);
+        s.runs.clear();
+        s.bytes.clear();
+        let mut prev: Option<i64> = None;
+        let mut run_start_byte = 0usize;
+        for (i, &(ts, value)) in points.iter().enumerate() {
+            let interval = aligned(ts, step);
+            // Of several points in one slot only the last is written.
+            if let Some(next) = points.get(i + 1) {
+                if aligned(next.0, step) == interval {
+                    continue;
+                }
+            }
+            // whisper tests `not previousInterval`, so a run after interval 0 always continues.
+            let continues = match prev {
+                None => true,
+                Some(p) => p == 0 || interval == p + step,
+            };
+            if !continues {
+                if let Some(p) = prev {
+                    s.runs.push(run(p, step, run_start_byte, s.bytes.len()));
+                }
+                run_start_byte = s.bytes.len();
+            }
+            encode_point(&mut s.bytes, interval, value)?;
+            prev = Some(interval);
+        }
+        if let Some(p) = prev {
+            s.runs.push(run(p, step, run_start_byte, s.bytes.len()));
+        }
+        let Some(first) = s.runs.first() else { return Ok(()) };
+        let mut base = self.base(bases, idx)?;
+        if base == 0 {
+            base = first.0;
+        }
+        let size = a.size() as usize;
+        for &(interval, from, to) in &s.runs {
+            let slot = a.slot(interval, base);
+            let data = &s.bytes[from..to];
+            let room = size - slot as usize * POINT_SIZE;
+            if data.len() > room {
+                let (head, tail) = data.split_at(room);
+                self.file.write_all_at(head, a.slot_offset(slot))?;
+                // whisper writes the whole remainder from the archive start; a remainder longer
+                // than the archive would spill into the next one, which we refuse to do.
+                let tail = &tail[..tail.len().min(size)];
+                self.file.write_all_at(tail, u64::from(a.offset))?;
+            } else {
+                self.file.write_all_at(data, a.slot_offset(slot))?;
+            }
+        }
+        bases.0[idx] = None;
+
+        let mut higher = idx;
+        for lower in idx + 1..self.header.archives.len() {
+            let lstep = i64::from(self.archive(lower)?.seconds_per_point);
+            s.lower.clear();
+            s.lower.extend(points.iter().map(|p| aligned(aligned(p.0, step), lstep)));
+            s.lower.dedup();
+            let mut order = std::mem::take(&mut s.order);
+            pyset::set_order(&s.lower, &mut s.table, &mut order);
+            let mut any = false;
+            for &interval in &order {
+                if self.propagate(interval, higher, lower, bases, s)? {
+                    any = true;
+                }
+            }
+            s.order = order;
+            if !any {
+                break;
+            }
+            higher = lower;
+        }
+        Ok(())
+    }
+
+    /// Rolls the higher archive's points for one lower interval into the lower archive
+    /// (whisper's `__propagate`); false when nothing was known or xFilesFactor was not met.
+    fn propagate(
+        &mut self,
+        timestamp: i64,
+        higher: usize,
+        lower: usize,
+        bases: &mut Bases,
+        s: &mut Scratch,
+    ) -> Result<bool> {
+        let (h, l) = (self.archive(higher)?, self.archive(lower)?);
+        let (hstep, lstep) = (i64::from(h.seconds_per_point), i64::from(l.seconds_per_point));
+        let lower_start = aligned(timestamp, lstep);
+        let hbase = self.base(bases, higher)?;
+        let first_slot = if hbase == 0 { 0 } else { h.slot(lower_start, hbase) };
+        let n = u64::from(l.seconds_per_point / h.seconds_per_point);
+        let mut buf = std::mem::take(&mut s.read);
+        self.read_slots(&h, first_slot, n, &mut buf)?;
+        s.neighbors.clear();
+        s.known.clear();
+        for (i, chunk) in buf.chunks_exact(POINT_SIZE).enumerate() {
+            let (iv, v) = decode_point(chunk);
+            let value = (iv == lower_start + i as i64 * hstep).then_some(v);
+            if let Some(v) = value {
+                s.known.push(v);
+            }
+            s.neighbors.push(value);
+        }
+        s.read = buf;
+        if s.known.is_empty() {
+            return Ok(false);
+        }
+        let known_fraction = s.known.len() as f64 / s.neighbors.len() as f64;
+        if known_fraction < self.header.xff() {
+            return Ok(false);
+        }
+        let Some(value) = self.header.aggregation_method.aggregate(&s.known, &s.neighbors) else {
+            return Ok(false);
+        };
+        let mut point = Vec::with_capacity(POINT_SIZE);
+        encode_point(&mut point, lower_start, value)?;
+        let lbase = self.base(bases, lower)?;
+        let slot = if lbase == 0 { 0 } else { l.slot(lower_start, lbase) };
+        self.file.write_all_at(&point, l.slot_offset(slot))?;
+        if slot == 0 {
+            bases.0[lower] = None;
+        }
+        Ok(true)
+    }
+
+    /// Reads a time range, as whisper's `fetch()`: clamps to retention and `now`, picks the
+    /// finest archive covering `from`, and returns None when the range is wholly outside.
+    pub fn fetch(&self, from: i64, until: i64, now: i64) -> Result<Option<Fetched>> {
+        self.fetch_with(from, until, now, None)
+    }
+
+    /// Like [`Whisper::fetch`], but reading the archive of precision `granularity` seconds
+    /// when given (fetch's `archiveToSelect`).
+    pub fn fetch_with(
+        &self,
+        from: i64,
+        until: i64,
+        now: i64,
+        granularity: Option<u32>,
+    ) -> Result<Option<Fetched>> {
+        if from > until {
+            return Err(Error::InvalidTimeInterval { from, until });
+        }
+        let oldest = now - i64::from(self.header.max_retention);
+        if from > now || until < oldest {
+            return Ok(None);
+        }
+        let from = from.max(oldest);
+        let until = until.min(now);
+        let diff = now - from;
+        let idx = match granularity.filter(|&g| g != 0) {
+            Some(g) => self
+                .header
+                .archives
+                .iter()
+                .position(|a| a.seconds_per_point == g)
+                .ok_or(Error::InvalidGranularity(g))?,
+            None => self
+                .header
+                .archives
+                .iter()
+                .position(|a| a.retention() >= diff)
+                .unwrap_or(self.header.archives.len() - 1),
+        };
+        self.fetch_archive(idx, from, until).map(Some)
+    }
+
+    /// Reads one archive between two times without any clamping (whisper's `__archive_fetch`).
+    pub fn fetch_archive(&self, idx: usize, from: i64, until: i64) -> Result<Fetched> {
+        let a = self.archive(idx)?;
+        let step = i64::from(a.seconds_per_point);
+        let from_i = aligned(from, step) + step;
+        let mut until_i = aligned(until, step) + step;
+        if from_i == until_i {
+            until_i += step;
+        }
+        let wanted = (until_i - from_i).div_euclid(step);
+        if wanted > MAX_FETCH_POINTS {
+            return Err(Error::InvalidTimeInterval { from, until });
+        }
+        let mut bases = self.new_bases();
+        let base = self.base(&mut bases, idx)?;
+        let mut out = Fetched { from: from_i, until: until_i, step, values: Vec::new() };
+        if base == 0 {
+            out.values = vec![None; wanted.max(0) as usize];
+            return Ok(out);
+        }
+        let from_slot = a.slot(from_i, base);
+        let until_slot = a.slot(until_i, base);
+        // As in whisper, the count comes from the slot distance, not from the time range.
+        let count = if from_slot < until_slot {
+            until_slot - from_slot
+        } else {
+            u64::from(a.points) - from_slot + until_slot
+        };
+        let mut buf = Vec::new();
+        self.read_slots(&a, from_slot, count, &mut buf)?;
+        out.values.reserve_exact(count as usize);
+        for (i, chunk) in buf.chunks_exact(POINT_SIZE).enumerate() {
+            let (iv, v) = decode_point(chunk);
+            out.values.push((iv == from_i + i as i64 * step).then_some(v));
+        }
+        Ok(out)
+    }
+
+    /// Every slot of one archive as stored, `(interval, value)`, in slot order (for dump).
+    pub fn raw_archive(&self, idx: usize) -> Result<Vec<(i64, f64)>> {
+        let a = self.archive(idx)?;
+        let mut buf = Vec::new();
+        self.read_slots(&a, 0, u64::from(a.points), &mut buf)?;
+        Ok(buf.chunks_exact(POINT_SIZE).map(decode_point).collect())
+    }
+}
+
+/// One contiguous run: (first interval, byte range in the packed buffer).
+fn run(last: i64, step: i64, from: usize, to: usize) -> (i64, usize, usize) {
+    let n = ((to - from) / POINT_SIZE) as i64;
+    (last - step * (n - 1), from, to)
+}
+
+/// Buffers reused across the points of one operation.
+#[derive(Default)]
+struct Scratch {
+    runs: Vec<(i64, usize, usize)>,
+    bytes: Vec<u8>,
+    read: Vec<u8>,
+    lower: Vec<i64>,
+    order: Vec<i64>,
+    table: Vec<Option<i64>>,
+    neighbors: Vec<Option<f64>>,
+    known: Vec<f64>,
+}
+
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64, what: &str) -> Result<()> {
+    file.read_exact_at(buf, offset).map_err(|e| {
+        if e.kind() == ErrorKind::UnexpectedEof {
+            Error::corrupt(what)
+        } else {
+            Error::Io(e)
+        }
+    })
+}
