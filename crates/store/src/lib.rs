@@ -6,6 +6,7 @@ pub mod error;
 pub mod glob;
 pub mod index;
 pub mod ini;
+pub mod pyre;
 
 pub use error::{ConfigError, IndexError, IniError};
 pub use index::{LoadStats, NameIndex, Node};
