@@ -8,6 +8,7 @@ pub mod error;
 pub mod find_format;
 pub mod functions;
 pub mod memcache;
+pub mod local;
 pub mod merge;
 pub mod params;
 pub mod pickle;

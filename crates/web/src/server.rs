@@ -166,7 +166,12 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
     let cache_key = format!("find:{}", crate::render::cache_hash(&params.canonical()));
     let mut nodes: Vec<FoundNode> = app
         .sources
-        .find(&FindQuery { pattern: query, leaves_only, limit: app.cfg.max_find_results })
+        .find(&FindQuery {
+            pattern: query,
+            leaves_only,
+            limit: app.cfg.max_find_results,
+            with_intervals: matches!(format.as_str(), "json" | "pickle" | "msgpack"),
+        })
         .await?;
     let _ = cache_key;
     find_format::sort_matches(&mut nodes);
@@ -205,7 +210,12 @@ async fn expand(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body:
         for q in params.get_all("query") {
             let nodes = app
                 .sources
-                .find(&FindQuery { pattern: q.to_string(), leaves_only: false, limit: app.cfg.max_find_results })
+                .find(&FindQuery {
+                    pattern: q.to_string(),
+                    leaves_only: false,
+                    limit: app.cfg.max_find_results,
+                    with_intervals: false,
+                })
                 .await?;
             let mut paths: Vec<String> =
                 nodes.into_iter().filter(|n| n.is_leaf || !leaves_only).map(|n| n.path).collect();

@@ -20,6 +20,8 @@ pub struct FindQuery {
     pub leaves_only: bool,
     /// Most nodes to return; more is an error ([`WebError::Limit`]).
     pub limit: usize,
+    /// Whether leaves need their data intervals (find `format=json|pickle|msgpack`).
+    pub with_intervals: bool,
 }
 
 /// The time range of a fetch, epoch seconds.
