@@ -10,7 +10,9 @@
 //! assert_eq!((line.name, line.value, line.timestamp), ("servers.a.cpu", 1.5, 1.7e9));
 //! ```
 
+pub mod frame;
 pub mod line;
+pub mod pickle;
 pub mod pyfloat;
 pub mod pytext;
 
