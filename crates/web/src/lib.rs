@@ -2,6 +2,7 @@
 //! over the local whisper tree and the caches' carbonlink, answering byte-compatible bodies.
 
 pub mod cache;
+pub mod carbonlink;
 pub mod config;
 pub mod encode;
 pub mod error;
