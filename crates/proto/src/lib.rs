@@ -10,10 +10,16 @@
 //! assert_eq!((line.name, line.value, line.timestamp), ("servers.a.cpu", 1.5, 1.7e9));
 //! ```
 
+pub mod carbonlink;
 pub mod frame;
 pub mod line;
+pub mod path;
 pub mod pickle;
 pub mod pyfloat;
 pub mod pytext;
+pub mod tags;
 
 pub use line::{parse_line, Line, LineError, LineFramer};
+pub use path::{relative_path, PathError};
+pub use pickle::{decode_datapoints, PickleError, Value};
+pub use tags::{normalize_name, parse_tagged, TagError, TaggedName};

@@ -8,7 +8,7 @@ mod value;
 
 pub use datapoints::{decode_datapoints, DatapointBatch, ElementAbort, PickleDatapoint};
 pub use decode::{decode, decode_with, DecodeLimits};
-pub use encode::{encode, encode_datapoints, Encoder};
+pub use encode::{encode, encode_datapoints, EncodeError, Encoder};
 pub use value::{BigInt, Value};
 
 /// Why a pickle was refused as a whole (carbon logs these and ignores the frame).
