@@ -1,1 +1,32 @@
-//! query
+//! The render language of Carbonado: graphite-web compatible time specs, target grammar, series
+//! model, function library and maxDataPoints consolidation. Pure: no I/O, no async.
+//!
+//! ```
+//! use query::{memory::{Archive, MemoryFetcher, Metric}, Evaluator, RequestContext};
+//! let mut store = MemoryFetcher::new();
+//! store.insert(Metric { name: "a.b".into(), archives: vec![Archive {
+//!     step: 60, retention: 600, start: 1_000_020, values: vec![Some(1.0); 10] }] });
+//! let ctx = RequestContext::new(1_000_000, 1_000_300, 1_000_600);
+//! let out = Evaluator::new(&store).evaluate_target(&ctx, "scale(a.b,2)").unwrap();
+//! assert_eq!(out[0].name, "scale(a.b,2)");
+//! assert_eq!(out[0].values[0], Some(2.0));
+//! ```
+
+pub mod attime;
+pub mod consolidate;
+pub mod context;
+pub mod error;
+pub mod eval;
+pub mod functions;
+pub mod memory;
+pub mod parser;
+pub mod pyfmt;
+pub mod series;
+
+pub use attime::{parse_at_time, parse_time_offset, parse_tz, TimeRange};
+pub use consolidate::consolidate_max_data_points;
+pub use context::{FetchError, FetchRequest, Fetcher, Limits, RequestContext};
+pub use error::{QueryError, Result};
+pub use eval::{Evaluator, Value};
+pub use parser::{parse_target, Expr};
+pub use series::{RenderOptions, Series};

@@ -1,0 +1,95 @@
+//! What a render request brings to the evaluator: time range, options, limits and the fetcher.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use thiserror::Error;
+
+use crate::series::Series;
+
+/// A failure reported by a [`Fetcher`].
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{0}")]
+pub struct FetchError(pub String);
+
+/// One fetch: a path expression (or the raw text of a `seriesByTag(...)` call) over a range.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchRequest<'a> {
+    /// Path expression with globs, or `seriesByTag('...')` text.
+    pub path_expression: &'a str,
+    /// Start, epoch seconds.
+    pub from: i64,
+    /// End, epoch seconds.
+    pub until: i64,
+    /// The request's now.
+    pub now: i64,
+    /// Do not ask cluster peers (`local=1`).
+    pub local: bool,
+}
+
+/// The data source the evaluator pulls from (local store, carbonlink, peers: the web crate's business).
+pub trait Fetcher {
+    /// Returns every series matching the request. Each series carries name, start/end/step,
+    /// values, tags, consolidation function and xff; order does not matter (the evaluator sorts).
+    fn fetch(&self, req: &FetchRequest<'_>) -> Result<Vec<Series>, FetchError>;
+}
+
+/// Per-request bounds; `None` means unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum number of fetched series over the whole request.
+    pub max_series: Option<usize>,
+    /// Maximum number of fetched points over the whole request.
+    pub max_points: Option<usize>,
+}
+
+/// Everything about the request that functions may consult.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Start, epoch seconds.
+    pub from: i64,
+    /// End, epoch seconds.
+    pub until: i64,
+    /// The request's now, epoch seconds.
+    pub now: i64,
+    /// Time zone for calendar-aligned functions.
+    pub tz: Tz,
+    /// Request-wide xFilesFactor (default 0).
+    pub x_files_factor: f64,
+    /// `template[name]=value` parameters.
+    pub templates: BTreeMap<String, String>,
+    /// `maxDataPoints`, if given.
+    pub max_data_points: Option<usize>,
+    /// `local=1`.
+    pub local: bool,
+    /// `noCache`.
+    pub no_cache: bool,
+    /// Limits for this request.
+    pub limits: Limits,
+}
+
+impl RequestContext {
+    /// A context for `[from, until]` at `now` in UTC with graphite's defaults.
+    pub fn new(from: i64, until: i64, now: i64) -> RequestContext {
+        RequestContext {
+            from,
+            until,
+            now,
+            tz: Tz::UTC,
+            x_files_factor: 0.0,
+            templates: BTreeMap::new(),
+            max_data_points: None,
+            local: false,
+            no_cache: false,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The same context over another range (used by bootstrapping functions).
+    pub fn with_range(&self, from: i64, until: i64) -> RequestContext {
+        let mut c = self.clone();
+        c.from = from;
+        c.until = until;
+        c
+    }
+}

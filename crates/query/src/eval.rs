@@ -1,0 +1,344 @@
+//! Lazy evaluation of parsed targets against a [`Fetcher`].
+
+use std::collections::BTreeMap;
+
+use crate::context::{FetchRequest, Fetcher, RequestContext};
+use crate::error::{param_err, QueryError, Result};
+use crate::functions::{self, ParamMeta};
+use crate::parser::{parse_target, Expr};
+use crate::pyfmt::repr_f64;
+use crate::series::Series;
+
+/// The value of an evaluated argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A list of series.
+    Series(Vec<Series>),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A boolean.
+    Bool(bool),
+    /// None.
+    None,
+}
+
+impl Value {
+    /// Python `str()` of a scalar (used by template substitution and names).
+    pub fn py_str(&self) -> String {
+        match self {
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => repr_f64(*f),
+            Value::Str(s) => s.clone(),
+            Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+            Value::None => "None".into(),
+            Value::Series(_) => "<series>".into(),
+        }
+    }
+
+    /// The numeric value of an Int or Float.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            _ => None,
+        }
+    }
+}
+
+type Replacements = BTreeMap<String, Value>;
+
+/// The arguments of one call, bound to the function's parameter names.
+pub struct Args<'a> {
+    /// Positional values.
+    pub pos: Vec<Value>,
+    /// Keyword values.
+    pub kw: Vec<(String, Value)>,
+    /// The unevaluated positional arguments (bootstrapping functions re-evaluate the first).
+    pub raw: &'a [Expr],
+    /// Template replacements in force.
+    pub(crate) repl: Option<&'a Replacements>,
+    /// The function name (for messages).
+    pub func: &'a str,
+    params: &'static [ParamMeta],
+}
+
+impl<'a> Args<'a> {
+    /// Arguments built by a function calling another one (groupByNode's callback).
+    pub fn synthetic(func: &'a str, pos: Vec<Value>) -> Args<'a> {
+        Args { pos, kw: Vec::new(), raw: &[], repl: None, func, params: functions::params_of(func) }
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p.name == name)
+    }
+
+    /// The argument bound to parameter `name`, positional or keyword.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        if let Some(i) = self.index_of(name) {
+            if let Some(v) = self.pos.get(i) {
+                return Some(v);
+            }
+        }
+        self.kw.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Like get, but None when the value is Python None.
+    pub fn opt(&self, name: &str) -> Option<&Value> {
+        self.get(name).filter(|v| !matches!(v, Value::None))
+    }
+
+    /// The positional values from parameter `name` on (a `*args` parameter).
+    pub fn rest(&self, name: &str) -> Vec<Value> {
+        let i = self.index_of(name).unwrap_or(self.pos.len());
+        let mut out: Vec<Value> = self.pos.iter().skip(i).cloned().collect();
+        if out.is_empty() {
+            if let Some((_, v)) = self.kw.iter().find(|(k, _)| k == name) {
+                out.push(v.clone());
+            }
+        }
+        out
+    }
+
+    /// A required series list.
+    pub fn series(&self, name: &str) -> Result<Vec<Series>> {
+        match self.get(name) {
+            Some(Value::Series(s)) => Ok(s.clone()),
+            Some(Value::None) | None => param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, self.func)),
+            Some(other) => param_err(format!("Invalid \"seriesList\" value specified for function \"{}\" parameter \"{}\": {:?}", self.func, name, other)),
+        }
+    }
+
+    /// An optional series list.
+    pub fn opt_series(&self, name: &str) -> Result<Option<Vec<Series>>> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(Value::Series(s)) => Ok(Some(s.clone())),
+            Some(other) => param_err(format!("Invalid \"seriesList\" value for \"{}\": {:?}", name, other)),
+        }
+    }
+
+    /// A number, with a default when absent or None.
+    pub fn f64_or(&self, name: &str, default: f64) -> Result<f64> {
+        Ok(self.opt_f64(name)?.unwrap_or(default))
+    }
+
+    /// An optional number.
+    pub fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(x) => Ok(Some(x)),
+                None => match v {
+                    Value::Str(s) => s.trim().parse::<f64>().map(Some).or_else(|_| {
+                        Err(QueryError::Evaluation(format!("could not convert string to float: '{s}'")))
+                    }),
+                    _ => param_err(format!("Invalid number for \"{}\" of \"{}\"", name, self.func)),
+                },
+            },
+        }
+    }
+
+    /// A required number.
+    pub fn f64(&self, name: &str) -> Result<f64> {
+        self.opt_f64(name)?.map_or_else(|| param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, self.func)), Ok)
+    }
+
+    /// An integer (floats truncated like Python's int()).
+    pub fn i64_or(&self, name: &str, default: i64) -> Result<i64> {
+        Ok(self.opt_f64(name)?.map(|x| x as i64).unwrap_or(default))
+    }
+
+    /// An optional string.
+    pub fn opt_str(&self, name: &str) -> Result<Option<String>> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
+            Some(v @ (Value::Int(_) | Value::Float(_))) => Ok(Some(v.py_str())),
+            Some(other) => param_err(format!("Invalid string for \"{}\" of \"{}\": {:?}", name, self.func, other)),
+        }
+    }
+
+    /// A string with a default.
+    pub fn str_or(&self, name: &str, default: &str) -> Result<String> {
+        Ok(self.opt_str(name)?.unwrap_or_else(|| default.to_string()))
+    }
+
+    /// A required string.
+    pub fn str(&self, name: &str) -> Result<String> {
+        self.opt_str(name)?.map_or_else(|| param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, self.func)), Ok)
+    }
+
+    /// A boolean with a default (Python truthiness for numbers).
+    pub fn bool_or(&self, name: &str, default: bool) -> bool {
+        match self.opt(name) {
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Int(i)) => *i != 0,
+            Some(Value::Float(f)) => *f != 0.0,
+            Some(Value::Str(s)) => !s.is_empty(),
+            Some(Value::Series(s)) => !s.is_empty(),
+            Some(Value::None) => false,
+        }
+    }
+
+    /// True when the argument was given (and not None).
+    pub fn has(&self, name: &str) -> bool {
+        self.opt(name).is_some()
+    }
+}
+
+/// Evaluates targets; holds the fetcher and per-request accounting.
+pub struct Evaluator<'f> {
+    fetcher: &'f dyn Fetcher,
+    fetched_series: usize,
+    fetched_points: usize,
+}
+
+impl<'f> Evaluator<'f> {
+    /// An evaluator over `fetcher`.
+    pub fn new(fetcher: &'f dyn Fetcher) -> Evaluator<'f> {
+        Evaluator { fetcher, fetched_series: 0, fetched_points: 0 }
+    }
+
+    /// Parses and evaluates every target; results are concatenated in target order.
+    pub fn evaluate_targets(&mut self, ctx: &RequestContext, targets: &[String]) -> Result<Vec<Series>> {
+        let mut out = Vec::new();
+        for t in targets {
+            if t.trim().is_empty() {
+                continue;
+            }
+            out.extend(self.evaluate_target(ctx, t)?);
+        }
+        Ok(out)
+    }
+
+    /// Parses and evaluates one target.
+    pub fn evaluate_target(&mut self, ctx: &RequestContext, target: &str) -> Result<Vec<Series>> {
+        let expr = parse_target(target)?;
+        match self.eval(ctx, &expr, None)? {
+            Value::Series(s) => Ok(s),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Evaluates an expression to a series list (scalars are an error).
+    pub fn eval_series(&mut self, ctx: &RequestContext, expr: &Expr, repl: Option<&Replacements>) -> Result<Vec<Series>> {
+        match self.eval(ctx, expr, repl)? {
+            Value::Series(s) => Ok(s),
+            other => param_err(format!("expected a series list, got {other:?}")),
+        }
+    }
+
+    /// Evaluates any expression.
+    pub fn eval(&mut self, ctx: &RequestContext, expr: &Expr, repl: Option<&Replacements>) -> Result<Value> {
+        match expr {
+            Expr::Int(i) => Ok(Value::Int(*i)),
+            Expr::Float(f) => Ok(Value::Float(*f)),
+            Expr::Str(s) => Ok(Value::Str(s.clone())),
+            Expr::Bool(b) => Ok(Value::Bool(*b)),
+            Expr::None => Ok(Value::None),
+            Expr::Inf => Ok(Value::Float(f64::INFINITY)),
+            Expr::Template(t) => {
+                let mut r: Replacements = BTreeMap::new();
+                for (k, v) in &t.kwargs {
+                    r.insert(k.clone(), self.eval(ctx, v, None)?);
+                }
+                for (i, v) in t.args.iter().enumerate() {
+                    r.insert((i + 1).to_string(), self.eval(ctx, v, None)?);
+                }
+                for (k, v) in &ctx.templates {
+                    r.insert(k.clone(), Value::Str(v.clone()));
+                }
+                self.eval(ctx, &t.inner, Some(&r))
+            }
+            Expr::Path(p) => {
+                let mut expression = p.clone();
+                if let Some(r) = repl {
+                    for (name, val) in r {
+                        let var = format!("${name}");
+                        if expression == var {
+                            return Ok(match val {
+                                Value::Str(s) if is_plain_number(s) => match s.parse::<f64>() {
+                                    Ok(f) => Value::Float(f),
+                                    Err(_) => val.clone(),
+                                },
+                                other => other.clone(),
+                            });
+                        }
+                        expression = expression.replace(&var, &val.py_str());
+                    }
+                }
+                Ok(Value::Series(self.fetch(ctx, &expression)?))
+            }
+            Expr::Call(c) => {
+                if c.name == "template" {
+                    return param_err("invalid template() syntax, only string/numeric arguments are allowed");
+                }
+                if c.name == "seriesByTag" {
+                    return Ok(Value::Series(self.fetch(ctx, &c.raw)?));
+                }
+                let def = functions::lookup(&c.name).ok_or_else(|| QueryError::UnknownFunction(c.name.clone()))?;
+                let mut pos = Vec::with_capacity(c.args.len());
+                for a in &c.args {
+                    pos.push(self.eval(ctx, a, repl)?);
+                }
+                let mut kw = Vec::with_capacity(c.kwargs.len());
+                for (k, v) in &c.kwargs {
+                    kw.push((k.clone(), self.eval(ctx, v, repl)?));
+                }
+                let params = functions::params_of(&c.name);
+                validate_counts(&c.name, params, &pos, &kw)?;
+                let args = Args { pos, kw, raw: &c.args, repl, func: &c.name, params };
+                (def.imp)(self, ctx, &args).map(Value::Series)
+            }
+        }
+    }
+
+    /// Fetches one path expression, sorted by name, enforcing the limits.
+    pub fn fetch(&mut self, ctx: &RequestContext, expression: &str) -> Result<Vec<Series>> {
+        let req = FetchRequest { path_expression: expression, from: ctx.from, until: ctx.until, now: ctx.now, local: ctx.local };
+        let mut list = self.fetcher.fetch(&req).map_err(|e| QueryError::Fetch(e.0))?;
+        self.fetched_series += list.len();
+        self.fetched_points += list.iter().map(|s| s.values.len()).sum::<usize>();
+        if let Some(max) = ctx.limits.max_series {
+            if self.fetched_series > max {
+                return Err(QueryError::Limit { what: "series", got: self.fetched_series, max });
+            }
+        }
+        if let Some(max) = ctx.limits.max_points {
+            if self.fetched_points > max {
+                return Err(QueryError::Limit { what: "points", got: self.fetched_points, max });
+            }
+        }
+        for s in &mut list {
+            s.path_expression = expression.to_string();
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+}
+
+fn is_plain_number(s: &str) -> bool {
+    let t = s.strip_prefix('-').unwrap_or(s);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+fn validate_counts(func: &str, params: &[ParamMeta], pos: &[Value], kw: &[(String, Value)]) -> Result<()> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    if pos.len() + kw.len() > params.len() && !params.last().map_or(false, |p| p.multiple) {
+        return param_err(format!("Too many parameters specified for function \"{func}\""));
+    }
+    for (k, _) in kw {
+        if !params.iter().any(|p| &p.name == k) {
+            return param_err(format!("Unexpected key word arguments: {k}"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,451 @@
+//! Combine group: aggregate, *Series, divide, asPercent, grouping by nodes.
+
+use crate::context::RequestContext;
+use crate::error::{eval_err, param_err, Result};
+use crate::eval::{Args, Evaluator, Value};
+use crate::functions::agg::{safe_div, safe_sum, AggFunc};
+use crate::functions::util::{agg_func, agg_key, format_path_expressions, group_by, normalize, rows};
+use crate::functions::Impl;
+use crate::pyfmt::fmt_g;
+use crate::series::Series;
+
+pub(super) const DEFS: &[(&str, Impl)] = &[
+    ("aggregate", aggregate_fn),
+    ("sumSeries", |e, c, a| named(e, c, a, "sum")),
+    ("sum", |e, c, a| named(e, c, a, "sum")),
+    ("averageSeries", |e, c, a| named(e, c, a, "average")),
+    ("avg", |e, c, a| named(e, c, a, "average")),
+    ("minSeries", |e, c, a| named(e, c, a, "min")),
+    ("maxSeries", |e, c, a| named(e, c, a, "max")),
+    ("diffSeries", |e, c, a| named(e, c, a, "diff")),
+    ("stddevSeries", |e, c, a| named(e, c, a, "stddev")),
+    ("rangeOfSeries", |e, c, a| named(e, c, a, "rangeOf")),
+    ("multiplySeries", multiply_series),
+    ("countSeries", count_series),
+    ("percentileOfSeries", percentile_of_series),
+    ("group", group),
+    ("divideSeries", divide_series),
+    ("divideSeriesLists", divide_series_lists),
+    ("asPercent", as_percent),
+    ("pct", as_percent),
+    ("groupByNode", group_by_node),
+    ("groupByNodes", group_by_nodes),
+    ("aggregateWithWildcards", aggregate_with_wildcards),
+    ("sumSeriesWithWildcards", |e, c, a| wildcards(e, c, a, "sum")),
+    ("averageSeriesWithWildcards", |e, c, a| wildcards(e, c, a, "average")),
+    ("multiplySeriesWithWildcards", |e, c, a| wildcards(e, c, a, "multiply")),
+    ("applyByNode", apply_by_node),
+    ("aggregateSeriesLists", aggregate_series_lists),
+    ("sumSeriesLists", |e, c, a| series_lists(e, c, a, "sum")),
+    ("diffSeriesLists", |e, c, a| series_lists(e, c, a, "diff")),
+    ("multiplySeriesLists", |e, c, a| series_lists(e, c, a, "multiply")),
+];
+
+fn all_series(values: Vec<Value>) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for v in values {
+        match v {
+            Value::Series(s) => out.extend(s),
+            other => return param_err(format!("expected a series list, got {other:?}")),
+        }
+    }
+    Ok(out)
+}
+
+/// graphite's aggregate(): point-wise combination of a flat list.
+pub(crate) fn aggregate_list(ctx: &RequestContext, mut list: Vec<Series>, func: &str, xff: Option<f64>) -> Result<Vec<Series>> {
+    let stripped = func.strip_suffix("Series").unwrap_or(func).to_string();
+    let f = agg_func(func)?;
+    let Some((start, end, step)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let xff = xff.unwrap_or(ctx.x_files_factor);
+    let name = format!("{}Series({})", stripped, format_path_expressions(&list));
+    let values = rows(&list)
+        .iter()
+        .map(|row| {
+            let nn = row.iter().flatten().count();
+            if crate::functions::agg::xff_ok(nn, row.len(), xff) {
+                f.apply(row)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut tags = list[0].tags.clone();
+    for s in &list[1..] {
+        tags.retain(|k, v| s.tags.get(k) == Some(v));
+    }
+    tags.entry("name".into()).or_insert_with(|| name.clone());
+    tags.insert("aggregatedBy".into(), stripped);
+    let mut out = Series::new(name, start, end, step, values);
+    out.tags = tags;
+    out.x_files_factor = xff;
+    Ok(vec![out])
+}
+
+fn aggregate_fn(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let func = a.str("func")?;
+    agg_func(&func)?;
+    aggregate_list(ctx, list, &func, a.opt_f64("xFilesFactor")?)
+}
+
+fn named(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {
+    aggregate_list(ctx, all_series(a.rest("seriesLists"))?, func, None)
+}
+
+fn multiply_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let lists = a.rest("seriesLists");
+    if lists.len() == 1 {
+        if let Value::Series(s) = &lists[0] {
+            if s.len() == 1 {
+                return Ok(s.clone());
+            }
+        }
+    }
+    aggregate_list(ctx, all_series(lists)?, "multiply", None)
+}
+
+fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let lists = a.rest("seriesLists");
+    if lists.is_empty() {
+        let mut s = super::special::constant_series(ctx, 0.0);
+        s.path_expression = "countSeries()".into();
+        return Ok(vec![s]);
+    }
+    let mut list = all_series(lists)?;
+    let Some((start, end, step)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let name = format!("countSeries({})", format_path_expressions(&list));
+    let values = rows(&list).iter().map(|r| Some(r.len() as f64)).collect();
+    let mut s = Series::new(name, start, end, step, values);
+    s.x_files_factor = ctx.x_files_factor;
+    Ok(vec![s])
+}
+
+/// graphite's _getPercentile.
+pub(crate) fn percentile(points: &[Option<f64>], n: f64, interpolate: bool) -> Option<f64> {
+    let mut v: Vec<f64> = points.iter().flatten().copied().collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let frac_rank = n / 100.0 * (v.len() as f64 + 1.0);
+    let mut rank = frac_rank.trunc() as i64;
+    let rank_fraction = frac_rank - rank as f64;
+    if !interpolate {
+        rank += rank_fraction.ceil() as i64;
+    }
+    let len = v.len() as i64;
+    let mut p = if rank <= 0 {
+        v[0]
+    } else if rank - 1 >= len {
+        v[v.len() - 1]
+    } else {
+        v[(rank - 1) as usize]
+    };
+    if interpolate && rank != len && rank >= 0 && rank < len {
+        p += rank_fraction * (v[rank as usize] - p);
+    }
+    Some(p)
+}
+
+fn percentile_of_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.series("seriesList")?;
+    let n = a.f64("n")?;
+    let interp = a.bool_or("interpolate", false);
+    if n <= 0.0 {
+        return param_err("The requested percent is required to be greater than 0");
+    }
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let name = format!("percentileOfSeries({},{})", list[0].path_expression, fmt_g(n));
+    let Some((start, end, step)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let values = rows(&list).iter().map(|r| percentile(r, n, interp)).collect();
+    let mut s = Series::new(name, start, end, step, values);
+    s.x_files_factor = ctx.x_files_factor;
+    Ok(vec![s])
+}
+
+fn group(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    all_series(a.rest("seriesLists"))
+}
+
+fn divide_pair(ctx: &RequestContext, a: &Series, b: &Series) -> Series {
+    let name = format!("divideSeries({},{})", a.name, b.name);
+    let mut pair = vec![a.clone(), b.clone()];
+    let (start, end, step) = normalize(&mut pair).unwrap_or((a.start, a.end, a.step));
+    let values = rows(&pair).iter().map(|r| safe_div(r[0], r[1])).collect();
+    let mut s = Series::new(name, start, end, step, values);
+    s.x_files_factor = ctx.x_files_factor;
+    s
+}
+
+fn divide_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let dividends = a.series("dividendSeriesList")?;
+    let divisors = a.series("divisorSeries")?;
+    if divisors.is_empty() {
+        return Ok(dividends
+            .into_iter()
+            .map(|mut s| {
+                s.name = format!("divideSeries({},MISSING)", s.name);
+                s.path_expression = s.name.clone();
+                s.values.iter_mut().for_each(|v| *v = None);
+                s
+            })
+            .collect());
+    }
+    if divisors.len() > 1 {
+        return param_err(format!("divideSeries second argument must reference exactly 1 series (got {})", divisors.len()));
+    }
+    Ok(dividends.iter().map(|d| divide_pair(ctx, d, &divisors[0])).collect())
+}
+
+fn divide_series_lists(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let l1 = a.series("dividendSeriesList")?;
+    let l2 = a.series("divisorSeriesList")?;
+    if l1.len() != l2.len() {
+        return param_err("dividendSeriesList and divisorSeriesList argument must have equal length");
+    }
+    Ok(l1.iter().zip(&l2).map(|(x, y)| divide_pair(ctx, x, y)).collect())
+}
+
+fn pct_values(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<Option<f64>> {
+    let n = a.len().max(b.len());
+    (0..n)
+        .map(|i| safe_div(a.get(i).copied().flatten(), b.get(i).copied().flatten()).map(|x| x * 100.0))
+        .collect()
+}
+
+fn sum_total(ctx: &RequestContext, group: &[Series]) -> Series {
+    if group.len() == 1 {
+        return group[0].clone();
+    }
+    let mut g = group.to_vec();
+    let name = format!("sumSeries({})", format_path_expressions(&g));
+    let (start, end, step) = normalize(&mut g).unwrap_or((0, 0, 1));
+    let values = rows(&g).iter().map(|r| safe_sum(r)).collect();
+    let mut s = Series::new(name, start, end, step, values);
+    s.x_files_factor = ctx.x_files_factor;
+    s
+}
+
+fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.series("seriesList")?;
+    let total = a.opt("total").cloned();
+    let nodes = a.rest("nodes");
+    let xff = ctx.x_files_factor;
+    let Some((nstart, nend, nstep)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let mk = |name: String, start, end, step, values| {
+        let mut s = Series::new(name, start, end, step, values);
+        s.x_files_factor = xff;
+        s
+    };
+    if !nodes.is_empty() {
+        let groups = group_by(list, |s| agg_key(s, &nodes));
+        let mut keys: Vec<String> = groups.iter().map(|(k, _)| k.clone()).collect();
+        let mut totals: Vec<(String, Series)> = Vec::new();
+        match &total {
+            None => {
+                for (k, g) in &groups {
+                    totals.push((k.clone(), sum_total(ctx, g)));
+                }
+            }
+            Some(Value::Series(tl)) => {
+                for (k, g) in group_by(tl.clone(), |s| agg_key(s, &nodes)) {
+                    if !keys.contains(&k) {
+                        keys.push(k.clone());
+                    }
+                    totals.push((k, sum_total(ctx, &g)));
+                }
+            }
+            Some(_) => return param_err("total must be None or a seriesList"),
+        }
+        let (mut start, mut end, mut step) = (nstart, nend, nstep);
+        let mut out = Vec::new();
+        for k in &keys {
+            let tot = totals.iter().find(|(tk, _)| tk == k).map(|(_, s)| s);
+            match groups.iter().find(|(gk, _)| gk == k) {
+                None => {
+                    if let Some(t) = tot {
+                        out.push(mk(format!("asPercent(MISSING,{})", t.name), start, end, step, vec![None; t.len()]));
+                    }
+                }
+                Some((_, g)) => {
+                    for s1 in g {
+                        match tot {
+                            None => out.push(mk(format!("asPercent({},MISSING)", s1.name), start, end, step, vec![None; s1.len()])),
+                            Some(t) => {
+                                let mut pair = vec![s1.clone(), t.clone()];
+                                if let Some((a1, b1, c1)) = normalize(&mut pair) {
+                                    (start, end, step) = (a1, b1, c1);
+                                }
+                                out.push(mk(
+                                    format!("asPercent({},{})", s1.name, t.name),
+                                    start,
+                                    end,
+                                    step,
+                                    pct_values(&pair[0].values, &pair[1].values),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let (total_values, total_text): (Vec<Option<f64>>, String) = match &total {
+        None => (rows(&list).iter().map(|r| safe_sum(r)).collect(), format!("sumSeries({})", format_path_expressions(&list))),
+        Some(Value::Series(t)) => {
+            if t.len() != 1 && t.len() != list.len() {
+                return param_err("asPercent second argument must be missing, a single digit, reference exactly 1 series or reference the same number of series as the first argument");
+            }
+            if t.len() == 1 {
+                let mut all = list.clone();
+                all.push(t[0].clone());
+                normalize(&mut all);
+                let tt = all.pop().map(|s| s.values).unwrap_or_default();
+                list = all;
+                (tt, t[0].name.clone())
+            } else {
+                let mut l1 = list.clone();
+                let mut l2 = t.clone();
+                l1.sort_by(|x, y| x.name.cmp(&y.name));
+                l2.sort_by(|x, y| x.name.cmp(&y.name));
+                let mut out = Vec::new();
+                for (s1, s2) in l1.iter().zip(&l2) {
+                    let mut pair = vec![s1.clone(), s2.clone()];
+                    let (st, en, sp) = normalize(&mut pair).unwrap_or((s1.start, s1.end, s1.step));
+                    out.push(mk(format!("asPercent({},{})", s1.name, s2.name), st, en, sp, pct_values(&pair[0].values, &pair[1].values)));
+                }
+                return Ok(out);
+            }
+        }
+        Some(v) => match v.as_f64() {
+            Some(x) => (vec![Some(x); list.first().map_or(0, |s| s.len())], v.py_str()),
+            None => return eval_err(format!("unsupported total {v:?}")),
+        },
+    };
+    Ok(list
+        .iter()
+        .map(|s| {
+            let tt = if total_text.is_empty() { s.path_expression.clone() } else { total_text.clone() };
+            mk(format!("asPercent({},{})", s.name, tt), s.start, s.end, s.step, pct_values(&s.values, &total_values))
+        })
+        .collect())
+}
+
+fn group_by_nodes_impl(ev: &mut Evaluator<'_>, ctx: &RequestContext, list: Vec<Series>, callback: &str, nodes: &[Value]) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for (key, g) in group_by(list, |s| agg_key(s, nodes)) {
+        let res = if let Some(def) = crate::functions::lookup(callback).filter(|_| AggFunc::parse(callback).is_none()) {
+            let args = crate::eval::Args::synthetic(callback, vec![Value::Series(g)]);
+            (def.imp)(ev, ctx, &args)?
+        } else {
+            aggregate_list(ctx, g, callback, None)?
+        };
+        if let Some(mut s) = res.into_iter().next() {
+            s.name = key;
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+fn group_by_node(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let node = a.get("nodeNum").cloned().unwrap_or(Value::Int(0));
+    let cb = a.str_or("callback", "average")?;
+    group_by_nodes_impl(ev, ctx, list, &cb, &[node])
+}
+
+fn group_by_nodes(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let cb = a.str("callback")?;
+    let nodes = a.rest("nodes");
+    group_by_nodes_impl(ev, ctx, list, &cb, &nodes)
+}
+
+fn wildcards_impl(ctx: &RequestContext, list: Vec<Series>, func: &str, positions: &[i64]) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for (key, g) in group_by(list, |s| {
+        s.name.split('.').enumerate().filter(|(i, _)| !positions.contains(&(*i as i64))).map(|(_, p)| p).collect::<Vec<_>>().join(".")
+    }) {
+        if let Some(mut s) = aggregate_list(ctx, g, func, None)?.into_iter().next() {
+            s.name = key;
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+fn positions(vals: Vec<Value>) -> Vec<i64> {
+    vals.iter().filter_map(|v| v.as_f64()).map(|f| f as i64).collect()
+}
+
+fn aggregate_with_wildcards(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let func = a.str("func")?;
+    agg_func(&func)?;
+    wildcards_impl(ctx, a.series("seriesList")?, &func, &positions(a.rest("positions")))
+}
+
+fn wildcards(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {
+    wildcards_impl(ctx, a.series("seriesList")?, func, &positions(a.rest("position")))
+}
+
+fn apply_by_node(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let node = a.i64_or("nodeNum", 0)?;
+    let template = a.str("templateFunction")?;
+    let new_name = a.opt_str("newName")?;
+    let mut prefixes: Vec<String> = list
+        .iter()
+        .map(|s| {
+            let parts: Vec<&str> = s.name.split('.').collect();
+            let n = ((node + 1).max(0) as usize).min(parts.len());
+            parts[..n].join(".")
+        })
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let (last_start, last_end) = list.last().map_or((ctx.from, ctx.until), |s| (s.start, s.end));
+    let mut out = Vec::new();
+    for p in prefixes {
+        for mut r in ev.evaluate_target(ctx, &template.replace('%', &p))? {
+            if let Some(nn) = new_name.as_ref().filter(|n| !n.is_empty()) {
+                r.name = nn.replace('%', &p);
+            }
+            r.path_expression = p.clone();
+            r.start = last_start;
+            r.end = last_end;
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn series_lists_impl(ctx: &RequestContext, l1: Vec<Series>, l2: Vec<Series>, func: &str, xff: Option<f64>) -> Result<Vec<Series>> {
+    if l1.len() != l2.len() {
+        return param_err("seriesListFirstPos and seriesListSecondPos argument must have equal length");
+    }
+    let mut out = Vec::new();
+    for (x, y) in l1.into_iter().zip(l2) {
+        let names = format!("{},{}", x.name, y.name);
+        if let Some(mut s) = aggregate_list(ctx, vec![x, y], func, xff)?.into_iter().next() {
+            let cut = s.name.find("Series(").unwrap_or(0);
+            s.name = format!("{}Series({})", &s.name[..cut], names);
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+fn aggregate_series_lists(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let func = a.str("func")?;
+    agg_func(&func)?;
+    series_lists_impl(ctx, a.series("seriesListFirstPos")?, a.series("seriesListSecondPos")?, &func, a.opt_f64("xFilesFactor")?)
+}
+
+fn series_lists(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {
+    series_lists_impl(ctx, a.series("seriesListFirstPos")?, a.series("seriesListSecondPos")?, func, None)
+}

@@ -1,0 +1,128 @@
+//! The function library: one registry entry per graphite function, metadata from graphite-web's
+//! own `/functions` catalog (embedded), so parameter binding and the `/functions` endpoint share one source.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::context::RequestContext;
+use crate::error::Result;
+use crate::eval::{Args, Evaluator};
+use crate::series::Series;
+
+pub mod agg;
+mod util;
+mod alias;
+mod calc;
+mod combine;
+mod filter;
+mod special;
+mod transform;
+
+/// A function implementation.
+pub type Impl = fn(&mut Evaluator<'_>, &RequestContext, &Args<'_>) -> Result<Vec<Series>>;
+
+/// One registry entry.
+pub struct FuncDef {
+    /// The name used in targets.
+    pub name: &'static str,
+    /// The implementation.
+    pub imp: Impl,
+}
+
+/// A parameter's binding metadata.
+#[derive(Debug, Clone)]
+pub struct ParamMeta {
+    /// Python parameter name.
+    pub name: String,
+    /// Takes all remaining positional arguments.
+    pub multiple: bool,
+}
+
+fn registry() -> &'static HashMap<&'static str, FuncDef> {
+    static R: OnceLock<HashMap<&'static str, FuncDef>> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut m = HashMap::new();
+        for list in [combine::DEFS, transform::DEFS, calc::DEFS, filter::DEFS, alias::DEFS, special::DEFS] {
+            for &(name, imp) in list {
+                m.insert(name, FuncDef { name, imp });
+            }
+        }
+        m
+    })
+}
+
+/// The function registered under `name`.
+pub fn lookup(name: &str) -> Option<&'static FuncDef> {
+    registry().get(name)
+}
+
+/// Names of every implemented function, sorted.
+pub fn implemented() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = registry().keys().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+fn catalog() -> &'static serde_json::Map<String, serde_json::Value> {
+    static C: OnceLock<serde_json::Map<String, serde_json::Value>> = OnceLock::new();
+    C.get_or_init(|| {
+        // serde_json cannot hold graphite's `1e9999` (infinite defaults): park it in a string.
+        let text = include_str!("catalog.json").replace(": Infinity", &format!(": {INF_SENTINEL}")).replace("1e9999", INF_SENTINEL);
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    })
+}
+
+fn params_table() -> &'static HashMap<String, Vec<ParamMeta>> {
+    static P: OnceLock<HashMap<String, Vec<ParamMeta>>> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut m = HashMap::new();
+        for (name, info) in catalog() {
+            let params = info
+                .get("params")
+                .and_then(|p| p.as_array())
+                .map(|arr| {
+                    arr.iter()
+                        .map(|p| ParamMeta {
+                            name: p.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string(),
+                            multiple: p.get("multiple").and_then(|b| b.as_bool()).unwrap_or(false),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            m.insert(name.clone(), params);
+        }
+        m
+    })
+}
+
+/// Parameter list of a function (empty when unknown to the catalog).
+pub fn params_of(name: &str) -> &'static [ParamMeta] {
+    params_table().get(name).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// `/functions/<name>`: graphite-web's info object for one implemented function.
+pub fn function_info(name: &str) -> Option<&'static serde_json::Value> {
+    lookup(name)?;
+    catalog().get(name)
+}
+
+const INF_SENTINEL: &str = "\"__carbonado_inf__\"";
+
+/// Serializes catalog JSON the way graphite-web does (infinite defaults as `1e9999`).
+pub fn to_graphite_json(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).unwrap_or_default().replace(INF_SENTINEL, "1e9999")
+}
+
+/// `/functions`: `{name: info}` for every implemented function (graphite-web's exact shape).
+pub fn functions_json() -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (name, info) in catalog() {
+        if lookup(name).is_some() {
+            out.insert(name.clone(), info.clone());
+        }
+    }
+    serde_json::Value::Object(out)
+}

@@ -1,0 +1,155 @@
+//! An in-memory [`Fetcher`] that slices stored archives the way whisper's fetch does; used by
+//! tests here and in the web crate, and handy for embedding.
+
+use crate::context::{FetchError, FetchRequest, Fetcher};
+use crate::series::Series;
+
+/// One archive of a stored metric: values at `start + i*step`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Archive {
+    /// Seconds per point.
+    pub step: i64,
+    /// Seconds covered.
+    pub retention: i64,
+    /// Timestamp of `values[0]`.
+    pub start: i64,
+    /// Stored values (None = no point).
+    pub values: Vec<Option<f64>>,
+}
+
+/// A stored metric: name and archives from finest to coarsest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Dotted metric name.
+    pub name: String,
+    /// Archives, finest first.
+    pub archives: Vec<Archive>,
+}
+
+/// A fetcher over metrics held in memory.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryFetcher {
+    metrics: Vec<Metric>,
+}
+
+impl MemoryFetcher {
+    /// An empty store.
+    pub fn new() -> MemoryFetcher {
+        MemoryFetcher::default()
+    }
+
+    /// Adds a metric.
+    pub fn insert(&mut self, m: Metric) {
+        self.metrics.push(m);
+    }
+
+    /// whisper's fetch: clamp to retention, pick the first archive covering `now - from`, and
+    /// return the points in `(from - from%step + step) .. (until - until%step + step)`.
+    pub fn fetch_metric(m: &Metric, from: i64, until: i64, now: i64) -> Option<Series> {
+        let max_ret = m.archives.iter().map(|a| a.retention).max()?;
+        let oldest = now - max_ret;
+        if from > now || until < oldest || from > until {
+            return None;
+        }
+        let from = from.max(oldest);
+        let until = until.min(now);
+        let diff = now - from;
+        let arch = m.archives.iter().find(|a| a.retention >= diff).or_else(|| m.archives.last())?;
+        let step = arch.step.max(1);
+        let from_i = from - from.rem_euclid(step) + step;
+        let mut until_i = until - until.rem_euclid(step) + step;
+        if from_i == until_i {
+            until_i += step;
+        }
+        let values = (0..(until_i - from_i) / step)
+            .map(|k| {
+                let ts = from_i + k * step;
+                let off = ts - arch.start;
+                if off < 0 || off % step != 0 {
+                    return None;
+                }
+                arch.values.get((off / step) as usize).copied().flatten()
+            })
+            .collect();
+        Some(Series::new(m.name.clone(), from_i, until_i, step, values))
+    }
+}
+
+impl Fetcher for MemoryFetcher {
+    fn fetch(&self, req: &FetchRequest<'_>) -> Result<Vec<Series>, FetchError> {
+        if req.path_expression.starts_with("seriesByTag(") {
+            return Ok(Vec::new());
+        }
+        let pattern = req.path_expression.split('.').collect::<Vec<_>>();
+        Ok(self
+            .metrics
+            .iter()
+            .filter(|m| {
+                let parts: Vec<&str> = m.name.split('.').collect();
+                parts.len() == pattern.len() && parts.iter().zip(&pattern).all(|(n, p)| glob_match(p, n))
+            })
+            .filter_map(|m| MemoryFetcher::fetch_metric(m, req.from, req.until, req.now))
+            .collect())
+    }
+}
+
+/// Matches one path component against a graphite glob (`*`, `?`, `[a-z]`, `{a,b}`).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    expand_braces(pattern).iter().any(|p| fnmatch(p.as_bytes(), name.as_bytes()))
+}
+
+fn expand_braces(p: &str) -> Vec<String> {
+    let Some(open) = p.find('{') else { return vec![p.to_string()] };
+    let Some(close_rel) = p[open..].find('}') else { return vec![p.to_string()] };
+    let close = open + close_rel;
+    let (pre, inner, post) = (&p[..open], &p[open + 1..close], &p[close + 1..]);
+    inner
+        .split(',')
+        .flat_map(|alt| expand_braces(&format!("{pre}{alt}{post}")))
+        .collect()
+}
+
+fn fnmatch(p: &[u8], n: &[u8]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some(b'*') => (0..=n.len()).any(|i| fnmatch(&p[1..], &n[i..])),
+        Some(b'?') => !n.is_empty() && fnmatch(&p[1..], &n[1..]),
+        Some(b'[') => {
+            let Some(end) = p.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
+                return n.first() == Some(&b'[') && fnmatch(&p[1..], &n[1..]);
+            };
+            let Some(&c) = n.first() else { return false };
+            let mut set = &p[1..end];
+            let negate = matches!(set.first(), Some(b'!') | Some(b'^'));
+            if negate {
+                set = &set[1..];
+            }
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == b'-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && fnmatch(&p[end + 1..], &n[1..])
+        }
+        Some(&c) => n.first() == Some(&c) && fnmatch(&p[1..], &n[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("web0[12]", "web02"));
+        assert!(glob_match("{web01,db01}", "db01"));
+        assert!(glob_match("w*", "web01"));
+        assert!(!glob_match("web0?", "web1"));
+    }
+}

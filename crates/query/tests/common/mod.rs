@@ -1,0 +1,113 @@
+//! Shared helpers: load the oracle fixture into a MemoryFetcher, run a render request, compare.
+
+use std::path::PathBuf;
+
+use query::memory::{Archive, MemoryFetcher, Metric};
+use query::{consolidate_max_data_points, parse_tz, Evaluator, RequestContext, Series, TimeRange};
+use serde_json::Value as J;
+
+pub fn oracle() -> J {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/expected.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    serde_json::from_str(&text).expect("oracle json")
+}
+
+pub fn fetcher(fixture: &J) -> MemoryFetcher {
+    let mut f = MemoryFetcher::new();
+    for (name, m) in fixture.as_object().expect("fixture object") {
+        let archives = m["archives"]
+            .as_array()
+            .expect("archives")
+            .iter()
+            .map(|a| Archive {
+                step: a["step"].as_i64().expect("step"),
+                retention: a["retention"].as_i64().expect("retention"),
+                start: a["start"].as_i64().expect("start"),
+                values: a["values"].as_array().expect("values").iter().map(|v| v.as_f64()).collect(),
+            })
+            .collect();
+        f.insert(Metric { name: name.clone(), archives });
+    }
+    f
+}
+
+fn s(params: &J, k: &str) -> Option<String> {
+    params.get(k).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+/// Runs a render request the way graphite-web's view would (json format).
+pub fn render(f: &MemoryFetcher, params: &J) -> Result<Vec<Series>, query::QueryError> {
+    let tz = parse_tz(&s(params, "tz").unwrap_or_else(|| "UTC".into()))?;
+    let now: i64 = s(params, "now").and_then(|n| n.parse().ok()).expect("now");
+    let range = TimeRange::resolve(s(params, "from").as_deref(), s(params, "until").as_deref(), now, tz)?;
+    let mut ctx = RequestContext::new(range.from, range.until, now);
+    ctx.tz = tz;
+    if let Some(x) = s(params, "xFilesFactor") {
+        ctx.x_files_factor = x.parse().expect("xff");
+    }
+    for (k, v) in params.as_object().expect("params") {
+        if let Some(name) = k.strip_prefix("template[").and_then(|r| r.strip_suffix(']')) {
+            ctx.templates.insert(name.to_string(), v.as_str().unwrap_or("").to_string());
+        }
+    }
+    let targets: Vec<String> = match &params["target"] {
+        J::String(t) => vec![t.clone()],
+        J::Array(a) => a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+        _ => vec![],
+    };
+    let mut out = Evaluator::new(f).evaluate_targets(&ctx, &targets)?;
+    if let Some(m) = s(params, "maxDataPoints") {
+        consolidate_max_data_points(&mut out, m.parse().expect("mdp"));
+    }
+    Ok(out)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) || (a.is_nan() && b.is_nan())
+}
+
+/// Compares our series with graphite's JSON output; returns a description of the first difference.
+pub fn compare(ours: &[Series], theirs: &J) -> Result<(), String> {
+    let arr = theirs.as_array().ok_or("expected array")?;
+    if arr.len() != ours.len() {
+        return Err(format!(
+            "count {} vs {}: ours {:?} theirs {:?}",
+            ours.len(),
+            arr.len(),
+            ours.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            arr.iter().map(|s| &s["target"]).collect::<Vec<_>>()
+        ));
+    }
+    for (s, t) in ours.iter().zip(arr) {
+        let tname = t["target"].as_str().unwrap_or("");
+        if s.name != tname {
+            return Err(format!("name {:?} vs {:?}", s.name, tname));
+        }
+        let tags: std::collections::BTreeMap<String, String> = t["tags"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
+            .unwrap_or_default();
+        if s.tags != tags {
+            return Err(format!("{}: tags {:?} vs {:?}", s.name, s.tags, tags));
+        }
+        let dps = t["datapoints"].as_array().ok_or("datapoints")?;
+        let ourdp = s.datapoints();
+        if ourdp.len() != dps.len() {
+            return Err(format!("{}: {} points vs {}; ours {:?}", s.name, ourdp.len(), dps.len(), &ourdp[..ourdp.len().min(4)]));
+        }
+        for (i, ((v, ts), d)) in ourdp.iter().zip(dps).enumerate() {
+            let tts = d[1].as_i64().unwrap_or(i64::MIN);
+            let tv = d[0].as_f64();
+            let same = match (v, tv) {
+                (None, None) => true,
+                (Some(a), Some(b)) => close(*a, b),
+                (Some(a), None) => a.is_nan() && d[0].is_null(),
+                _ => false,
+            };
+            if *ts != tts || !same {
+                return Err(format!("{}: point {} ours ({:?},{}) theirs ({:?},{})", s.name, i, v, ts, d[0], tts));
+            }
+        }
+    }
+    Ok(())
+}
