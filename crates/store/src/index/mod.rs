@@ -5,7 +5,8 @@
 //! split on `.`, each part is brace-expanded and every variant is either looked up literally (no `*`,
 //! `?` or `[`), matched with `fnmatch` against the children, or (exactly `**`) replaced by the node
 //! itself and all its descendant branches (a trailing `**` then lists everything below). An empty part
-//! (`a..b`) stays on the same node, as `os.path.join(dir, "")` does. A name that is both a directory
+//! (`a..b`) stays on the same node, as `os.path.join(dir, "")` does (a trailing one yields the branch
+//! `a.`, like graphite-web). A name that is both a directory
 //! and a `.wsp` file yields a branch and a leaf node with the same path.
 //!
 //! Deliberate differences from graphite-web, because the index is built from a walk that skips them:
@@ -350,7 +351,13 @@ fn resolve<'t>(
             }
             Variant::Literal(lit) => {
                 if lit.is_empty() {
-                    if !rest.is_empty() {
+                    // `os.path.join(dir, "")` is the directory itself: stay here, or (last part) emit
+                    // the branch graphite-web names with a trailing dot.
+                    if rest.is_empty() {
+                        if !out.add(prefix, "", false) {
+                            return Err(Overflow);
+                        }
+                    } else {
                         resolve(node, rest, prefix, out)?;
                     }
                 } else if let Some((name, child)) =
