@@ -1,6 +1,13 @@
 //! The `carbonado` binary: one process, roles switched on by configuration.
 
+mod config;
+mod http;
+mod selfmetrics;
+mod serve;
+mod storage;
 mod whisper_cmd;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -19,11 +26,41 @@ enum Command {
         #[command(subcommand)]
         verb: whisper_cmd::WhisperCommand,
     },
+    /// Runs the roles enabled in the configuration (the embedded default without --config).
+    Serve {
+        /// carbonado.toml to run.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validates a configuration file and prints what `serve` would run.
+    CheckConfig {
+        /// carbonado.toml to check.
+        file: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CARBONADO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Whisper { verb } => whisper_cmd::run(verb),
+        Command::Serve { config } => {
+            init_logging();
+            let cfg = match config {
+                Some(path) => config::Config::load(&path)?,
+                None => config::Config::embedded_default()?,
+            };
+            serve::run(&cfg)
+        }
+        Command::CheckConfig { file } => {
+            let cfg = config::Config::load(&file)?;
+            print!("{}", config::describe(&cfg)?);
+            Ok(())
+        }
     }
 }

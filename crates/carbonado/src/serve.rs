@@ -1,0 +1,188 @@
+//! `carbonado serve`: wires the cache role (receivers, cache, WAL, persister, carbonlink, self-metrics).
+//!
+//! Start order matters for durability: the persister runs before the WAL is replayed (so a replay larger
+//! than the cache can drain), and receivers listen only after the replay. Shutdown runs it backwards:
+//! receivers stop reading, the batches in hand reach the cache and the WAL, the WAL is synced, the
+//! persister writes for up to `shutdown_flush_timeout`, and whatever is left stays in the WAL for the
+//! next start.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use cache::{Backend, Cache, CacheLimits, Persister, PersisterConfig, Wal, WhisperBackend};
+use ingest::{IngestConfig, IngestStats, Point};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+use crate::config::{CacheSettings, Config};
+use crate::selfmetrics::{agent_prefix, Reporter};
+use crate::storage;
+
+/// Runs every enabled role until SIGTERM or SIGINT.
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    let s = cfg.cache_settings()?;
+    if !s.raw.enabled {
+        anyhow::bail!("no role enabled in this configuration ([cache] enabled = false)");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("carbonado").build()?;
+    rt.block_on(serve_cache(s))
+}
+
+async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> {
+    if addr.is_empty() {
+        return Ok(None);
+    }
+    let a: SocketAddr = addr.parse().with_context(|| format!("{key} = {addr:?}"))?;
+    let l = TcpListener::bind(a).await.with_context(|| format!("cannot listen on {addr} ({key})"))?;
+    tracing::info!("{key} listening on {}", l.local_addr()?);
+    Ok(Some(l))
+}
+
+async fn serve_cache(s: CacheSettings) -> anyhow::Result<()> {
+    let raw = &s.raw;
+    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
+    let wal_dir = s.data_dir.join(".carbonado").join("wal");
+    let wal = Arc::new(Wal::open(&wal_dir, s.wal_segment_size)?);
+    let limits = CacheLimits {
+        max_points: s.max_cache_size,
+        max_bytes: s.max_cache_memory,
+        shards: raw.cache_shards,
+        strategy: s.strategy,
+    };
+    let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
+    let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;
+    let backend: Arc<dyn Backend> =
+        Arc::new(WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), 1024));
+    let pcfg = PersisterConfig {
+        workers: s.writer_threads,
+        max_updates_per_second: raw.max_updates_per_second.get(),
+        max_creates_per_minute: raw.max_creates_per_minute.get(),
+        ..PersisterConfig::default()
+    };
+    let persister = Persister::start(cache.clone(), backend.clone(), &pcfg)?;
+
+    // Replay the WAL (which is also the shutdown dump) before any receiver listens.
+    let t0 = Instant::now();
+    let (c2, w2, h) = (cache.clone(), wal.clone(), tokio::runtime::Handle::current());
+    let replayed = tokio::task::spawn_blocking(move || {
+        w2.replay(|seg, batch| {
+            let _ = h.block_on(c2.put_replayed(batch, seg));
+        })
+    })
+    .await??;
+    if replayed > 0 {
+        tracing::info!(points = replayed, secs = t0.elapsed().as_secs_f64(), "WAL replayed into the cache");
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let icfg = Arc::new(IngestConfig {
+        max_line_length: raw.max_line_length,
+        max_pickle_frame: raw.pickle_receiver_max_length,
+        max_connections: raw.max_receiver_connections,
+        ..IngestConfig::default()
+    });
+    let istats = Arc::new(IngestStats::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(l) = bind_tcp("line_receiver", &raw.line_receiver).await? {
+        tasks.spawn(ingest::serve_line(l, cache.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+    }
+    if let Some(l) = bind_tcp("pickle_receiver", &raw.pickle_receiver).await? {
+        tasks.spawn(ingest::serve_pickle(l, cache.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+    }
+    if !raw.udp_receiver.is_empty() {
+        let sock = UdpSocket::bind(&raw.udp_receiver)
+            .await
+            .with_context(|| format!("cannot listen on udp {}", raw.udp_receiver))?;
+        tasks.spawn(ingest::serve_udp(sock, cache.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+    }
+    if let Some(l) = bind_tcp("cache_query", &raw.cache_query).await? {
+        tasks.spawn(cache::carbonlink::serve_carbonlink(l, cache.clone(), backend.clone(), stop_rx.clone()));
+    }
+    let prefix = agent_prefix(&raw.carbon_metric_prefix, &raw.instance);
+    if let Some(l) = bind_tcp("http_listen", &raw.http_listen).await? {
+        tasks.spawn(crate::http::serve(l, prefix.clone(), istats.clone(), cache.clone(), stop_rx.clone()));
+    }
+    // The WAL sync and self-metrics tasks run until the very end of shutdown, not with the receivers.
+    let (bg_stop, bg_rx) = watch::channel(false);
+    let syncer = tokio::spawn(wal_syncer(wal.clone(), s.wal_sync_interval, bg_rx.clone()));
+    if !s.metric_interval.is_zero() {
+        let r = Reporter::new(prefix, istats.clone(), cache.clone());
+        tokio::spawn(self_metrics(r, cache.clone(), s.metric_interval, bg_rx));
+    }
+    tracing::info!(data_dir = %s.data_dir.display(), "cache role ready");
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: receivers stop reading");
+    let _ = stop_tx.send(true);
+    // Connections finish the batch in hand (the persister keeps making room meanwhile).
+    let deadline = Instant::now() + s.shutdown_flush_timeout.max(Duration::from_secs(1));
+    while istats.active_connections.load(Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tasks.abort_all();
+    wal.sync()?;
+    let left = s.shutdown_flush_timeout;
+    let flushed = tokio::task::spawn_blocking(move || {
+        let ok = persister.drain(left);
+        persister.stop();
+        ok
+    })
+    .await?;
+    let _ = bg_stop.send(true);
+    let _ = syncer.await;
+    wal.sync()?;
+    if flushed {
+        tracing::info!("cache flushed to whisper");
+    } else {
+        tracing::info!(points = cache.size(), "flush timeout: remaining points stay in the WAL for the next start");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    Ok(())
+}
+
+async fn wal_syncer(wal: Arc<Wal>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = stop.changed() => return,
+        }
+        let w = wal.clone();
+        match tokio::task::spawn_blocking(move || w.sync()).await {
+            Ok(Err(e)) => tracing::error!(error = %e, "WAL sync failed"),
+            Err(e) => tracing::error!(error = %e, "WAL sync task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+async fn self_metrics(mut r: Reporter, cache: Arc<Cache>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = stop.changed() => return,
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let batch: Vec<Point> = r.interval().into_iter().map(|(m, v)| Point::new(m, now, v)).collect();
+        // Stored directly into our own cache, like carbon-cache does.
+        if cache.put(batch).await.is_err() {
+            return;
+        }
+    }
+}
