@@ -16,10 +16,12 @@ pub mod pickle;
 pub mod pyfmt;
 pub mod pyjson;
 pub mod render;
+pub mod role;
 pub mod server;
 pub mod source;
 
 pub use config::WebConfig;
 pub use error::WebError;
+pub use role::{LocalCacheHook, StartError, WebRole};
 pub use server::{router, serve, App};
 pub use source::{Source, Sources};

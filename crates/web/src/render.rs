@@ -1,11 +1,16 @@
 //! `/render`: options as graphite-web's `parseOptions` reads them, evaluation through the query
 //! crate over the fetch layer, maxDataPoints consolidation, and the output encoders.
 
-use crate::encode::Encoded;
+use crate::encode::{self, Encoded, SeriesOut, Val};
 use crate::error::WebError;
 use crate::params::Params;
 use crate::server::App;
+use crate::source::{FindQuery, Sources, TimeRange};
 use chrono_tz::Tz;
+use query::context::{FetchError, FetchRequest, Fetcher, Limits, RequestContext};
+use query::series::Series;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The request's time zone: `tz` if it names a zone (unknown names are ignored, as graphite does).
 pub fn request_tz(app: &App, params: &Params) -> Tz {
@@ -31,8 +36,7 @@ pub fn parse_now(params: &Params, tz: Tz) -> Result<i64, WebError> {
 
 /// Parses one time spec (`-1h`, `20231114`, epoch, ...) relative to `now`.
 pub fn parse_time(spec: &str, tz: Tz, now: i64) -> Result<i64, String> {
-    let _ = (tz, now);
-    spec.trim().parse::<i64>().map_err(|e| e.to_string())
+    query::attime::parse_at_time(spec, tz, now).map_err(|e| e.to_string())
 }
 
 /// A short stable hash of a cache key text (md5 hex, as graphite-web's `compactHash`).
@@ -42,8 +46,306 @@ pub fn cache_hash(text: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Output formats `/render` produces itself; anything else is a graph (png/svg/pdf, not yet).
+const DATA_FORMATS: [&str; 7] = ["json", "csv", "raw", "pickle", "msgpack", "dygraph", "rickshaw"];
+
+/// The evaluator's window onto the fetch layer: runs on a blocking thread, drives the async
+/// sources through the runtime handle, and remembers each (expression, range) it fetched.
+struct WebFetcher {
+    sources: Sources,
+    handle: tokio::runtime::Handle,
+    find_limit: usize,
+    xff: f64,
+    memo: Mutex<HashMap<(String, i64, i64), Vec<Series>>>,
+}
+
+impl Fetcher for WebFetcher {
+    fn fetch(&self, req: &FetchRequest<'_>) -> Result<Vec<Series>, FetchError> {
+        let key = (req.path_expression.to_string(), req.from, req.until);
+        if let Some(hit) = self.memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        // seriesByTag needs the tag index (a later issue): it matches nothing here.
+        if req.path_expression.starts_with("seriesByTag(") {
+            return Ok(Vec::new());
+        }
+        let q = FindQuery {
+            pattern: req.path_expression.to_string(),
+            leaves_only: true,
+            limit: self.find_limit,
+            with_intervals: false,
+        };
+        let range = TimeRange { from: req.from, until: req.until, now: req.now };
+        let answers = self
+            .handle
+            .block_on(async {
+                let nodes = self.sources.find(&q).await?;
+                let leaves: Vec<String> = nodes.into_iter().filter(|n| n.is_leaf).map(|n| n.path).collect();
+                self.sources.fetch(&leaves, range).await
+            })
+            .map_err(|e| FetchError(e.to_string()))?;
+        let list: Vec<Series> = answers
+            .into_iter()
+            .map(|a| {
+                let mut s = Series::new(a.name, a.start, a.end, a.step, a.values);
+                s.x_files_factor = self.xff;
+                s
+            })
+            .collect();
+        if let Ok(mut m) = self.memo.lock() {
+            m.insert(key, list.clone());
+        }
+        Ok(list)
+    }
+}
+
+/// A result series ready for the encoders.
+pub struct OutSeries {
+    name: String,
+    tags: Vec<(String, String)>,
+    start: i64,
+    end: i64,
+    step: i64,
+    values: Vec<Option<f64>>,
+    path_expression: String,
+    values_per_point: i64,
+    consolidation_func: String,
+    xff: f64,
+}
+
+impl OutSeries {
+    fn from_series(s: Series) -> OutSeries {
+        // graphite keeps tag insertion order, which starts with `name` for plain series
+        let mut tags: Vec<(String, String)> = Vec::with_capacity(s.tags.len());
+        if let Some(n) = s.tags.get("name") {
+            tags.push(("name".into(), n.clone()));
+        }
+        tags.extend(s.tags.iter().filter(|(k, _)| k.as_str() != "name").map(|(k, v)| (k.clone(), v.clone())));
+        let vpp = s.values_per_point.max(1);
+        let values = if vpp > 1 { s.consolidated_values(vpp) } else { s.values };
+        OutSeries {
+            name: s.name,
+            tags,
+            start: s.start,
+            end: s.end,
+            step: s.step,
+            values,
+            path_expression: s.path_expression,
+            values_per_point: vpp as i64,
+            consolidation_func: s.consolidation_func,
+            xff: s.x_files_factor,
+        }
+    }
+}
+
+impl SeriesOut for OutSeries {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> Vec<(&str, &str)> {
+        self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+    fn start(&self) -> i64 {
+        self.start
+    }
+    fn end(&self) -> i64 {
+        self.end
+    }
+    fn step(&self) -> i64 {
+        self.step * self.values_per_point.max(1)
+    }
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    fn value(&self, i: usize) -> Val {
+        match self.values.get(i) {
+            Some(Some(v)) => Val::Float(*v),
+            _ => Val::None,
+        }
+    }
+    fn path_expression(&self) -> &str {
+        &self.path_expression
+    }
+    fn values_per_point(&self) -> i64 {
+        self.values_per_point
+    }
+    fn consolidation_func(&self) -> &str {
+        &self.consolidation_func
+    }
+    fn x_files_factor(&self) -> f64 {
+        self.xff
+    }
+}
+
+/// graphite-web's maxDataPoints consolidation of JSON output (render-api.md §5).
+fn consolidate_for_json(series: &mut [Series], max_points: usize) -> Result<(), WebError> {
+    if !series.iter().any(|s| !s.values.is_empty()) {
+        return Ok(());
+    }
+    let start = series.iter().map(|s| s.start).min().unwrap_or(0);
+    let end = series.iter().map(|s| s.end).max().unwrap_or(0);
+    let time_range = (end - start) as f64;
+    for s in series.iter_mut() {
+        if max_points == 1 {
+            s.values_per_point = s.values.len().max(1);
+            continue;
+        }
+        if s.step <= 0 {
+            continue;
+        }
+        let points = time_range / s.step as f64;
+        if (max_points as f64) < points {
+            if max_points == 0 {
+                return Err(WebError::Internal("float division by zero".into()));
+            }
+            let vpp = (points / max_points as f64).ceil() as i64;
+            let spp = vpp * s.step;
+            let nudge = spp + s.start.rem_euclid(s.step) - s.start.rem_euclid(spp);
+            s.start += nudge;
+            let lose = (nudge / s.step - 1).max(0) as usize;
+            s.values.drain(..lose.min(s.values.len()));
+            s.values_per_point = vpp.max(1) as usize;
+        }
+    }
+    Ok(())
+}
+
+fn query_error(e: query::error::QueryError, targets: &[String]) -> WebError {
+    use query::error::QueryError as Q;
+    match e {
+        Q::Limit { what, got, max } => WebError::Limit(format!("request fetches {got} {what}, more than the limit of {max}")),
+        Q::EmptyTimeRange => WebError::BadRequest("Invalid parameters (Invalid empty time range)".into()),
+        e if e.is_client_error() => {
+            WebError::BadRequest(format!("Invalid parameters ({e}); targets: \"{}\"", targets.join(", ")))
+        }
+        Q::Fetch(msg) if msg.starts_with("find pattern") || msg.starts_with("request would fetch") => WebError::Limit(msg),
+        e => WebError::Internal(e.to_string()),
+    }
+}
+
 /// Renders a request; returns the encoded answer and how many seconds it may be cached.
 pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebError> {
-    let _ = (app, params);
-    Err(WebError::Internal("render engine not wired yet".into()))
+    let mut targets: Vec<String> = params.get_all("target").into_iter().map(str::to_string).collect();
+    if targets.is_empty() {
+        targets = params.get_all("target[]").into_iter().map(str::to_string).collect();
+    }
+    let mut format: Option<&str> = None;
+    if params.has("pickle") {
+        format = Some("pickle");
+    }
+    if params.has("rawData") {
+        format = Some("raw");
+    }
+    let mut jsonp: Option<&str> = None;
+    if let Some(f) = params.get("format") {
+        format = Some(f);
+        jsonp = params.get("jsonp");
+    }
+    let format = match format {
+        Some(f) if DATA_FORMATS.contains(&f) => f,
+        Some(f) => return Err(WebError::UnsupportedFormat(f.to_string())),
+        None => return Err(WebError::UnsupportedFormat("png".into())),
+    };
+    let graph_type = params.get("graphType").unwrap_or("line");
+    if graph_type != "line" {
+        return Err(WebError::UnsupportedFormat(format!("graphType={graph_type}")));
+    }
+    let pretty = params.truthy("pretty");
+    let max_data_points = params
+        .get("maxDataPoints")
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+        .map(|v| v.parse::<usize>().unwrap_or(usize::MAX));
+    let no_null_points = params.has("noNullPoints");
+    let tz = request_tz(app, params);
+    let now = parse_now(params, tz)?;
+    let range = query::attime::TimeRange::resolve(params.get("from"), params.get("until"), now, tz).map_err(|e| match e {
+        query::error::QueryError::EmptyTimeRange => WebError::BadRequest("Invalid parameters (Invalid empty time range)".into()),
+        e => WebError::BadRequest(format!("Invalid parameters ({e})")),
+    })?;
+    let cache_timeout = match params.get("cacheTimeout") {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| WebError::BadRequest(format!("Invalid parameters (invalid cacheTimeout {v:?}: {e})")))?,
+        None => app.cfg.default_cache_duration,
+    };
+    let xff = match params.get("xFilesFactor") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| WebError::BadRequest(format!("Invalid parameters (invalid xFilesFactor {v:?}: {e})")))?,
+        None => 0.0,
+    };
+    let mut ctx = RequestContext::new(range.from, range.until, range.now);
+    ctx.tz = tz;
+    ctx.x_files_factor = xff;
+    ctx.max_data_points = max_data_points;
+    ctx.local = params.get("local") == Some("1");
+    ctx.no_cache = params.has("noCache");
+    ctx.limits = Limits {
+        max_series: Some(app.cfg.max_series_per_request),
+        max_points: Some(app.cfg.max_points_per_request),
+    };
+    for (k, v) in params.pairs() {
+        if let Some(name) = k.strip_prefix("template[").and_then(|r| r.strip_suffix(']')) {
+            ctx.templates.insert(name.to_string(), v.clone());
+        }
+    }
+    let fetcher = WebFetcher {
+        sources: app.sources.clone(),
+        handle: tokio::runtime::Handle::current(),
+        find_limit: app.cfg.max_find_results,
+        xff,
+        memo: Mutex::new(HashMap::new()),
+    };
+    let fetcher = Arc::new(fetcher);
+    let eval_targets = targets.clone();
+    let f2 = fetcher.clone();
+    let mut series = tokio::task::spawn_blocking(move || {
+        let mut ev = query::eval::Evaluator::new(&*f2);
+        ev.evaluate_targets(&ctx, &eval_targets)
+    })
+    .await
+    .map_err(|e| WebError::Internal(format!("evaluation task: {e}")))?
+    .map_err(|e| query_error(e, &targets))?;
+    if format == "json" {
+        if let Some(m) = max_data_points {
+            consolidate_for_json(&mut series, m)?;
+        }
+    }
+    let out: Vec<OutSeries> = series.into_iter().map(OutSeries::from_series).collect();
+    let enc = match format {
+        "json" => encode::json(&out, pretty, no_null_points, jsonp),
+        "csv" => encode::csv(&out, tz),
+        "raw" => encode::raw(&out),
+        "pickle" => encode::pickle(&out),
+        "msgpack" => encode::msgpack(&out),
+        "dygraph" => encode::dygraph(&out, jsonp),
+        _ => encode::rickshaw(&out, pretty, jsonp),
+    };
+    Ok((enc, cache_timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(start: i64, n: usize) -> Series {
+        Series::new("a", start, start + 60 * n as i64, 60, (0..n).map(|i| Some(i as f64)).collect())
+    }
+
+    #[test]
+    fn json_consolidation_nudges_like_graphite() {
+        // 30 points at 60s from 1700000040 into at most 7 points: vpp 5, nudge 60
+        let mut v = vec![s(1_700_000_040, 30)];
+        consolidate_for_json(&mut v, 7).unwrap();
+        assert_eq!(v[0].values_per_point, 5);
+        assert_eq!(v[0].start, 1_700_000_100);
+        assert_eq!(v[0].values.len(), 30, "nudge/step - 1 = 0 values dropped");
+        let mut one = vec![s(0, 4)];
+        consolidate_for_json(&mut one, 1).unwrap();
+        assert_eq!(one[0].values_per_point, 4);
+        let mut zero = vec![s(0, 4)];
+        assert!(consolidate_for_json(&mut zero, 0).is_err());
+    }
 }

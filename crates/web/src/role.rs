@@ -1,0 +1,118 @@
+//! Start-up of the web role: load the name index, wire the sources (local whisper + carbonlink or
+//! the in-process cache), bind the listener and serve until shutdown.
+
+use crate::carbonlink::CarbonlinkPool;
+use crate::config::{parse_duration, WebConfig};
+use crate::local::{CacheLookup, InProcessCache, LocalSource};
+use crate::server::App;
+use crate::source::{Source, Sources};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the web role could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The whisper tree could not be indexed.
+    #[error("web: {0}")]
+    Index(#[from] store::IndexError),
+    /// carbonlink_hosts cannot form a ring.
+    #[error("web: {0}")]
+    Carbonlink(#[from] crate::carbonlink::CarbonlinkError),
+    /// The listen address is unusable.
+    #[error("web: cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The cache role of this process, as the web role sees it.
+#[derive(Clone)]
+pub struct LocalCacheHook {
+    /// The cache's carbonlink address (`host:port`), to recognise it among `carbonlink_hosts`.
+    pub carbonlink_addr: String,
+    /// Cached points of one metric.
+    pub query: Arc<dyn Fn(&str) -> Vec<(f64, f64)> + Send + Sync>,
+}
+
+/// A ready web role.
+pub struct WebRole {
+    app: Arc<App>,
+    index: Arc<store::NameIndex>,
+    listen: String,
+}
+
+impl WebRole {
+    /// Validates `cfg`, indexes `data_dir` (empty index when `None` or missing) and wires the sources.
+    pub fn build(cfg: WebConfig, data_dir: Option<PathBuf>, local_cache: Option<LocalCacheHook>) -> Result<WebRole, StartError> {
+        cfg.validate()?;
+        let data_dir = cfg.local_data_dir.clone().or(data_dir);
+        let index = match &data_dir {
+            Some(d) if d.is_dir() => {
+                let (idx, stats) = store::NameIndex::load(d)?;
+                tracing::info!(leaves = stats.leaves, dir = %d.display(), "web: whisper tree indexed");
+                Arc::new(idx)
+            }
+            _ => Arc::new(store::NameIndex::new()),
+        };
+        let timeout = parse_duration(&cfg.carbonlink_timeout).unwrap_or(Duration::from_secs(1));
+        let in_process = local_cache.as_ref().map(|h| Arc::new(InProcessCache::new(h.query.clone())));
+        let cache: Option<Arc<dyn CacheLookup>> = if !cfg.carbonlink_hosts.is_empty() {
+            let local = local_cache.as_ref().zip(in_process.clone()).map(|(h, c)| (h.carbonlink_addr.clone(), c));
+            Some(Arc::new(CarbonlinkPool::new(
+                &cfg.carbonlink_hosts,
+                &cfg.carbonlink_hashing_type,
+                cfg.replication_factor,
+                timeout,
+                local,
+            )?))
+        } else {
+            in_process.map(|c| c as Arc<dyn CacheLookup>)
+        };
+        let mut list: Vec<Arc<dyn Source>> = Vec::new();
+        if let Some(d) = data_dir {
+            list.push(Arc::new(LocalSource::new(
+                d,
+                index.clone(),
+                cache,
+                cfg.read_concurrency,
+                cfg.max_points_per_request,
+            )));
+        }
+        if !cfg.cluster_servers.is_empty() {
+            tracing::warn!("web: cluster_servers is not supported yet; answering from local data only");
+        }
+        let listen = cfg.listen.clone();
+        Ok(WebRole { app: Arc::new(App::new(cfg, Sources::new(list))), index, listen })
+    }
+
+    /// The name index; the cache role inserts each metric it creates so find sees it at once.
+    pub fn index(&self) -> Arc<store::NameIndex> {
+        self.index.clone()
+    }
+
+    /// Binds the listen address.
+    pub async fn bind(&self) -> Result<tokio::net::TcpListener, StartError> {
+        tokio::net::TcpListener::bind(&self.listen)
+            .await
+            .map_err(|source| StartError::Listen { addr: self.listen.clone(), source })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        if let Ok(a) = listener.local_addr() {
+            tracing::info!("web role listening on {a}");
+        }
+        crate::server::serve(listener, self.app, shutdown).await
+    }
+}
