@@ -293,6 +293,20 @@ impl<'f> Evaluator<'f> {
                 }
                 let params = functions::params_of(&c.name);
                 validate_counts(&c.name, params, &pos, &kw)?;
+                // graphite's validateParams turns ints given to float parameters into floats.
+                let to_float = |p: Option<&ParamMeta>, v: &mut Value| {
+                    if let (Some(p), Value::Int(i)) = (p, &*v) {
+                        if p.ty == "float" {
+                            *v = Value::Float(*i as f64);
+                        }
+                    }
+                };
+                for (i, v) in pos.iter_mut().enumerate() {
+                    to_float(params.get(i).or(params.last().filter(|p| p.multiple)), v);
+                }
+                for (k, v) in kw.iter_mut() {
+                    to_float(params.iter().find(|p| &p.name == k), v);
+                }
                 let args = Args { pos, kw, raw: &c.args, repl, func: &c.name, params };
                 (def.imp)(self, ctx, &args).map(Value::Series)
             }

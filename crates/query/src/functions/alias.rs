@@ -141,7 +141,7 @@ pub(crate) fn format_units(v: f64, system: &str, units: Option<&str>) -> (f64, S
 
 fn legend_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
-    let mut types: Vec<String> = a.rest("valueTypes").iter().map(|v| v.py_str()).collect();
+    let mut types: Vec<String> = a.rest("valuesTypes").iter().map(|v| v.py_str()).collect();
     let mut system = None;
     if let Some(last) = types.last() {
         if last == "si" || last == "binary" {

@@ -386,7 +386,7 @@ fn positions(vals: Vec<Value>) -> Vec<i64> {
 fn aggregate_with_wildcards(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let func = a.str("func")?;
     agg_func(&func)?;
-    wildcards_impl(ctx, a.series("seriesList")?, &func, &positions(a.rest("positions")))
+    wildcards_impl(ctx, a.series("seriesList")?, &func, &positions(a.rest("position")))
 }
 
 fn wildcards(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {

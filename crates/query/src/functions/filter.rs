@@ -186,6 +186,8 @@ fn remove_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, ab
         s.name = format!("{}({}, {})", fname, s.name, fmt_g(n));
         s.path_expression = s.name.clone();
         let Some(p) = n_percentile_of(s, n).and_then(|ps| ps.values.first().copied().flatten()) else { continue };
+        // graphite's nPercentile shares the tags dict with the series it copies.
+        s.set_tag("nPercentile", Value::Float(n).py_str());
         for v in s.values.iter_mut() {
             let drop = match *v {
                 Some(x) => if above { x > p } else { x < p },

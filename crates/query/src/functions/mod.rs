@@ -36,6 +36,8 @@ pub struct ParamMeta {
     pub name: String,
     /// Takes all remaining positional arguments.
     pub multiple: bool,
+    /// graphite's parameter type (`float` values are converted to floats when bound).
+    pub ty: String,
 }
 
 fn registry() -> &'static HashMap<&'static str, FuncDef> {
@@ -88,6 +90,7 @@ fn params_table() -> &'static HashMap<String, Vec<ParamMeta>> {
                         .map(|p| ParamMeta {
                             name: p.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string(),
                             multiple: p.get("multiple").and_then(|b| b.as_bool()).unwrap_or(false),
+                            ty: p.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string(),
                         })
                         .collect()
                 })

@@ -91,8 +91,8 @@ fn alpha(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
 }
 
 fn stacked(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesLists")?;
-    let stack = a.str_or("stackName", "__DEFAULT__")?;
+    let list = a.series("seriesList")?;
+    let stack = a.str_or("stack", "__DEFAULT__")?;
     let mut total: Vec<f64> = Vec::new();
     Ok(list
         .into_iter()

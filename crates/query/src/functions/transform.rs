@@ -76,6 +76,8 @@ fn num_arg(a: &Args<'_>, name: &str) -> Result<Value> {
     match a.opt(name) {
         Some(v @ (Value::Int(_) | Value::Float(_))) => Ok(v.clone()),
         Some(Value::Bool(b)) => Ok(Value::Int(*b as i64)),
+        // An empty series list given where a number belongs: graphite only fails once it uses it.
+        Some(Value::Series(_)) => Ok(Value::None),
         Some(Value::Str(s)) => match s.trim().parse::<f64>() {
             Ok(f) => Ok(Value::Float(f)),
             Err(_) => Err(crate::error::QueryError::Evaluation(format!("could not convert string to float: '{s}'"))),
