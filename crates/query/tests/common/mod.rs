@@ -111,3 +111,22 @@ pub fn compare(ours: &[Series], theirs: &J) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// randomWalk: values are random, so only names, tags and timestamps are compared.
+pub fn compare_shape(ours: &[Series], theirs: &J) -> Result<(), String> {
+    let arr = theirs.as_array().ok_or("expected array")?;
+    if arr.len() != ours.len() {
+        return Err(format!("count {} vs {}", ours.len(), arr.len()));
+    }
+    for (s, t) in ours.iter().zip(arr) {
+        if t["target"].as_str() != Some(s.name.as_str()) {
+            return Err(format!("name {:?} vs {:?}", s.name, t["target"]));
+        }
+        let ts: Vec<i64> = t["datapoints"].as_array().ok_or("datapoints")?.iter().filter_map(|d| d[1].as_i64()).collect();
+        let ours_ts: Vec<i64> = s.datapoints().iter().map(|d| d.1).collect();
+        if ts != ours_ts {
+            return Err(format!("{}: timestamps differ", s.name));
+        }
+    }
+    Ok(())
+}
