@@ -25,9 +25,9 @@ pub enum RelayError {
     /// The configuration cannot be used.
     #[error("relay configuration: {0}")]
     Config(String),
-    /// A destination string is not `host:port[:instance]`.
-    #[error("bad destination {0:?}: {1}")]
-    Destination(String, &'static str),
+    /// Destinations or rules could not be turned into a router.
+    #[error(transparent)]
+    Ring(#[from] ring::Error),
     /// The relay has been shut down.
     #[error("relay is shut down")]
     Closed,

@@ -9,11 +9,12 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), relay::RelayError> {
-//! use relay::{DestAddr, Point, Relay, RelayConfig};
+//! use relay::{Point, Relay, RelayConfig};
+//! use ring::{parse_destinations, HashConfig, HashRouter};
 //! use std::sync::Arc;
-//! let dests = vec![DestAddr::parse("127.0.0.1:2004:a")?];
-//! let route = Arc::new(|_m: &str, out: &mut Vec<usize>| out.push(0));
-//! let relay = Relay::start(RelayConfig::default(), dests, route)?;
+//! let dests = parse_destinations("127.0.0.1:2004:a, 127.0.0.1:2104:b").unwrap();
+//! let router = HashRouter::new(dests, HashConfig::default()).unwrap();
+//! let relay = Relay::start(RelayConfig::default(), Arc::new(router))?;
 //! relay.submit(vec![Point::new("a.b.c", 1700000000.0, 1.0)]).await?;
 //! relay.shutdown().await;
 //! # Ok(()) }
@@ -29,7 +30,7 @@ mod sender;
 mod spill;
 mod selfmetrics;
 
-pub use dest::DestAddr;
+pub use dest::{spill_dir_name, Destination};
 pub use encode::{encode, Protocol};
 pub use error::RelayError;
 pub use point::Point;

@@ -1,7 +1,7 @@
 //! The relay: routes incoming points to destination queues, owns the senders, reloads and
 //! shuts down without losing queued points.
 
-use crate::dest::DestAddr;
+use crate::dest::{spill_dir_name, Destination};
 use crate::error::RelayError;
 use crate::point::Point;
 use crate::queue::{Offer, Queue, QueueLimits};
@@ -15,17 +15,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Placement: which destinations (indexes into the destination list) get a metric, primary first.
-pub trait Route: Send + Sync + 'static {
-    /// Appends the destination indexes for `metric` to `out` (which arrives empty).
-    fn route(&self, metric: &str, out: &mut Vec<usize>);
-}
-
-impl<F: Fn(&str, &mut Vec<usize>) + Send + Sync + 'static> Route for F {
-    fn route(&self, metric: &str, out: &mut Vec<usize>) {
-        self(metric, out)
-    }
-}
+/// Placement: a ring or rules router; its `targets()` are the destinations.
+pub type Route = Arc<dyn ring::Router + Send + Sync>;
 
 /// Settings of the relay role that do not change on reload.
 #[derive(Debug, Clone)]
@@ -61,7 +52,7 @@ impl Default for RelayConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestStats {
     /// The destination.
-    pub addr: DestAddr,
+    pub addr: Destination,
     /// Points written to its socket since start.
     pub sent: u64,
     /// Points waiting in memory now.
@@ -79,14 +70,14 @@ pub struct DestStats {
 }
 
 struct Dest {
-    addr: DestAddr,
+    addr: Destination,
     queue: Arc<Queue>,
     mode: watch::Sender<Mode>,
     task: Mutex<Option<JoinHandle<Vec<Point>>>>,
 }
 
 struct Table {
-    route: Arc<dyn Route>,
+    route: Route,
     dests: Vec<Arc<Dest>>,
 }
 
@@ -107,7 +98,8 @@ pub struct Relay {
 impl Relay {
     /// Starts senders for `dests`; must be called inside a tokio runtime. Spills left by a
     /// previous run are opened and replayed first.
-    pub fn start(cfg: RelayConfig, dests: Vec<DestAddr>, route: Arc<dyn Route>) -> Result<Relay, RelayError> {
+    pub fn start(cfg: RelayConfig, route: Route) -> Result<Relay, RelayError> {
+        let dests = route.targets().to_vec();
         check_unique(&dests)?;
         let inner = Arc::new(Inner {
             sender: Arc::new(cfg.sender.clone()),
@@ -140,9 +132,9 @@ impl Relay {
             .clone()
     }
 
-    fn new_dest(&self, addr: DestAddr) -> Result<Arc<Dest>, RelayError> {
+    fn new_dest(&self, addr: Destination) -> Result<Arc<Dest>, RelayError> {
         let spill = match &self.inner.cfg.spill_dir {
-            Some(root) => Some(Spill::open(&root.join(addr.dir_name()), self.inner.cfg.max_spill_bytes)?),
+            Some(root) => Some(Spill::open(&root.join(spill_dir_name(&addr)), self.inner.cfg.max_spill_bytes)?),
             None => None,
         };
         let queue = Arc::new(Queue::new(self.inner.cfg.queue, spill));
@@ -162,7 +154,7 @@ impl Relay {
     }
 
     /// The destinations in placement order.
-    pub fn destinations(&self) -> Vec<DestAddr> {
+    pub fn destinations(&self) -> Vec<Destination> {
         self.table().dests.iter().map(|d| d.addr.clone()).collect()
     }
 
@@ -170,7 +162,7 @@ impl Relay {
     /// are both full. Points whose route is empty are counted as dropped.
     pub async fn submit(&self, points: Vec<Point>) -> Result<(), RelayError> {
         let mut todo = points;
-        let mut idx = Vec::with_capacity(4);
+        let mut idx = ring::Owners::new();
         loop {
             if self.inner.closed.load(Ordering::Acquire) {
                 return Err(RelayError::Closed);
@@ -180,9 +172,17 @@ impl Relay {
             let mut per: Vec<VecDeque<Point>> = (0..n).map(|_| VecDeque::new()).collect();
             for p in todo.drain(..) {
                 idx.clear();
-                table.route.route(&p.metric, &mut idx);
-                idx.retain(|&i| i < n);
-                match idx.split_last() {
+                table.route.destinations_into(&p.metric, &mut idx);
+                let mut targets = [0usize; 8];
+                let mut k = 0;
+                for &i in idx.iter() {
+                    // One copy per destination (a one-node ring can name it twice).
+                    if i < n && k < targets.len() && !targets[..k].contains(&i) {
+                        targets[k] = i;
+                        k += 1;
+                    }
+                }
+                match targets[..k].split_last() {
                     None => {
                         self.inner.unroutable.fetch_add(1, Ordering::Relaxed);
                     }
@@ -226,10 +226,11 @@ impl Relay {
 
     /// Replaces destinations and placement (SIGHUP). Destinations that stay keep their queues;
     /// points queued for removed ones are routed again with the new placement.
-    pub async fn reload(&self, dests: Vec<DestAddr>, route: Arc<dyn Route>) -> Result<(), RelayError> {
+    pub async fn reload(&self, route: Route) -> Result<(), RelayError> {
+        let dests = route.targets().to_vec();
         check_unique(&dests)?;
         let old = self.table();
-        let mut keep: HashMap<&DestAddr, &Arc<Dest>> = old.dests.iter().map(|d| (&d.addr, d)).collect();
+        let mut keep: HashMap<&Destination, &Arc<Dest>> = old.dests.iter().map(|d| (&d.addr, d)).collect();
         let mut list = Vec::with_capacity(dests.len());
         for addr in &dests {
             match keep.remove(addr) {
@@ -257,7 +258,7 @@ impl Relay {
                 self.submit(chunk).await?;
             }
             if let Some(root) = &self.inner.cfg.spill_dir {
-                let _ = std::fs::remove_dir_all(root.join(d.addr.dir_name()));
+                let _ = std::fs::remove_dir_all(root.join(spill_dir_name(&d.addr)));
             }
         }
         Ok(())
@@ -332,7 +333,7 @@ impl Relay {
     }
 }
 
-fn check_unique(dests: &[DestAddr]) -> Result<(), RelayError> {
+fn check_unique(dests: &[Destination]) -> Result<(), RelayError> {
     let mut seen = std::collections::HashSet::new();
     for d in dests {
         if !seen.insert(d) {

@@ -24,7 +24,7 @@ impl SelfMetrics {
     pub fn collect(&mut self, stats: &[DestStats], now: f64) -> Vec<Point> {
         let mut out = Vec::new();
         for s in stats {
-            let key = s.addr.metric_name();
+            let key = s.addr.metric_key();
             let zero = DestStats {
                 sent: 0,
                 spilled: 0,

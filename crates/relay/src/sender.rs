@@ -10,7 +10,7 @@
 use crate::encode::{encode, encoded_len, Protocol};
 use crate::point::Point;
 use crate::queue::Queue;
-use crate::DestAddr;
+use crate::Destination;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -93,7 +93,7 @@ impl Window {
 
 /// Runs until told to stop; returns the points it could not confirm as sent, oldest first.
 pub(crate) async fn run(
-    addr: DestAddr,
+    addr: Destination,
     queue: Arc<Queue>,
     cfg: Arc<SenderConfig>,
     mut mode: watch::Receiver<Mode>,
@@ -283,7 +283,7 @@ impl Drop for Conn {
     }
 }
 
-async fn connect(addr: &DestAddr) -> std::io::Result<Conn> {
+async fn connect(addr: &Destination) -> std::io::Result<Conn> {
     let stream = TcpStream::connect((addr.host.as_str(), addr.port)).await?;
     stream.set_nodelay(true)?;
     let (mut read, write) = stream.into_split();

@@ -3,10 +3,9 @@
 
 mod common;
 
-use relay::{DestAddr, Point, Relay, RelayConfig};
+use relay::{Destination, Point, Relay, RelayConfig};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn free_port() -> u16 {
@@ -85,10 +84,10 @@ print(json.dumps(out))
 async fn python_carbon_cache_stores_our_pickle_output() {
     let dir = tempfile::tempdir().unwrap();
     let (_cache, port) = start_carbon_cache(dir.path());
-    let dest = DestAddr::parse(&format!("127.0.0.1:{port}:a")).unwrap();
+    let dest = Destination::parse(&format!("127.0.0.1:{port}:a")).unwrap();
     let mut cfg = RelayConfig::default();
     cfg.sender.max_datapoints_per_message = 37; // many messages, odd sizes
-    let relay = Relay::start(cfg, vec![dest], Arc::new(|_m: &str, o: &mut Vec<usize>| o.push(0))).unwrap();
+    let relay = Relay::start(cfg, common::to_last(vec![dest])).unwrap();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let names = ["relay.test.alpha", "relay.test.beta-2", "relay.test.ünïcode", "relay.test.neg"];
     let mut sent = Vec::new();

@@ -2,10 +2,9 @@
 
 mod common;
 
-use common::{dest, hostile, rss_kib, CountingSink};
+use common::{by_number, dest, hostile, rss_kib, to_last, CountingSink};
 use relay::{Point, QueueLimits, Relay, RelayConfig};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn cfg(spill: Option<&std::path::Path>, max_points: usize) -> RelayConfig {
@@ -14,14 +13,6 @@ fn cfg(spill: Option<&std::path::Path>, max_points: usize) -> RelayConfig {
     c.spill_dir = spill.map(|p| p.to_path_buf());
     c.sender.reconnect_max = Duration::from_millis(500);
     c
-}
-
-/// Placement used by these tests: the number after the last dot, modulo the destinations.
-fn by_number(n: usize) -> Arc<dyn relay::Route> {
-    Arc::new(move |m: &str, out: &mut Vec<usize>| {
-        let k: usize = m.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push(k % n);
-    })
 }
 
 fn point(i: usize, ts: usize) -> Point {
@@ -35,8 +26,7 @@ async fn destination_killed_for_15s_loses_nothing() {
     let b = CountingSink::start(true).await;
     let relay = Relay::start(
         cfg(Some(spill.path()), 20_000),
-        vec![dest(a.addr, "a"), dest(b.addr, "b")],
-        by_number(2),
+        by_number(vec![dest(a.addr, "a"), dest(b.addr, "b")]),
     )
     .unwrap();
     // 4 producers, 1000 metrics x 60 points each, paced over ~20 s: sustained load.
@@ -87,7 +77,7 @@ async fn hostile_destination_stays_within_bounds() {
     let (addr, _h) = hostile().await;
     let mut c = cfg(Some(spill.path()), 50_000);
     c.max_spill_bytes = 8 << 20;
-    let relay = Relay::start(c, vec![dest(addr, "h")], by_number(1)).unwrap();
+    let relay = Relay::start(c, by_number(vec![dest(addr, "h")])).unwrap();
     let before = rss_kib();
     let r2 = relay.clone();
     let feeder = tokio::spawn(async move {
@@ -128,7 +118,7 @@ async fn free_port() -> std::net::SocketAddr {
 async fn shutdown_spills_and_next_start_replays_in_order() {
     let spill = tempfile::tempdir().unwrap();
     let addr = free_port().await;
-    let relay = Relay::start(cfg(Some(spill.path()), 10_000), vec![dest(addr, "x")], by_number(1)).unwrap();
+    let relay = Relay::start(cfg(Some(spill.path()), 10_000), by_number(vec![dest(addr, "x")])).unwrap();
     let sent: Vec<Point> = (0..30_000).map(|i| point(i, 0)).collect();
     for chunk in sent.chunks(1000) {
         relay.submit(chunk.to_vec()).await.unwrap();
@@ -146,7 +136,7 @@ async fn shutdown_spills_and_next_start_replays_in_order() {
         s.restart().await;
         s
     };
-    let relay = Relay::start(cfg(Some(spill.path()), 10_000), vec![dest(addr, "x")], by_number(1)).unwrap();
+    let relay = Relay::start(cfg(Some(spill.path()), 10_000), by_number(vec![dest(addr, "x")])).unwrap();
     assert!(relay.drained(Duration::from_secs(30)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = sink.got.lock().unwrap().clone();
@@ -163,12 +153,11 @@ async fn reload_reroutes_points_of_a_removed_destination() {
     let gone = free_port().await;
     let mut c = cfg(Some(spill.path()), 1_000);
     c.sender.protocol = relay::Protocol::Line;
-    let last = Arc::new(|_m: &str, out: &mut Vec<usize>| out.push(1));
-    let relay = Relay::start(c, vec![dest(a.addr, "a"), dest(gone, "b")], last).unwrap();
+    let relay = Relay::start(c, to_last(vec![dest(a.addr, "a"), dest(gone, "b")])).unwrap();
     let sent: Vec<Point> = (0..5_000).map(|i| point(i, 3)).collect();
     relay.submit(sent.clone()).await.unwrap();
     assert_eq!(relay.stats()[1].queued_mem + relay.stats()[1].queued_spill, 5_000);
-    relay.reload(vec![dest(a.addr, "a")], by_number(1)).await.unwrap();
+    relay.reload(by_number(vec![dest(a.addr, "a")])).await.unwrap();
     assert!(relay.drained(Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (got, _) = a.distinct();

@@ -21,7 +21,12 @@ pub struct CountingSink {
 
 impl CountingSink {
     pub async fn start(pickle: bool) -> CountingSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1", pickle).await
+    }
+
+    /// Starts on a chosen loopback address (127.0.0.2 ... give distinct hosts).
+    pub async fn start_on(host: &str, pickle: bool) -> CountingSink {
+        let listener = TcpListener::bind((host, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let got: Received = Arc::default();
         let task = Some(tokio::spawn(serve(listener, got.clone(), pickle)));
@@ -70,7 +75,9 @@ impl Drop for CountingSink {
     }
 }
 
-async fn serve(listener: TcpListener, got: Received, pickle: bool) {
+/// `pickle` is what the sink expects; a connection whose first byte is printable is read as
+/// plaintext anyway (carbon-c-relay sends lines), one starting with 0 (a frame length) as pickle.
+async fn serve(listener: TcpListener, got: Received, _pickle: bool) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let Ok((mut sock, _)) = listener.accept().await else { return };
@@ -78,11 +85,13 @@ async fn serve(listener: TcpListener, got: Received, pickle: bool) {
         conns.spawn(async move {
             let mut buf = Vec::new();
             let mut chunk = vec![0u8; 64 << 10];
+            let mut pickle = None;
             loop {
                 let n = match sock.read(&mut chunk).await {
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
+                let pickle = *pickle.get_or_insert(chunk[0] == 0);
                 buf.extend_from_slice(&chunk[..n]);
                 let used = if pickle { take_frames(&buf, &got) } else { take_lines(&buf, &got) };
                 buf.drain(..used);
@@ -202,6 +211,37 @@ pub fn rss_kib() -> u64 {
         .unwrap()
 }
 
-pub fn dest(addr: SocketAddr, instance: &str) -> relay::DestAddr {
-    relay::DestAddr::parse(&format!("{addr}:{instance}")).unwrap()
+pub fn dest(addr: SocketAddr, instance: &str) -> relay::Destination {
+    relay::Destination::parse(&format!("{addr}:{instance}")).unwrap()
+}
+
+/// Test placement: a function of the metric name over a fixed destination list.
+pub struct FnRouter<F> {
+    pub dests: Vec<relay::Destination>,
+    pub f: F,
+}
+
+impl<F: Fn(&str, usize) -> usize> ring::Router for FnRouter<F> {
+    fn destinations_into(&self, metric: &str, out: &mut ring::Owners) {
+        out.push((self.f)(metric, self.dests.len()));
+    }
+    fn replication_factor(&self) -> usize {
+        1
+    }
+    fn targets(&self) -> &[relay::Destination] {
+        &self.dests
+    }
+}
+
+/// Routes by the number after the last dot, modulo the number of destinations.
+pub fn by_number(dests: Vec<relay::Destination>) -> relay::Route {
+    std::sync::Arc::new(FnRouter {
+        dests,
+        f: |m: &str, n: usize| m.rsplit('.').next().and_then(|s| s.parse::<usize>().ok()).unwrap_or(0) % n,
+    })
+}
+
+/// Sends everything to the last destination.
+pub fn to_last(dests: Vec<relay::Destination>) -> relay::Route {
+    std::sync::Arc::new(FnRouter { dests, f: |_m: &str, n: usize| n - 1 })
 }
