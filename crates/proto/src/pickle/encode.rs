@@ -5,6 +5,8 @@
 //! no identity, so by default nothing is referred back, which is what CPython writes when all
 //! objects are distinct (the case of carbon-relay batches built from received lines);
 //! [`Encoder::share_equal_strings`] emulates equal strings being one object (interned names).
+//! The empty string and one-character Latin-1 strings are always single objects in CPython,
+//! so those are always referred back, as CPython does.
 
 use std::collections::HashMap;
 
@@ -77,6 +79,18 @@ pub struct Encoder {
     memo_len: u32,
     started: bool,
     shared: Option<HashMap<String, u32>>,
+    /// Memo slots of CPython's cached strings: index = code point, 256 = the empty string.
+    singletons: Vec<Option<u32>>,
+}
+
+/// Slot in `singletons` for strings CPython keeps as one shared object.
+fn singleton_slot(s: &str) -> Option<usize> {
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => Some(256),
+        (Some(c), None) if (c as u32) < 256 => Some(c as usize),
+        _ => None,
+    }
 }
 
 impl Encoder {
@@ -208,7 +222,12 @@ impl Encoder {
     }
 
     fn write_str(&mut self, s: &str) {
-        if let Some(&idx) = self.shared.as_ref().and_then(|m| m.get(s)) {
+        let slot = singleton_slot(s);
+        let known = match slot {
+            Some(i) => self.singletons.get(i).copied().flatten(),
+            None => self.shared.as_ref().and_then(|m| m.get(s)).copied(),
+        };
+        if let Some(idx) = known {
             if let Ok(i) = u8::try_from(idx) {
                 self.out.extend_from_slice(&[BINGET, i]);
             } else {
@@ -222,7 +241,14 @@ impl Encoder {
         self.out.extend_from_slice(s.as_bytes());
         let idx = self.memo_len;
         self.put();
-        if let Some(m) = self.shared.as_mut() {
+        if let Some(i) = slot {
+            if self.singletons.len() <= i {
+                self.singletons.resize(257, None);
+            }
+            if let Some(x) = self.singletons.get_mut(i) {
+                *x = Some(idx);
+            }
+        } else if let Some(m) = self.shared.as_mut() {
             m.insert(s.to_owned(), idx);
         }
     }
