@@ -5,16 +5,22 @@ use chrono_tz::Tz;
 
 use crate::error::{QueryError, Result};
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 fn terr<T>(spec: &str, reason: impl Into<String>) -> Result<T> {
-    Err(QueryError::Time { spec: spec.to_string(), reason: reason.into() })
+    Err(QueryError::Time {
+        spec: spec.to_string(),
+        reason: reason.into(),
+    })
 }
 
 /// Looks up an IANA zone name (`UTC`, `Europe/Berlin`).
 pub fn parse_tz(name: &str) -> Result<Tz> {
-    name.parse::<Tz>().map_err(|_| QueryError::TimeZone(name.to_string()))
+    name.parse::<Tz>()
+        .map_err(|_| QueryError::TimeZone(name.to_string()))
 }
 
 /// Parses a time spec relative to `now` (epoch seconds) in zone `tz`; returns epoch seconds.
@@ -31,7 +37,9 @@ pub fn parse_at_time(spec: &str, tz: Tz, now: i64) -> Result<i64> {
             && s[4..6].parse::<u32>().map_or(false, |m| m < 13)
             && s[6..].parse::<u32>().map_or(false, |d| d < 32);
         if !looks_like_date {
-            return s.parse::<i64>().or_else(|_| terr(spec, "timestamp out of range"));
+            return s
+                .parse::<i64>()
+                .or_else(|_| terr(spec, "timestamp out of range"));
         }
     }
     let (reference, offset) = if let Some(i) = s.find('+') {
@@ -43,10 +51,14 @@ pub fn parse_at_time(spec: &str, tz: Tz, now: i64) -> Result<i64> {
     };
     let base = parse_time_reference(spec, reference, tz, now)?;
     let off = parse_time_offset(offset).map_err(|e| match e {
-        QueryError::Time { reason, .. } => QueryError::Time { spec: spec.to_string(), reason },
+        QueryError::Time { reason, .. } => QueryError::Time {
+            spec: spec.to_string(),
+            reason,
+        },
         other => other,
     })?;
-    base.checked_add(off).map_or_else(|| terr(spec, "time out of range"), Ok)
+    base.checked_add(off)
+        .map_or_else(|| terr(spec, "time out of range"), Ok)
 }
 
 /// Parses an offset such as `-1h30min`, `+2d`, `5min` into signed seconds.
@@ -67,7 +79,9 @@ pub fn parse_time_offset(offset: &str) -> Result<i64> {
         if ndig == 0 {
             return terr(offset, "invalid literal for int()");
         }
-        let num: i64 = rest[..ndig].parse().or_else(|_| terr(offset, "offset out of range"))?;
+        let num: i64 = rest[..ndig]
+            .parse()
+            .or_else(|_| terr(offset, "offset out of range"))?;
         rest = &rest[ndig..];
         let nalpha = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
         let unit = &rest[..nalpha];
@@ -80,7 +94,10 @@ pub fn parse_time_offset(offset: &str) -> Result<i64> {
             .checked_mul(secs)
             .and_then(|v| v.checked_mul(sign))
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| QueryError::Time { spec: offset.to_string(), reason: "offset out of range".into() })?;
+            .ok_or_else(|| QueryError::Time {
+                spec: offset.to_string(),
+                reason: "offset out of range".into(),
+            })?;
     }
     Ok(total)
 }
@@ -166,14 +183,22 @@ fn parse_time_reference(spec: &str, reference: &str, tz: Tz, now: i64) -> Result
     let mut ref_date = now_local
         .date()
         .and_hms_opt(h, m, 0)
-        .ok_or_else(|| QueryError::Time { spec: spec.into(), reason: "bad time".into() })?;
+        .ok_or_else(|| QueryError::Time {
+            spec: spec.into(),
+            reason: "bad time".into(),
+        })?;
     let date = |y: i64, mo: i64, d: i64| -> Result<NaiveDateTime> {
         i32::try_from(y)
             .ok()
             .filter(|y| (1..=9999).contains(y))
-            .and_then(|y| NaiveDate::from_ymd_opt(y, u32::try_from(mo).ok()?, u32::try_from(d).ok()?))
+            .and_then(|y| {
+                NaiveDate::from_ymd_opt(y, u32::try_from(mo).ok()?, u32::try_from(d).ok()?)
+            })
             .and_then(|d| d.and_hms_opt(h, m, 0))
-            .ok_or_else(|| QueryError::Time { spec: spec.into(), reason: "day is out of range".into() })
+            .ok_or_else(|| QueryError::Time {
+                spec: spec.into(),
+                reason: "day is out of range".into(),
+            })
     };
     if r == "yesterday" {
         ref_date -= Duration::days(1);
@@ -193,7 +218,11 @@ fn parse_time_reference(spec: &str, reference: &str, tz: Tz, now: i64) -> Result
         }
         ref_date = date(y, mo, d)?;
     } else if r.len() == 8 && r.bytes().all(|b| b.is_ascii_digit()) {
-        ref_date = date(py_int(spec, &r[..4])?, py_int(spec, &r[4..6])?, py_int(spec, &r[6..8])?)?;
+        ref_date = date(
+            py_int(spec, &r[..4])?,
+            py_int(spec, &r[4..6])?,
+            py_int(spec, &r[6..8])?,
+        )?;
     } else if let Some(mi) = r.get(..3).and_then(|p| MONTHS.iter().position(|m| *m == p)) {
         let b = r.as_bytes();
         let n = b.len();
@@ -205,7 +234,10 @@ fn parse_time_reference(spec: &str, reference: &str, tz: Tz, now: i64) -> Result
             return terr(spec, "Day of month required after month name");
         };
         ref_date = date(ref_date.year() as i64, mi as i64 + 1, d)?;
-    } else if let Some(wi) = r.get(..3).and_then(|p| WEEKDAYS.iter().position(|w| *w == p)) {
+    } else if let Some(wi) = r
+        .get(..3)
+        .and_then(|p| WEEKDAYS.iter().position(|w| *w == p))
+    {
         let today = ref_date.weekday().num_days_from_sunday() as i64;
         let mut off = today - wi as i64;
         if off < 0 {
@@ -227,9 +259,10 @@ fn localize(spec: &str, tz: Tz, naive: NaiveDateTime) -> Result<i64> {
         LocalResult::None => {
             let probe = naive - Duration::days(1);
             let off = match tz.from_local_datetime(&probe) {
-                LocalResult::Single(d) | LocalResult::Ambiguous(_, d) => {
-                    d.naive_local().signed_duration_since(d.naive_utc()).num_seconds()
-                }
+                LocalResult::Single(d) | LocalResult::Ambiguous(_, d) => d
+                    .naive_local()
+                    .signed_duration_since(d.naive_utc())
+                    .num_seconds(),
                 LocalResult::None => return terr(spec, "nonexistent local time"),
             };
             Ok(naive.and_utc().timestamp() - off)
@@ -266,16 +299,25 @@ impl TimeRange {
         if f == u {
             return Err(QueryError::EmptyTimeRange);
         }
-        Ok(TimeRange { from: f, until: u, now })
+        Ok(TimeRange {
+            from: f,
+            until: u,
+            now,
+        })
     }
 }
 
 /// Local wall-clock parts (year, month, day, hour, minute, second) of an epoch in `tz`.
 pub fn local_parts(ts: i64, tz: Tz) -> Option<(i32, u32, u32, u32, u32, u32)> {
     match tz.timestamp_opt(ts, 0) {
-        LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => {
-            Some((d.year(), d.month(), d.day(), d.hour(), d.minute(), d.second()))
-        }
+        LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => Some((
+            d.year(),
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second(),
+        )),
         LocalResult::None => None,
     }
 }
@@ -290,13 +332,19 @@ mod tests {
         let now = 1_700_003_600;
         assert_eq!(parse_at_time("-1h", utc, now).unwrap(), now - 3600);
         assert_eq!(parse_at_time("now", utc, now).unwrap(), now);
-        assert_eq!(parse_at_time("22:00_20231114", utc, now).unwrap(), 1_699_999_200);
+        assert_eq!(
+            parse_at_time("22:00_20231114", utc, now).unwrap(),
+            1_699_999_200
+        );
         assert!(parse_at_time("-5m", utc, now).is_err());
         assert!(parse_at_time("now-1h+30min", utc, now).is_err());
     }
 
     #[test]
     fn unknown_zone_is_typed() {
-        assert!(matches!(parse_tz("Mars/Olympus"), Err(QueryError::TimeZone(_))));
+        assert!(matches!(
+            parse_tz("Mars/Olympus"),
+            Err(QueryError::TimeZone(_))
+        ));
     }
 }

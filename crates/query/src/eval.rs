@@ -33,7 +33,13 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Float(f) => repr_f64(*f),
             Value::Str(s) => s.clone(),
-            Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+            Value::Bool(b) => {
+                if *b {
+                    "True".into()
+                } else {
+                    "False".into()
+                }
+            }
             Value::None => "None".into(),
             Value::Series(_) => "<series>".into(),
         }
@@ -70,7 +76,14 @@ pub struct Args<'a> {
 impl<'a> Args<'a> {
     /// Arguments built by a function calling another one (groupByNode's callback).
     pub fn synthetic(func: &'a str, pos: Vec<Value>) -> Args<'a> {
-        Args { pos, kw: Vec::new(), raw: &[], repl: None, func, params: functions::params_of(func) }
+        Args {
+            pos,
+            kw: Vec::new(),
+            raw: &[],
+            repl: None,
+            func,
+            params: functions::params_of(func),
+        }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
@@ -108,8 +121,14 @@ impl<'a> Args<'a> {
     pub fn series(&self, name: &str) -> Result<Vec<Series>> {
         match self.get(name) {
             Some(Value::Series(s)) => Ok(s.clone()),
-            Some(Value::None) | None => param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, self.func)),
-            Some(other) => param_err(format!("Invalid \"seriesList\" value specified for function \"{}\" parameter \"{}\": {:?}", self.func, name, other)),
+            Some(Value::None) | None => param_err(format!(
+                "Missing required parameter \"{}\" for function \"{}\"",
+                name, self.func
+            )),
+            Some(other) => param_err(format!(
+                "Invalid \"seriesList\" value specified for function \"{}\" parameter \"{}\": {:?}",
+                self.func, name, other
+            )),
         }
     }
 
@@ -118,7 +137,10 @@ impl<'a> Args<'a> {
         match self.opt(name) {
             None => Ok(None),
             Some(Value::Series(s)) => Ok(Some(s.clone())),
-            Some(other) => param_err(format!("Invalid \"seriesList\" value for \"{}\": {:?}", name, other)),
+            Some(other) => param_err(format!(
+                "Invalid \"seriesList\" value for \"{}\": {:?}",
+                name, other
+            )),
         }
     }
 
@@ -135,9 +157,14 @@ impl<'a> Args<'a> {
                 Some(x) => Ok(Some(x)),
                 None => match v {
                     Value::Str(s) => s.trim().parse::<f64>().map(Some).or_else(|_| {
-                        Err(QueryError::Evaluation(format!("could not convert string to float: '{s}'")))
+                        Err(QueryError::Evaluation(format!(
+                            "could not convert string to float: '{s}'"
+                        )))
                     }),
-                    _ => param_err(format!("Invalid number for \"{}\" of \"{}\"", name, self.func)),
+                    _ => param_err(format!(
+                        "Invalid number for \"{}\" of \"{}\"",
+                        name, self.func
+                    )),
                 },
             },
         }
@@ -145,7 +172,15 @@ impl<'a> Args<'a> {
 
     /// A required number.
     pub fn f64(&self, name: &str) -> Result<f64> {
-        self.opt_f64(name)?.map_or_else(|| param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, self.func)), Ok)
+        self.opt_f64(name)?.map_or_else(
+            || {
+                param_err(format!(
+                    "Missing required parameter \"{}\" for function \"{}\"",
+                    name, self.func
+                ))
+            },
+            Ok,
+        )
     }
 
     /// An integer (floats truncated like Python's int()).
@@ -159,7 +194,10 @@ impl<'a> Args<'a> {
             None => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s.clone())),
             Some(v @ (Value::Int(_) | Value::Float(_))) => Ok(Some(v.py_str())),
-            Some(other) => param_err(format!("Invalid string for \"{}\" of \"{}\": {:?}", name, self.func, other)),
+            Some(other) => param_err(format!(
+                "Invalid string for \"{}\" of \"{}\": {:?}",
+                name, self.func, other
+            )),
         }
     }
 
@@ -170,7 +208,15 @@ impl<'a> Args<'a> {
 
     /// A required string.
     pub fn str(&self, name: &str) -> Result<String> {
-        self.opt_str(name)?.map_or_else(|| param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, self.func)), Ok)
+        self.opt_str(name)?.map_or_else(
+            || {
+                param_err(format!(
+                    "Missing required parameter \"{}\" for function \"{}\"",
+                    name, self.func
+                ))
+            },
+            Ok,
+        )
     }
 
     /// A boolean with a default (Python truthiness for numbers).
@@ -202,11 +248,19 @@ pub struct Evaluator<'f> {
 impl<'f> Evaluator<'f> {
     /// An evaluator over `fetcher`.
     pub fn new(fetcher: &'f dyn Fetcher) -> Evaluator<'f> {
-        Evaluator { fetcher, fetched_series: 0, fetched_points: 0 }
+        Evaluator {
+            fetcher,
+            fetched_series: 0,
+            fetched_points: 0,
+        }
     }
 
     /// Parses and evaluates every target; results are concatenated in target order.
-    pub fn evaluate_targets(&mut self, ctx: &RequestContext, targets: &[String]) -> Result<Vec<Series>> {
+    pub fn evaluate_targets(
+        &mut self,
+        ctx: &RequestContext,
+        targets: &[String],
+    ) -> Result<Vec<Series>> {
         let mut out = Vec::new();
         for t in targets {
             if t.trim().is_empty() {
@@ -227,7 +281,12 @@ impl<'f> Evaluator<'f> {
     }
 
     /// Evaluates an expression to a series list (scalars are an error).
-    pub fn eval_series(&mut self, ctx: &RequestContext, expr: &Expr, repl: Option<&Replacements>) -> Result<Vec<Series>> {
+    pub fn eval_series(
+        &mut self,
+        ctx: &RequestContext,
+        expr: &Expr,
+        repl: Option<&Replacements>,
+    ) -> Result<Vec<Series>> {
         match self.eval(ctx, expr, repl)? {
             Value::Series(s) => Ok(s),
             other => param_err(format!("expected a series list, got {other:?}")),
@@ -235,7 +294,12 @@ impl<'f> Evaluator<'f> {
     }
 
     /// Evaluates any expression.
-    pub fn eval(&mut self, ctx: &RequestContext, expr: &Expr, repl: Option<&Replacements>) -> Result<Value> {
+    pub fn eval(
+        &mut self,
+        ctx: &RequestContext,
+        expr: &Expr,
+        repl: Option<&Replacements>,
+    ) -> Result<Value> {
         match expr {
             Expr::Int(i) => Ok(Value::Int(*i)),
             Expr::Float(f) => Ok(Value::Float(*f)),
@@ -277,12 +341,15 @@ impl<'f> Evaluator<'f> {
             }
             Expr::Call(c) => {
                 if c.name == "template" {
-                    return param_err("invalid template() syntax, only string/numeric arguments are allowed");
+                    return param_err(
+                        "invalid template() syntax, only string/numeric arguments are allowed",
+                    );
                 }
                 if c.name == "seriesByTag" {
                     return Ok(Value::Series(self.fetch(ctx, &c.raw)?));
                 }
-                let def = functions::lookup(&c.name).ok_or_else(|| QueryError::UnknownFunction(c.name.clone()))?;
+                let def = functions::lookup(&c.name)
+                    .ok_or_else(|| QueryError::UnknownFunction(c.name.clone()))?;
                 let mut pos = Vec::with_capacity(c.args.len());
                 for a in &c.args {
                     pos.push(self.eval(ctx, a, repl)?);
@@ -307,7 +374,14 @@ impl<'f> Evaluator<'f> {
                 for (k, v) in kw.iter_mut() {
                     to_float(params.iter().find(|p| &p.name == k), v);
                 }
-                let args = Args { pos, kw, raw: &c.args, repl, func: &c.name, params };
+                let args = Args {
+                    pos,
+                    kw,
+                    raw: &c.args,
+                    repl,
+                    func: &c.name,
+                    params,
+                };
                 (def.imp)(self, ctx, &args).map(Value::Series)
             }
         }
@@ -315,18 +389,35 @@ impl<'f> Evaluator<'f> {
 
     /// Fetches one path expression, sorted by name, enforcing the limits.
     pub fn fetch(&mut self, ctx: &RequestContext, expression: &str) -> Result<Vec<Series>> {
-        let req = FetchRequest { path_expression: expression, from: ctx.from, until: ctx.until, now: ctx.now, local: ctx.local };
-        let mut list = self.fetcher.fetch(&req).map_err(|e| QueryError::Fetch(e.0))?;
+        let req = FetchRequest {
+            path_expression: expression,
+            from: ctx.from,
+            until: ctx.until,
+            now: ctx.now,
+            local: ctx.local,
+        };
+        let mut list = self
+            .fetcher
+            .fetch(&req)
+            .map_err(|e| QueryError::Fetch(e.0))?;
         self.fetched_series += list.len();
         self.fetched_points += list.iter().map(|s| s.values.len()).sum::<usize>();
         if let Some(max) = ctx.limits.max_series {
             if self.fetched_series > max {
-                return Err(QueryError::Limit { what: "series", got: self.fetched_series, max });
+                return Err(QueryError::Limit {
+                    what: "series",
+                    got: self.fetched_series,
+                    max,
+                });
             }
         }
         if let Some(max) = ctx.limits.max_points {
             if self.fetched_points > max {
-                return Err(QueryError::Limit { what: "points", got: self.fetched_points, max });
+                return Err(QueryError::Limit {
+                    what: "points",
+                    got: self.fetched_points,
+                    max,
+                });
             }
         }
         for s in &mut list {
@@ -344,12 +435,19 @@ fn is_plain_number(s: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
-fn validate_counts(func: &str, params: &[ParamMeta], pos: &[Value], kw: &[(String, Value)]) -> Result<()> {
+fn validate_counts(
+    func: &str,
+    params: &[ParamMeta],
+    pos: &[Value],
+    kw: &[(String, Value)],
+) -> Result<()> {
     if params.is_empty() {
         return Ok(());
     }
     if pos.len() + kw.len() > params.len() && !params.last().map_or(false, |p| p.multiple) {
-        return param_err(format!("Too many parameters specified for function \"{func}\""));
+        return param_err(format!(
+            "Too many parameters specified for function \"{func}\""
+        ));
     }
     for (k, _) in kw {
         if !params.iter().any(|p| &p.name == k) {

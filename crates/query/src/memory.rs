@@ -54,7 +54,11 @@ impl MemoryFetcher {
         let from = from.max(oldest);
         let until = until.min(now);
         let diff = now - from;
-        let arch = m.archives.iter().find(|a| a.retention >= diff).or_else(|| m.archives.last())?;
+        let arch = m
+            .archives
+            .iter()
+            .find(|a| a.retention >= diff)
+            .or_else(|| m.archives.last())?;
         let step = arch.step.max(1);
         let from_i = from - from.rem_euclid(step) + step;
         let mut until_i = until - until.rem_euclid(step) + step;
@@ -86,7 +90,8 @@ impl Fetcher for MemoryFetcher {
             .iter()
             .filter(|m| {
                 let parts: Vec<&str> = m.name.split('.').collect();
-                parts.len() == pattern.len() && parts.iter().zip(&pattern).all(|(n, p)| glob_match(p, n))
+                parts.len() == pattern.len()
+                    && parts.iter().zip(&pattern).all(|(n, p)| glob_match(p, n))
             })
             .filter_map(|m| MemoryFetcher::fetch_metric(m, req.from, req.until, req.now))
             .collect())
@@ -95,12 +100,18 @@ impl Fetcher for MemoryFetcher {
 
 /// Matches one path component against a graphite glob (`*`, `?`, `[a-z]`, `{a,b}`).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    expand_braces(pattern).iter().any(|p| fnmatch(p.as_bytes(), name.as_bytes()))
+    expand_braces(pattern)
+        .iter()
+        .any(|p| fnmatch(p.as_bytes(), name.as_bytes()))
 }
 
 fn expand_braces(p: &str) -> Vec<String> {
-    let Some(open) = p.find('{') else { return vec![p.to_string()] };
-    let Some(close_rel) = p[open..].find('}') else { return vec![p.to_string()] };
+    let Some(open) = p.find('{') else {
+        return vec![p.to_string()];
+    };
+    let Some(close_rel) = p[open..].find('}') else {
+        return vec![p.to_string()];
+    };
     let close = open + close_rel;
     let (pre, inner, post) = (&p[..open], &p[open + 1..close], &p[close + 1..]);
     inner

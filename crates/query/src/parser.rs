@@ -56,7 +56,12 @@ const SYMBOLS: &[u8] = b"(){},.'\"\\|";
 
 /// Parses one target.
 pub fn parse_target(text: &str) -> Result<Expr> {
-    let mut p = Parser { s: text.as_bytes(), src: text, pos: 0, furthest: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        src: text,
+        pos: 0,
+        furthest: 0,
+    };
     p.skip_ws();
     match p.expression() {
         Some(e) => Ok(e),
@@ -229,7 +234,11 @@ impl<'a> Parser<'a> {
         if !self.eat(b')') {
             return None;
         }
-        Some(Expr::Template(Box::new(Template { inner, args, kwargs })))
+        Some(Expr::Template(Box::new(Template {
+            inner,
+            args,
+            kwargs,
+        })))
     }
 
     fn lit_arg(&mut self) -> Option<Expr> {
@@ -312,7 +321,12 @@ impl<'a> Parser<'a> {
         if !self.eat(b')') {
             return None;
         }
-        Some(Call { name, args, kwargs, raw: self.src[start..self.pos].to_string() })
+        Some(Call {
+            name,
+            args,
+            kwargs,
+            raw: self.src[start..self.pos].to_string(),
+        })
     }
 
     fn kwarg(&mut self) -> Option<(String, Expr)> {
@@ -570,7 +584,11 @@ pub fn path_expressions(e: &Expr, out: &mut Vec<String>) {
                 out.push(p.clone())
             }
         }
-        Expr::Call(c) => c.args.iter().chain(c.kwargs.iter().map(|(_, v)| v)).for_each(|a| path_expressions(a, out)),
+        Expr::Call(c) => c
+            .args
+            .iter()
+            .chain(c.kwargs.iter().map(|(_, v)| v))
+            .for_each(|a| path_expressions(a, out)),
         Expr::Template(t) => path_expressions(&t.inner, out),
         _ => {}
     }
@@ -601,20 +619,38 @@ mod tests {
     fn numbers() {
         let e = parse_target("f(x, -2.5, 1e3, 7, None, inf, k=-1)").unwrap();
         let c = call(&e);
-        assert_eq!(c.args[1..], [Expr::Float(-2.5), Expr::Float(1000.0), Expr::Int(7), Expr::None, Expr::Inf]);
+        assert_eq!(
+            c.args[1..],
+            [
+                Expr::Float(-2.5),
+                Expr::Float(1000.0),
+                Expr::Int(7),
+                Expr::None,
+                Expr::Inf
+            ]
+        );
         assert_eq!(c.kwargs, vec![("k".to_string(), Expr::Int(-1))]);
     }
 
     #[test]
     fn unbalanced_is_a_path() {
-        assert_eq!(parse_target("sumSeries(a.b").unwrap(), Expr::Path("sumSeries".into()));
+        assert_eq!(
+            parse_target("sumSeries(a.b").unwrap(),
+            Expr::Path("sumSeries".into())
+        );
         assert_eq!(parse_target("f(a=1)").unwrap(), Expr::Path("f".into()));
-        assert_eq!(parse_target("f(x,1,a=2,3)").unwrap(), Expr::Path("f".into()));
+        assert_eq!(
+            parse_target("f(x,1,a=2,3)").unwrap(),
+            Expr::Path("f".into())
+        );
     }
 
     #[test]
     fn path_chars() {
-        assert_eq!(parse_target("a.{b,c}d[1-2].e-f:g@h;t=v~$x").unwrap(), Expr::Path("a.{b,c}d[1-2].e-f:g@h;t=v~$x".into()));
+        assert_eq!(
+            parse_target("a.{b,c}d[1-2].e-f:g@h;t=v~$x").unwrap(),
+            Expr::Path("a.{b,c}d[1-2].e-f:g@h;t=v~$x".into())
+        );
         assert_eq!(parse_target("a\\(b.c").unwrap(), Expr::Path("a(b.c".into()));
     }
 
@@ -628,7 +664,10 @@ mod tests {
 
     #[test]
     fn errors_carry_position() {
-        assert!(matches!(parse_target("("), Err(QueryError::Parse { pos: 0, .. })));
+        assert!(matches!(
+            parse_target("("),
+            Err(QueryError::Parse { pos: 0, .. })
+        ));
         assert!(parse_target("").is_err());
     }
 }

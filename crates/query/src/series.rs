@@ -81,12 +81,21 @@ pub fn tags_from_name(name: &str) -> BTreeMap<String, String> {
 fn looks_like_call(name: &str) -> bool {
     // graphite: re.match('^[a-z]+[(].+[)]$', name, re.I)
     let letters = name.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-    letters > 0 && name[letters..].starts_with('(') && name.len() > letters + 2 && name.ends_with(')')
+    letters > 0
+        && name[letters..].starts_with('(')
+        && name.len() > letters + 2
+        && name.ends_with(')')
 }
 
 impl Series {
     /// A new series with graphite's defaults (tags from the name, average consolidation, xff 0).
-    pub fn new(name: impl Into<String>, start: i64, end: i64, step: i64, values: Vec<Option<f64>>) -> Series {
+    pub fn new(
+        name: impl Into<String>,
+        start: i64,
+        end: i64,
+        step: i64,
+        values: Vec<Option<f64>>,
+    ) -> Series {
         let name = name.into();
         Series {
             tags: tags_from_name(&name),
@@ -132,8 +141,17 @@ impl Series {
     /// `[value, timestamp]` pairs as graphite's `datapoints()` yields them (zip stops at the shorter).
     pub fn datapoints(&self) -> Vec<(Option<f64>, i64)> {
         let stride = (self.step * self.values_per_point.max(1) as i64).max(1);
-        let n_ts = if self.end < self.start { 0 } else { ((self.end - self.start) / stride + 1) as usize };
-        self.values.iter().take(n_ts).enumerate().map(|(i, v)| (*v, self.start + i as i64 * stride)).collect()
+        let n_ts = if self.end < self.start {
+            0
+        } else {
+            ((self.end - self.start) / stride + 1) as usize
+        };
+        self.values
+            .iter()
+            .take(n_ts)
+            .enumerate()
+            .map(|(i, v)| (*v, self.start + i as i64 * stride))
+            .collect()
     }
 
     /// Sets a tag (values are strings, as graphite's Tags does).
@@ -143,12 +161,22 @@ impl Series {
 
     /// Merges runs of `n` points with this series' consolidation function, honouring xff.
     pub fn consolidated_values(&self, n: usize) -> Vec<Option<f64>> {
-        consolidate_values(&self.values, n, &self.consolidation_func, self.x_files_factor)
+        consolidate_values(
+            &self.values,
+            n,
+            &self.consolidation_func,
+            self.x_files_factor,
+        )
     }
 }
 
 /// graphite's TimeSeries consolidating iterator (trailing partial chunk included).
-pub fn consolidate_values(values: &[Option<f64>], n: usize, func: &str, xff: f64) -> Vec<Option<f64>> {
+pub fn consolidate_values(
+    values: &[Option<f64>],
+    n: usize,
+    func: &str,
+    xff: f64,
+) -> Vec<Option<f64>> {
     if n <= 1 {
         return values.to_vec();
     }
@@ -197,7 +225,13 @@ mod tests {
     #[test]
     fn consolidation_keeps_partial_chunk() {
         let v = vec![Some(1.0), None, Some(3.0), Some(5.0), None];
-        assert_eq!(consolidate_values(&v, 2, "sum", 0.0), vec![Some(1.0), Some(8.0), None]);
-        assert_eq!(consolidate_values(&v, 2, "average", 0.6), vec![None, Some(4.0), None]);
+        assert_eq!(
+            consolidate_values(&v, 2, "sum", 0.0),
+            vec![Some(1.0), Some(8.0), None]
+        );
+        assert_eq!(
+            consolidate_values(&v, 2, "average", 0.6),
+            vec![None, Some(4.0), None]
+        );
     }
 }

@@ -7,8 +7,36 @@ use query::{parse_target, Evaluator, RequestContext};
 use rand::{Rng, SeedableRng};
 
 const PIECES: &[&str] = &[
-    "sumSeries(", "scale(", ")", "(", ",", "'", "\"", "a.b", "*", "{a,b}", "[1-2]", "-1", "1e5", "2.5", "true", "None",
-    "inf", "x=", "|", "template(", "$x", "\\", "summarize(", "'5min'", " ", "movingAverage(", "seriesByTag(", ";", "=", "é",
+    "sumSeries(",
+    "scale(",
+    ")",
+    "(",
+    ",",
+    "'",
+    "\"",
+    "a.b",
+    "*",
+    "{a,b}",
+    "[1-2]",
+    "-1",
+    "1e5",
+    "2.5",
+    "true",
+    "None",
+    "inf",
+    "x=",
+    "|",
+    "template(",
+    "$x",
+    "\\",
+    "summarize(",
+    "'5min'",
+    " ",
+    "movingAverage(",
+    "seriesByTag(",
+    ";",
+    "=",
+    "é",
 ];
 
 #[test]
@@ -21,27 +49,45 @@ fn random_garbage_never_panics() {
     let mut parsed = 0;
     for _ in 0..3000 {
         let n = rng.gen_range(0..12);
-        let t: String = (0..n).map(|_| PIECES[rng.gen_range(0..PIECES.len())]).collect();
+        let t: String = (0..n)
+            .map(|_| PIECES[rng.gen_range(0..PIECES.len())])
+            .collect();
         if parse_target(&t).is_ok() {
             parsed += 1;
         }
         let _ = Evaluator::new(&empty).evaluate_target(&ctx, &t);
-        let _ = Evaluator::new(&f).evaluate_target(&ctx, &t.replace("a.b", "test.servers.*.cpu.user"));
+        let _ =
+            Evaluator::new(&f).evaluate_target(&ctx, &t.replace("a.b", "test.servers.*.cpu.user"));
     }
-    for raw in [&b"\xff\xfe("[..], b"((((((((", b"f(,)", b")", b"'unterminated", b"a.b(1"] {
+    for raw in [
+        &b"\xff\xfe("[..],
+        b"((((((((",
+        b"f(,)",
+        b")",
+        b"'unterminated",
+        b"a.b(1",
+    ] {
         let _ = parse_target(&String::from_utf8_lossy(raw));
     }
-    assert!(parsed > 100, "generator should produce some valid targets, got {parsed}");
+    assert!(
+        parsed > 100,
+        "generator should produce some valid targets, got {parsed}"
+    );
 }
 
 #[test]
 fn unknown_function_and_bad_syntax_are_typed_errors() {
     let ctx = RequestContext::new(1_700_000_000, 1_700_001_800, 1_700_003_600);
     let f = MemoryFetcher::new();
-    let e = Evaluator::new(&f).evaluate_target(&ctx, "nope(a.b)").unwrap_err();
+    let e = Evaluator::new(&f)
+        .evaluate_target(&ctx, "nope(a.b)")
+        .unwrap_err();
     assert!(matches!(e, query::QueryError::UnknownFunction(ref n) if n == "nope"));
     assert!(e.is_client_error());
-    assert!(matches!(parse_target(")"), Err(query::QueryError::Parse { pos: 0, .. })));
+    assert!(matches!(
+        parse_target(")"),
+        Err(query::QueryError::Parse { pos: 0, .. })
+    ));
 }
 
 #[test]
@@ -50,6 +96,15 @@ fn limits_are_enforced() {
     let f = common::fetcher(&o["fixture"]);
     let mut ctx = RequestContext::new(1_700_000_000, 1_700_001_800, 1_700_003_600);
     ctx.limits.max_series = Some(2);
-    let e = Evaluator::new(&f).evaluate_target(&ctx, "sumSeries(test.servers.*.cpu.user)").unwrap_err();
-    assert!(matches!(e, query::QueryError::Limit { what: "series", got: 3, max: 2 }));
+    let e = Evaluator::new(&f)
+        .evaluate_target(&ctx, "sumSeries(test.servers.*.cpu.user)")
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        query::QueryError::Limit {
+            what: "series",
+            got: 3,
+            max: 2
+        }
+    ));
 }

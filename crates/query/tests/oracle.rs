@@ -7,21 +7,63 @@ use query::{parse_at_time, parse_tz};
 
 /// Cases where we deliberately differ from Debian's graphite-web 1.1.8, with the reason.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    ("delay(test.servers.web01.cpu.user,0)", "1.1.8's grammar/evaluator drops an integer 0 argument and answers []"),
-    ("timeSlice(test.servers.web01.cpu.user,'-50min')", "graphite parses the slice bounds against the wall clock, not the request's now"),
-    ("timeSlice(test.servers.*.cpu.user,'-45min','-40min')", "same wall-clock bug"),
-    ("removeEmptySeries(timeSlice(test.servers.*.cpu.*,'-50min','-49min'))", "same wall-clock bug"),
-    ("transformNull(oracle.sparse.a,referenceSeries=oracle.neg.a)", "1.1.8 drops the referenceSeries keyword when no default is given"),
-    ("highestCurrent(test.servers.*.cpu.*)", "1.1.8 requires n; 1.1.10 (our reference spec) defaults it to 1"),
-    ("holtWintersForecast(test.servers.web01.cpu.user)", "not implemented yet"),
-    ("holtWintersForecast(test.servers.web01.cpu.user,'1h')", "not implemented yet"),
-    ("holtWintersConfidenceBands(test.servers.web01.cpu.user)", "not implemented yet"),
-    ("holtWintersConfidenceBands(test.servers.web01.cpu.user,2,'1h')", "not implemented yet"),
-    ("holtWintersConfidenceArea(test.servers.web01.cpu.user)", "not implemented yet"),
-    ("holtWintersForecast(test.servers.web01.cpu.user,'1h','15min')", "not implemented yet"),
-    ("linearRegression(test.servers.web01.cpu.user)", "not implemented yet"),
+    (
+        "delay(test.servers.web01.cpu.user,0)",
+        "1.1.8's grammar/evaluator drops an integer 0 argument and answers []",
+    ),
+    (
+        "timeSlice(test.servers.web01.cpu.user,'-50min')",
+        "graphite parses the slice bounds against the wall clock, not the request's now",
+    ),
+    (
+        "timeSlice(test.servers.*.cpu.user,'-45min','-40min')",
+        "same wall-clock bug",
+    ),
+    (
+        "removeEmptySeries(timeSlice(test.servers.*.cpu.*,'-50min','-49min'))",
+        "same wall-clock bug",
+    ),
+    (
+        "transformNull(oracle.sparse.a,referenceSeries=oracle.neg.a)",
+        "1.1.8 drops the referenceSeries keyword when no default is given",
+    ),
+    (
+        "highestCurrent(test.servers.*.cpu.*)",
+        "1.1.8 requires n; 1.1.10 (our reference spec) defaults it to 1",
+    ),
+    (
+        "holtWintersForecast(test.servers.web01.cpu.user)",
+        "not implemented yet",
+    ),
+    (
+        "holtWintersForecast(test.servers.web01.cpu.user,'1h')",
+        "not implemented yet",
+    ),
+    (
+        "holtWintersConfidenceBands(test.servers.web01.cpu.user)",
+        "not implemented yet",
+    ),
+    (
+        "holtWintersConfidenceBands(test.servers.web01.cpu.user,2,'1h')",
+        "not implemented yet",
+    ),
+    (
+        "holtWintersConfidenceArea(test.servers.web01.cpu.user)",
+        "not implemented yet",
+    ),
+    (
+        "holtWintersForecast(test.servers.web01.cpu.user,'1h','15min')",
+        "not implemented yet",
+    ),
+    (
+        "linearRegression(test.servers.web01.cpu.user)",
+        "not implemented yet",
+    ),
     ("linearRegression(oracle.neg.*)", "not implemented yet"),
-    ("linearRegression(test.servers.web01.cpu.user,'1700000300','1700000900')", "not implemented yet"),
+    (
+        "linearRegression(test.servers.web01.cpu.user,'1700000300','1700000900')",
+        "not implemented yet",
+    ),
 ];
 
 #[test]
@@ -35,16 +77,30 @@ fn render_cases_match_graphite_web() {
         let target = params["target"].to_string();
         let ours = common::render(&f, params);
         let outcome = match (&ours, case.get("json"), case["status"].as_i64()) {
-            (Ok(list), Some(j), Some(200)) if target.contains("randomWalk") => common::compare_shape(list, j),
+            // randomWalk is random; moving* windows changed between 1.1.8 (window ends before point i)
+            // and 1.1.10 (window includes point i, which we follow; values checked in tests/vectors.rs):
+            // for both, names and timestamps are still compared.
+            (Ok(list), Some(j), Some(200))
+                if target.contains("randomWalk") || target.starts_with("\"moving") =>
+            {
+                common::compare_shape(list, j)
+            }
             (Ok(list), Some(j), Some(200)) => common::compare(list, j),
             (Err(_), _, st) if st != Some(200) => Ok(()),
-            (Ok(list), _, st) => Err(format!("graphite failed ({st:?} {:?}) but we returned {} series", case.get("exception").or(case.get("body")), list.len())),
+            (Ok(list), _, st) => Err(format!(
+                "graphite failed ({st:?} {:?}) but we returned {} series",
+                case.get("exception").or(case.get("body")),
+                list.len()
+            )),
             (Err(e), _, _) => Err(format!("we failed: {e}")),
         };
         match outcome {
             Ok(()) => passed += 1,
             Err(msg) => {
-                if !KNOWN_DIFFERENCES.iter().any(|(t, _)| *t == target.trim_matches('"').replace("\\\\", "\\")) {
+                if !KNOWN_DIFFERENCES
+                    .iter()
+                    .any(|(t, _)| *t == target.trim_matches('"').replace("\\\\", "\\"))
+                {
                     failures.push(format!("{target}: {msg}"));
                 }
             }
@@ -54,7 +110,11 @@ fn render_cases_match_graphite_web() {
     for f in &failures {
         eprintln!("  FAIL {f}");
     }
-    assert!(failures.is_empty(), "{} oracle cases differ", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} oracle cases differ",
+        failures.len()
+    );
 }
 
 #[test]
@@ -72,7 +132,12 @@ fn time_specs_match_parse_at_time() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("{spec:?} tz={} now={now}: graphite {:?} ours {:?}", c["tz"], c.get("epoch").or(c.get("error")), ours));
+            failures.push(format!(
+                "{spec:?} tz={} now={now}: graphite {:?} ours {:?}",
+                c["tz"],
+                c.get("epoch").or(c.get("error")),
+                ours
+            ));
         }
     }
     for f in &failures {

@@ -126,12 +126,18 @@ pub fn safe_median(row: &[Option<f64>]) -> Option<f64> {
 
 /// Min of non-None values.
 pub fn safe_min(row: &[Option<f64>]) -> Option<f64> {
-    row.iter().flatten().copied().reduce(|a, b| if b < a { b } else { a })
+    row.iter()
+        .flatten()
+        .copied()
+        .reduce(|a, b| if b < a { b } else { a })
 }
 
 /// Max of non-None values.
 pub fn safe_max(row: &[Option<f64>]) -> Option<f64> {
-    row.iter().flatten().copied().reduce(|a, b| if b > a { b } else { a })
+    row.iter()
+        .flatten()
+        .copied()
+        .reduce(|a, b| if b > a { b } else { a })
 }
 
 /// Population standard deviation of non-None values.
@@ -173,7 +179,11 @@ pub fn py_round(x: f64, ndigits: i32) -> f64 {
         let p = 10f64.powi(-ndigits);
         let y = x / p;
         let r = y.round();
-        let r = if (y - y.trunc()).abs() == 0.5 { 2.0 * (y / 2.0).round() } else { r };
+        let r = if (y - y.trunc()).abs() == 0.5 {
+            2.0 * (y / 2.0).round()
+        } else {
+            r
+        };
         r * p
     }
 }

@@ -7,7 +7,7 @@ use crate::error::{eval_err, param_err, QueryError, Result};
 use crate::eval::{Args, Evaluator, Value};
 use crate::functions::agg::{safe_last, safe_max, safe_min};
 use crate::functions::filter::py_replacement;
-use crate::functions::util::{agg_key, agg_func};
+use crate::functions::util::{agg_func, agg_key};
 use crate::functions::Impl;
 use crate::pyfmt::repr_f64;
 use crate::series::Series;
@@ -49,12 +49,24 @@ fn substr(list: &mut [Series], start: i64, stop: i64) {
     for s in list {
         let left = s.name.rfind('(').map_or(0, |i| i + 1);
         let right = s.name.find(')').unwrap_or(s.name.len());
-        let clean = if left <= right { &s.name[left..right] } else { "" };
+        let clean = if left <= right {
+            &s.name[left..right]
+        } else {
+            ""
+        };
         let parts: Vec<&str> = clean.split('.').collect();
         let len = parts.len() as i64;
-        let norm = |i: i64| -> usize { (if i < 0 { (len + i).max(0) } else { i.min(len) }) as usize };
-        let (b, e) = (norm(start), if stop == 0 { len as usize } else { norm(stop) });
-        let joined = if b < e { parts[b..e].join(".") } else { String::new() };
+        let norm =
+            |i: i64| -> usize { (if i < 0 { (len + i).max(0) } else { i.min(len) }) as usize };
+        let (b, e) = (
+            norm(start),
+            if stop == 0 { len as usize } else { norm(stop) },
+        );
+        let joined = if b < e {
+            parts[b..e].join(".")
+        } else {
+            String::new()
+        };
         s.name = match joined.find(',') {
             Some(i) => joined[..i].to_string(),
             None => joined,
@@ -82,7 +94,8 @@ fn alias_sub(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
     let mut list = a.series("seriesList")?;
     let re = regex(&a.str("search")?)?;
     let rep = py_replacement(&a.str("replace")?);
-    list.iter_mut().for_each(|s| s.name = re.replace_all(&s.name, rep.as_str()).into_owned());
+    list.iter_mut()
+        .for_each(|s| s.name = re.replace_all(&s.name, rep.as_str()).into_owned());
     Ok(list)
 }
 
@@ -94,8 +107,12 @@ fn alias_query(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
     for s in &mut list {
         let q = re.replace_all(&s.name, rep.as_str()).into_owned();
         let res = ev.evaluate_target(ctx, &q)?;
-        let Some(first) = res.first() else { return param_err(format!("No series found with query: {q}")) };
-        let Some(cur) = safe_last(&first.values) else { return param_err(format!("Cannot get last value of series: {}", first.name)) };
+        let Some(first) = res.first() else {
+            return param_err(format!("No series found with query: {q}"));
+        };
+        let Some(cur) = safe_last(&first.values) else {
+            return param_err(format!("Cannot get last value of series: {}", first.name));
+        };
         s.name = percent_format(&new_name, cur);
     }
     Ok(list)
@@ -106,7 +123,11 @@ fn percent_format(fmt: &str, v: f64) -> String {
     let re = Regex::new(r"%(\.(\d+))?([dfsgi])").expect("static regex");
     re.replace(fmt, |c: &regex::Captures<'_>| match &c[3] {
         "d" | "i" => format!("{}", v.trunc() as i64),
-        "f" => format!("{:.*}", c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(6), v),
+        "f" => format!(
+            "{:.*}",
+            c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(6),
+            v
+        ),
         "g" => crate::pyfmt::fmt_g(v),
         _ => repr_f64(v),
     })
@@ -116,10 +137,29 @@ fn percent_format(fmt: &str, v: f64) -> String {
 /// graphite's glyph.format_units (no step).
 pub(crate) fn format_units(v: f64, system: &str, units: Option<&str>) -> (f64, String) {
     let table: &[(&str, f64)] = match system {
-        "binary" => &[("Pi", 1125899906842624.0), ("Ti", 1099511627776.0), ("Gi", 1073741824.0), ("Mi", 1048576.0), ("Ki", 1024.0)],
+        "binary" => &[
+            ("Pi", 1125899906842624.0),
+            ("Ti", 1099511627776.0),
+            ("Gi", 1073741824.0),
+            ("Mi", 1048576.0),
+            ("Ki", 1024.0),
+        ],
         "si" => &[("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)],
-        "sec" => &[("Y", 31536000.0), ("M", 2592000.0), ("D", 86400.0), ("H", 3600.0), ("m", 60.0)],
-        "msec" => &[("Y", 31536000000.0), ("M", 2592000000.0), ("D", 86400000.0), ("H", 3600000.0), ("m", 60000.0), ("s", 1000.0)],
+        "sec" => &[
+            ("Y", 31536000.0),
+            ("M", 2592000.0),
+            ("D", 86400.0),
+            ("H", 3600.0),
+            ("m", 60.0),
+        ],
+        "msec" => &[
+            ("Y", 31536000000.0),
+            ("M", 2592000000.0),
+            ("D", 86400000.0),
+            ("H", 3600000.0),
+            ("m", 60000.0),
+            ("s", 1000.0),
+        ],
         _ => &[],
     };
     for (prefix, size) in table {
@@ -135,7 +175,11 @@ pub(crate) fn format_units(v: f64, system: &str, units: Option<&str>) -> (f64, S
             return (v2, p);
         }
     }
-    let v = if v - v.floor() < 1e-11 && v > 1.0 { v.floor() } else { v };
+    let v = if v - v.floor() < 1e-11 && v > 1.0 {
+        v.floor()
+    } else {
+        v
+    };
     (v, units.unwrap_or("").to_string())
 }
 
@@ -150,7 +194,9 @@ fn legend_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
         }
     }
     for t in &types {
-        let f = agg_func(t).ok().filter(|_| crate::functions::agg::AggFunc::parse(t).is_some());
+        let f = agg_func(t)
+            .ok()
+            .filter(|_| crate::functions::agg::AggFunc::parse(t).is_some());
         for s in list.iter_mut() {
             let val = f.map(|f| f.apply(&s.values));
             match &system {
@@ -212,13 +258,36 @@ fn cacti_style(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
             _ => 3.0,
         }
     };
-    let name_len = list.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
-    let last_len = list.iter().map(|s| fmt(or3(safe_last(&s.values))).len()).max().unwrap_or(0) + 3;
-    let max_len = list.iter().map(|s| fmt(or3(safe_max(&s.values))).len()).max().unwrap_or(0) + 3;
-    let min_len = list.iter().map(|s| fmt(or3(safe_min(&s.values))).len()).max().unwrap_or(0) + 3;
+    let name_len = list
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let last_len = list
+        .iter()
+        .map(|s| fmt(or3(safe_last(&s.values))).len())
+        .max()
+        .unwrap_or(0)
+        + 3;
+    let max_len = list
+        .iter()
+        .map(|s| fmt(or3(safe_max(&s.values))).len())
+        .max()
+        .unwrap_or(0)
+        + 3;
+    let min_len = list
+        .iter()
+        .map(|s| fmt(or3(safe_min(&s.values))).len())
+        .max()
+        .unwrap_or(0)
+        + 3;
     for s in list.iter_mut() {
         let show = |v: Option<f64>| v.map_or("nan".to_string(), fmt);
-        let (l, mx, mn) = (show(safe_last(&s.values)), show(safe_max(&s.values)), show(safe_min(&s.values)));
+        let (l, mx, mn) = (
+            show(safe_last(&s.values)),
+            show(safe_max(&s.values)),
+            show(safe_min(&s.values)),
+        );
         s.name = format!(
             "{:<nw$} Current:{:<lw$} Max:{:<mw$} Min:{:<nnw$} ",
             s.name,

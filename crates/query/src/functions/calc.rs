@@ -26,8 +26,16 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
 ];
 
 /// Re-evaluates the call's first argument over another range (graphite's bootstrapping).
-fn bootstrap(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, from: i64, until: i64) -> Result<Vec<Series>> {
-    let Some(first) = a.raw.first() else { return Ok(Vec::new()) };
+fn bootstrap(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+    from: i64,
+    until: i64,
+) -> Result<Vec<Series>> {
+    let Some(first) = a.raw.first() else {
+        return Ok(Vec::new());
+    };
     let c2 = ctx.with_range(from, until);
     ev.eval_series(&c2, first, a.repl)
 }
@@ -40,7 +48,12 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-fn moving(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, fixed: Option<&str>) -> Result<Vec<Series>> {
+fn moving(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+    fixed: Option<&str>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     if list.is_empty() {
         return Ok(Vec::new());
@@ -55,8 +68,15 @@ fn moving(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, fixed: Opt
     let (preview, is_str) = match &window {
         Value::Str(w) => (parse_time_offset(w)?.abs(), true),
         v => {
-            let n = v.as_f64().ok_or_else(|| crate::error::QueryError::InvalidParameter("windowSize must be an int or interval".into()))?;
-            (list.iter().map(|s| s.step).max().unwrap_or(1) * n.trunc() as i64, false)
+            let n = v.as_f64().ok_or_else(|| {
+                crate::error::QueryError::InvalidParameter(
+                    "windowSize must be an int or interval".into(),
+                )
+            })?;
+            (
+                list.iter().map(|s| s.step).max().unwrap_or(1) * n.trunc() as i64,
+                false,
+            )
         }
     };
     let tag = format!("moving{}", capitalize(&func));
@@ -65,18 +85,26 @@ fn moving(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, fixed: Opt
         .into_iter()
         .map(|mut s| {
             let (name, wp) = if is_str {
-                (format!("{}({},\"{}\")", tag, s.name, window.py_str()), (preview / s.step.max(1)) as usize)
+                (
+                    format!("{}({},\"{}\")", tag, s.name, window.py_str()),
+                    (preview / s.step.max(1)) as usize,
+                )
             } else {
-                (format!("{}({},{})", tag, s.name, window.py_str()), window.as_f64().unwrap_or(0.0).trunc().max(0.0) as usize)
+                (
+                    format!("{}({},{})", tag, s.name, window.py_str()),
+                    window.as_f64().unwrap_or(0.0).trunc().max(0.0) as usize,
+                )
             };
             s.set_tag(&tag, window.py_str());
             let eff = xff.unwrap_or(s.x_files_factor);
             let vals: Vec<Option<f64>> = (wp..s.values.len().max(wp))
                 .map(|i| {
-                    let win = &s.values[i - wp..i];
+                    // graphite-web 1.1.10 windows end at and include point i (1.1.8 ended just before it).
+                    let win = &s.values[i + 1 - wp.min(i + 1)..(i + 1).min(s.values.len())];
                     let nn = win.iter().flatten().count();
                     if nn > 0 && xff_ok(nn, wp, eff) {
-                        let nonnull: Vec<Option<f64>> = win.iter().filter(|v| v.is_some()).copied().collect();
+                        let nonnull: Vec<Option<f64>> =
+                            win.iter().filter(|v| v.is_some()).copied().collect();
                         f.apply(&nonnull)
                     } else {
                         None
@@ -103,7 +131,11 @@ fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec
         }
         v => {
             let n = v.as_f64().unwrap_or(1.0).trunc();
-            (list.iter().map(|s| s.step).max().unwrap_or(1) * n as i64, 2.0 / (n + 1.0), false)
+            (
+                list.iter().map(|s| s.step).max().unwrap_or(1) * n as i64,
+                2.0 / (n + 1.0),
+                false,
+            )
         }
     };
     let previews = bootstrap(ev, ctx, a, ctx.from - preview, ctx.until)?;
@@ -111,9 +143,19 @@ fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec
         .into_iter()
         .map(|mut s| {
             let (name, wp) = if is_str {
-                (format!("exponentialMovingAverage({},\"{}\")", s.name, window.py_str()), (preview / s.step.max(1)) as usize)
+                (
+                    format!(
+                        "exponentialMovingAverage({},\"{}\")",
+                        s.name,
+                        window.py_str()
+                    ),
+                    (preview / s.step.max(1)) as usize,
+                )
             } else {
-                (format!("exponentialMovingAverage({},{})", s.name, window.py_str()), window.as_f64().unwrap_or(0.0).max(0.0) as usize)
+                (
+                    format!("exponentialMovingAverage({},{})", s.name, window.py_str()),
+                    window.as_f64().unwrap_or(0.0).max(0.0) as usize,
+                )
             };
             s.set_tag("exponentialMovingAverage", window.py_str());
             let head = &s.values[..wp.min(s.values.len())];
@@ -136,7 +178,13 @@ fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec
 }
 
 /// graphite's _summarizeValues; returns (values, aligned end).
-fn summarize_values(s: &Series, func: &str, interval: i64, new_start: i64, new_end: i64) -> Result<(Vec<Option<f64>>, i64)> {
+fn summarize_values(
+    s: &Series,
+    func: &str,
+    interval: i64,
+    new_start: i64,
+    new_end: i64,
+) -> Result<(Vec<Option<f64>>, i64)> {
     let f = agg_func(func)?;
     if interval <= 0 {
         return eval_err("summarize interval must be positive");
@@ -179,11 +227,24 @@ fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
         if interval <= 0 {
             return eval_err("integer division or modulo by zero");
         }
-        let (ns, ne) = if align { (s.start, s.end) } else { (s.start - s.start.rem_euclid(interval), s.end - s.end.rem_euclid(interval) + interval) };
+        let (ns, ne) = if align {
+            (s.start, s.end)
+        } else {
+            (
+                s.start - s.start.rem_euclid(interval),
+                s.end - s.end.rem_euclid(interval) + interval,
+            )
+        };
         let (vals, aligned_end) = summarize_values(&s, &func, interval, ns, ne)?;
         s.set_tag("summarize", istr.clone());
         s.set_tag("summarizeFunction", func.clone());
-        let name = format!("summarize({}, \"{}\", \"{}\"{})", s.name, istr, func, if align { ", true" } else { "" });
+        let name = format!(
+            "summarize({}, \"{}\", \"{}\"{})",
+            s.name,
+            istr,
+            func,
+            if align { ", true" } else { "" }
+        );
         let mut n = s.derive(name, vals);
         n.start = ns;
         n.end = if align { aligned_end } else { ne };
@@ -193,12 +254,18 @@ fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
     Ok(out)
 }
 
-fn smart_summarize(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn smart_summarize(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let istr = a.str("intervalString")?;
     let func = a.str_or("func", "sum")?;
     if let Some(Value::Str(unit)) = a.opt("alignTo") {
-        let secs = crate::attime::unit_seconds(unit).ok_or_else(|| crate::error::QueryError::Evaluation(format!("Invalid offset unit '{unit}'")))?;
+        let secs = crate::attime::unit_seconds(unit).ok_or_else(|| {
+            crate::error::QueryError::Evaluation(format!("Invalid offset unit '{unit}'"))
+        })?;
         let from = align_start(ctx, secs, unit);
         list = bootstrap(ev, ctx, a, from, ctx.until)?;
     }
@@ -220,14 +287,23 @@ fn smart_summarize(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -
 /// Truncates the request start to a calendar unit in the request's time zone.
 fn align_start(ctx: &RequestContext, unit_secs: i64, unit: &str) -> i64 {
     use chrono::{Datelike, TimeZone, Timelike};
-    let Some(d) = ctx.tz.timestamp_opt(ctx.from, 0).earliest() else { return ctx.from };
+    let Some(d) = ctx.tz.timestamp_opt(ctx.from, 0).earliest() else {
+        return ctx.from;
+    };
     let naive = d.naive_local();
     let date = naive.date();
     let t = match unit_secs {
-        31536000 => chrono::NaiveDate::from_ymd_opt(date.year(), 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
-        2592000 => chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
+        31536000 => {
+            chrono::NaiveDate::from_ymd_opt(date.year(), 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0))
+        }
+        2592000 => chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0)),
         604800 => {
-            let want = unit.chars().last().and_then(|c| c.to_digit(10)).unwrap_or(1) as i64;
+            let want = unit
+                .chars()
+                .last()
+                .and_then(|c| c.to_digit(10))
+                .unwrap_or(1) as i64;
             let mut back = date.weekday().number_from_monday() as i64 - want;
             if back < 0 {
                 back += 7;
@@ -239,7 +315,8 @@ fn align_start(ctx: &RequestContext, unit_secs: i64, unit: &str) -> i64 {
         60 => date.and_hms_opt(naive.hour(), naive.minute(), 0),
         _ => Some(naive),
     };
-    t.and_then(|n| ctx.tz.from_local_datetime(&n).earliest()).map_or(ctx.from, |d| d.timestamp())
+    t.and_then(|n| ctx.tz.from_local_datetime(&n).earliest())
+        .map_or(ctx.from, |d| d.timestamp())
 }
 
 fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
@@ -251,8 +328,20 @@ fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
         return eval_err("integer division or modulo by zero");
     }
     if align {
-        let unit = if interval >= 86400 { 86400 } else if interval >= 3600 { 3600 } else if interval >= 60 { 60 } else { 1 };
-        let from = if unit == 1 { ctx.from } else { align_start(ctx, unit, "") };
+        let unit = if interval >= 86400 {
+            86400
+        } else if interval >= 3600 {
+            3600
+        } else if interval >= 60 {
+            60
+        } else {
+            1
+        };
+        let from = if unit == 1 {
+            ctx.from
+        } else {
+            align_start(ctx, unit, "")
+        };
         list = bootstrap(ev, ctx, a, from, ctx.until)?;
         for s in &mut list {
             let count = (s.end - s.start).div_euclid(interval);
@@ -268,9 +357,15 @@ fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
         for (i, v) in s.values.iter().enumerate() {
             let Some(v) = v else { continue };
             let st = s.start + i as i64 * step;
-            let (sb, sm) = ((st - new_start).div_euclid(interval), (st - new_start).rem_euclid(interval));
+            let (sb, sm) = (
+                (st - new_start).div_euclid(interval),
+                (st - new_start).rem_euclid(interval),
+            );
             let et = st + step;
-            let (mut eb, mut em) = ((et - new_start).div_euclid(interval), (et - new_start).rem_euclid(interval));
+            let (mut eb, mut em) = (
+                (et - new_start).div_euclid(interval),
+                (et - new_start).rem_euclid(interval),
+            );
             if eb >= bucket_count as i64 {
                 eb = bucket_count as i64 - 1;
                 em = interval;
@@ -294,9 +389,23 @@ fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
                 }
             }
         }
-        let vals = buckets.iter().map(|b| if b.is_empty() { None } else { Some(py_sum(b.iter().copied())) }).collect();
+        let vals = buckets
+            .iter()
+            .map(|b| {
+                if b.is_empty() {
+                    None
+                } else {
+                    Some(py_sum(b.iter().copied()))
+                }
+            })
+            .collect();
         s.set_tag("hitcount", istr.clone());
-        let name = format!("hitcount({}, \"{}\"{})", s.name, istr, if align { ", true" } else { "" });
+        let name = format!(
+            "hitcount({}, \"{}\"{})",
+            s.name,
+            istr,
+            if align { ", true" } else { "" }
+        );
         let mut n = s.derive(name, vals);
         n.start = new_start;
         n.step = interval;
@@ -313,7 +422,9 @@ fn time_shift(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
         shift = format!("-{shift}");
     }
     let delta = parse_time_offset(&shift)?;
-    let Some(first) = list.first() else { return Ok(Vec::new()) };
+    let Some(first) = list.first() else {
+        return Ok(Vec::new());
+    };
     let (fs, fe) = (first.start, first.end);
     let shifted = bootstrap(ev, ctx, a, ctx.from + delta, ctx.until + delta)?;
     Ok(shifted
@@ -358,12 +469,20 @@ fn time_stack(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
         unit = format!("-{unit}");
     }
     let delta = parse_time_offset(&unit)?;
-    let Some(first) = list.first() else { return Ok(Vec::new()) };
+    let Some(first) = list.first() else {
+        return Ok(Vec::new());
+    };
     let (fs, fe) = (first.start, first.end);
     let (a0, a1) = (a.i64_or("timeShiftStart", 0)?, a.i64_or("timeShiftEnd", 7)?);
     let mut out = Vec::new();
     for shft in a0..a1 {
-        for mut s in bootstrap(ev, ctx, a, ctx.from + delta * shft, ctx.until + delta * shft)? {
+        for mut s in bootstrap(
+            ev,
+            ctx,
+            a,
+            ctx.from + delta * shft,
+            ctx.until + delta * shft,
+        )? {
             s.set_tag("timeShiftUnit", unit.clone());
             s.set_tag("timeShift", shft.to_string());
             s.name = format!("timeShift({}, {}, {})", s.name, unit, shft);

@@ -4,7 +4,9 @@ use crate::context::RequestContext;
 use crate::error::{eval_err, param_err, Result};
 use crate::eval::{Args, Evaluator, Value};
 use crate::functions::agg::{safe_div, safe_sum, AggFunc};
-use crate::functions::util::{agg_func, agg_key, format_path_expressions, group_by, normalize, rows};
+use crate::functions::util::{
+    agg_func, agg_key, format_path_expressions, group_by, normalize, rows,
+};
 use crate::functions::Impl;
 use crate::pyfmt::fmt_g;
 use crate::series::Series;
@@ -31,14 +33,22 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("groupByNode", group_by_node),
     ("groupByNodes", group_by_nodes),
     ("aggregateWithWildcards", aggregate_with_wildcards),
-    ("sumSeriesWithWildcards", |e, c, a| wildcards(e, c, a, "sum")),
-    ("averageSeriesWithWildcards", |e, c, a| wildcards(e, c, a, "average")),
-    ("multiplySeriesWithWildcards", |e, c, a| wildcards(e, c, a, "multiply")),
+    ("sumSeriesWithWildcards", |e, c, a| {
+        wildcards(e, c, a, "sum")
+    }),
+    ("averageSeriesWithWildcards", |e, c, a| {
+        wildcards(e, c, a, "average")
+    }),
+    ("multiplySeriesWithWildcards", |e, c, a| {
+        wildcards(e, c, a, "multiply")
+    }),
     ("applyByNode", apply_by_node),
     ("aggregateSeriesLists", aggregate_series_lists),
     ("sumSeriesLists", |e, c, a| series_lists(e, c, a, "sum")),
     ("diffSeriesLists", |e, c, a| series_lists(e, c, a, "diff")),
-    ("multiplySeriesLists", |e, c, a| series_lists(e, c, a, "multiply")),
+    ("multiplySeriesLists", |e, c, a| {
+        series_lists(e, c, a, "multiply")
+    }),
 ];
 
 fn all_series(values: Vec<Value>) -> Result<Vec<Series>> {
@@ -53,10 +63,17 @@ fn all_series(values: Vec<Value>) -> Result<Vec<Series>> {
 }
 
 /// graphite's aggregate(): point-wise combination of a flat list.
-pub(crate) fn aggregate_list(ctx: &RequestContext, mut list: Vec<Series>, func: &str, xff: Option<f64>) -> Result<Vec<Series>> {
+pub(crate) fn aggregate_list(
+    ctx: &RequestContext,
+    mut list: Vec<Series>,
+    func: &str,
+    xff: Option<f64>,
+) -> Result<Vec<Series>> {
     let stripped = func.strip_suffix("Series").unwrap_or(func).to_string();
     let f = agg_func(func)?;
-    let Some((start, end, step)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let Some((start, end, step)) = normalize(&mut list) else {
+        return Ok(Vec::new());
+    };
     let xff = xff.unwrap_or(ctx.x_files_factor);
     let name = format!("{}Series({})", stripped, format_path_expressions(&list));
     let values = rows(&list)
@@ -89,11 +106,20 @@ fn aggregate_fn(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
     aggregate_list(ctx, list, &func, a.opt_f64("xFilesFactor")?)
 }
 
-fn named(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {
+fn named(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+    func: &str,
+) -> Result<Vec<Series>> {
     aggregate_list(ctx, all_series(a.rest("seriesLists"))?, func, None)
 }
 
-fn multiply_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn multiply_series(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let lists = a.rest("seriesLists");
     if lists.len() == 1 {
         if let Value::Series(s) = &lists[0] {
@@ -113,7 +139,9 @@ fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
         return Ok(vec![s]);
     }
     let mut list = all_series(lists)?;
-    let Some((start, end, step)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let Some((start, end, step)) = normalize(&mut list) else {
+        return Ok(Vec::new());
+    };
     let name = format!("countSeries({})", format_path_expressions(&list));
     let values = rows(&list).iter().map(|r| Some(r.len() as f64)).collect();
     let mut s = Series::new(name, start, end, step, values);
@@ -148,7 +176,11 @@ pub(crate) fn percentile(points: &[Option<f64>], n: f64, interpolate: bool) -> O
     Some(p)
 }
 
-fn percentile_of_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn percentile_of_series(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let n = a.f64("n")?;
     let interp = a.bool_or("interpolate", false);
@@ -158,9 +190,18 @@ fn percentile_of_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_
     if list.is_empty() {
         return Ok(Vec::new());
     }
-    let name = format!("percentileOfSeries({},{})", list[0].path_expression, fmt_g(n));
-    let Some((start, end, step)) = normalize(&mut list) else { return Ok(Vec::new()) };
-    let values = rows(&list).iter().map(|r| percentile(r, n, interp)).collect();
+    let name = format!(
+        "percentileOfSeries({},{})",
+        list[0].path_expression,
+        fmt_g(n)
+    );
+    let Some((start, end, step)) = normalize(&mut list) else {
+        return Ok(Vec::new());
+    };
+    let values = rows(&list)
+        .iter()
+        .map(|r| percentile(r, n, interp))
+        .collect();
     let mut s = Series::new(name, start, end, step, values);
     s.x_files_factor = ctx.x_files_factor;
     Ok(vec![s])
@@ -195,24 +236,42 @@ fn divide_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> R
             .collect());
     }
     if divisors.len() > 1 {
-        return param_err(format!("divideSeries second argument must reference exactly 1 series (got {})", divisors.len()));
+        return param_err(format!(
+            "divideSeries second argument must reference exactly 1 series (got {})",
+            divisors.len()
+        ));
     }
-    Ok(dividends.iter().map(|d| divide_pair(ctx, d, &divisors[0])).collect())
+    Ok(dividends
+        .iter()
+        .map(|d| divide_pair(ctx, d, &divisors[0]))
+        .collect())
 }
 
-fn divide_series_lists(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn divide_series_lists(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let l1 = a.series("dividendSeriesList")?;
     let l2 = a.series("divisorSeriesList")?;
     if l1.len() != l2.len() {
-        return param_err("dividendSeriesList and divisorSeriesList argument must have equal length");
+        return param_err(
+            "dividendSeriesList and divisorSeriesList argument must have equal length",
+        );
     }
-    Ok(l1.iter().zip(&l2).map(|(x, y)| divide_pair(ctx, x, y)).collect())
+    Ok(l1
+        .iter()
+        .zip(&l2)
+        .map(|(x, y)| divide_pair(ctx, x, y))
+        .collect())
 }
 
 fn pct_values(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<Option<f64>> {
     let n = a.len().max(b.len());
     (0..n)
-        .map(|i| safe_div(a.get(i).copied().flatten(), b.get(i).copied().flatten()).map(|x| x * 100.0))
+        .map(|i| {
+            safe_div(a.get(i).copied().flatten(), b.get(i).copied().flatten()).map(|x| x * 100.0)
+        })
         .collect()
 }
 
@@ -234,7 +293,9 @@ fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
     let total = a.opt("total").cloned();
     let nodes = a.rest("nodes");
     let xff = ctx.x_files_factor;
-    let Some((nstart, nend, nstep)) = normalize(&mut list) else { return Ok(Vec::new()) };
+    let Some((nstart, nend, nstep)) = normalize(&mut list) else {
+        return Ok(Vec::new());
+    };
     let mk = |name: String, start, end, step, values| {
         let mut s = Series::new(name, start, end, step, values);
         s.x_files_factor = xff;
@@ -267,13 +328,25 @@ fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
             match groups.iter().find(|(gk, _)| gk == k) {
                 None => {
                     if let Some(t) = tot {
-                        out.push(mk(format!("asPercent(MISSING,{})", t.name), start, end, step, vec![None; t.len()]));
+                        out.push(mk(
+                            format!("asPercent(MISSING,{})", t.name),
+                            start,
+                            end,
+                            step,
+                            vec![None; t.len()],
+                        ));
                     }
                 }
                 Some((_, g)) => {
                     for s1 in g {
                         match tot {
-                            None => out.push(mk(format!("asPercent({},MISSING)", s1.name), start, end, step, vec![None; s1.len()])),
+                            None => out.push(mk(
+                                format!("asPercent({},MISSING)", s1.name),
+                                start,
+                                end,
+                                step,
+                                vec![None; s1.len()],
+                            )),
                             Some(t) => {
                                 let mut pair = vec![s1.clone(), t.clone()];
                                 if let Some((a1, b1, c1)) = normalize(&mut pair) {
@@ -295,7 +368,10 @@ fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
         return Ok(out);
     }
     let (total_values, total_text): (Vec<Option<f64>>, String) = match &total {
-        None => (rows(&list).iter().map(|r| safe_sum(r)).collect(), format!("sumSeries({})", format_path_expressions(&list))),
+        None => (
+            rows(&list).iter().map(|r| safe_sum(r)).collect(),
+            format!("sumSeries({})", format_path_expressions(&list)),
+        ),
         Some(Value::Series(t)) => {
             if t.len() != 1 && t.len() != list.len() {
                 return param_err("asPercent second argument must be missing, a single digit, reference exactly 1 series or reference the same number of series as the first argument");
@@ -316,29 +392,56 @@ fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
                 for (s1, s2) in l1.iter().zip(&l2) {
                     let mut pair = vec![s1.clone(), s2.clone()];
                     let (st, en, sp) = normalize(&mut pair).unwrap_or((s1.start, s1.end, s1.step));
-                    out.push(mk(format!("asPercent({},{})", s1.name, s2.name), st, en, sp, pct_values(&pair[0].values, &pair[1].values)));
+                    out.push(mk(
+                        format!("asPercent({},{})", s1.name, s2.name),
+                        st,
+                        en,
+                        sp,
+                        pct_values(&pair[0].values, &pair[1].values),
+                    ));
                 }
                 return Ok(out);
             }
         }
         Some(v) => match v.as_f64() {
-            Some(x) => (vec![Some(x); list.first().map_or(0, |s| s.len())], v.py_str()),
+            Some(x) => (
+                vec![Some(x); list.first().map_or(0, |s| s.len())],
+                v.py_str(),
+            ),
             None => return eval_err(format!("unsupported total {v:?}")),
         },
     };
     Ok(list
         .iter()
         .map(|s| {
-            let tt = if total_text.is_empty() { s.path_expression.clone() } else { total_text.clone() };
-            mk(format!("asPercent({},{})", s.name, tt), s.start, s.end, s.step, pct_values(&s.values, &total_values))
+            let tt = if total_text.is_empty() {
+                s.path_expression.clone()
+            } else {
+                total_text.clone()
+            };
+            mk(
+                format!("asPercent({},{})", s.name, tt),
+                s.start,
+                s.end,
+                s.step,
+                pct_values(&s.values, &total_values),
+            )
         })
         .collect())
 }
 
-fn group_by_nodes_impl(ev: &mut Evaluator<'_>, ctx: &RequestContext, list: Vec<Series>, callback: &str, nodes: &[Value]) -> Result<Vec<Series>> {
+fn group_by_nodes_impl(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    list: Vec<Series>,
+    callback: &str,
+    nodes: &[Value],
+) -> Result<Vec<Series>> {
     let mut out = Vec::new();
     for (key, g) in group_by(list, |s| agg_key(s, nodes)) {
-        let res = if let Some(def) = crate::functions::lookup(callback).filter(|_| AggFunc::parse(callback).is_none()) {
+        let res = if let Some(def) =
+            crate::functions::lookup(callback).filter(|_| AggFunc::parse(callback).is_none())
+        {
             let args = crate::eval::Args::synthetic(callback, vec![Value::Series(g)]);
             (def.imp)(ev, ctx, &args)?
         } else {
@@ -352,24 +455,43 @@ fn group_by_nodes_impl(ev: &mut Evaluator<'_>, ctx: &RequestContext, list: Vec<S
     Ok(out)
 }
 
-fn group_by_node(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn group_by_node(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let node = a.get("nodeNum").cloned().unwrap_or(Value::Int(0));
     let cb = a.str_or("callback", "average")?;
     group_by_nodes_impl(ev, ctx, list, &cb, &[node])
 }
 
-fn group_by_nodes(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn group_by_nodes(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let cb = a.str("callback")?;
     let nodes = a.rest("nodes");
     group_by_nodes_impl(ev, ctx, list, &cb, &nodes)
 }
 
-fn wildcards_impl(ctx: &RequestContext, list: Vec<Series>, func: &str, positions: &[i64]) -> Result<Vec<Series>> {
+fn wildcards_impl(
+    ctx: &RequestContext,
+    list: Vec<Series>,
+    func: &str,
+    positions: &[i64],
+) -> Result<Vec<Series>> {
     let mut out = Vec::new();
     for (key, g) in group_by(list, |s| {
-        s.name.split('.').enumerate().filter(|(i, _)| !positions.contains(&(*i as i64))).map(|(_, p)| p).collect::<Vec<_>>().join(".")
+        s.name
+            .split('.')
+            .enumerate()
+            .filter(|(i, _)| !positions.contains(&(*i as i64)))
+            .map(|(_, p)| p)
+            .collect::<Vec<_>>()
+            .join(".")
     }) {
         if let Some(mut s) = aggregate_list(ctx, g, func, None)?.into_iter().next() {
             s.name = key;
@@ -380,20 +502,46 @@ fn wildcards_impl(ctx: &RequestContext, list: Vec<Series>, func: &str, positions
 }
 
 fn positions(vals: Vec<Value>) -> Vec<i64> {
-    vals.iter().filter_map(|v| v.as_f64()).map(|f| f as i64).collect()
+    vals.iter()
+        .filter_map(|v| v.as_f64())
+        .map(|f| f as i64)
+        .collect()
 }
 
-fn aggregate_with_wildcards(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn aggregate_with_wildcards(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let func = a.str("func")?;
     agg_func(&func)?;
-    wildcards_impl(ctx, a.series("seriesList")?, &func, &positions(a.rest("position")))
+    wildcards_impl(
+        ctx,
+        a.series("seriesList")?,
+        &func,
+        &positions(a.rest("position")),
+    )
 }
 
-fn wildcards(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {
-    wildcards_impl(ctx, a.series("seriesList")?, func, &positions(a.rest("position")))
+fn wildcards(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+    func: &str,
+) -> Result<Vec<Series>> {
+    wildcards_impl(
+        ctx,
+        a.series("seriesList")?,
+        func,
+        &positions(a.rest("position")),
+    )
 }
 
-fn apply_by_node(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn apply_by_node(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let node = a.i64_or("nodeNum", 0)?;
     let template = a.str("templateFunction")?;
@@ -408,7 +556,9 @@ fn apply_by_node(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> 
         .collect();
     prefixes.sort();
     prefixes.dedup();
-    let (last_start, last_end) = list.last().map_or((ctx.from, ctx.until), |s| (s.start, s.end));
+    let (last_start, last_end) = list
+        .last()
+        .map_or((ctx.from, ctx.until), |s| (s.start, s.end));
     let mut out = Vec::new();
     for p in prefixes {
         for mut r in ev.evaluate_target(ctx, &template.replace('%', &p))? {
@@ -424,14 +574,25 @@ fn apply_by_node(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> 
     Ok(out)
 }
 
-fn series_lists_impl(ctx: &RequestContext, l1: Vec<Series>, l2: Vec<Series>, func: &str, xff: Option<f64>) -> Result<Vec<Series>> {
+fn series_lists_impl(
+    ctx: &RequestContext,
+    l1: Vec<Series>,
+    l2: Vec<Series>,
+    func: &str,
+    xff: Option<f64>,
+) -> Result<Vec<Series>> {
     if l1.len() != l2.len() {
-        return param_err("seriesListFirstPos and seriesListSecondPos argument must have equal length");
+        return param_err(
+            "seriesListFirstPos and seriesListSecondPos argument must have equal length",
+        );
     }
     let mut out = Vec::new();
     for (x, y) in l1.into_iter().zip(l2) {
         let names = format!("{},{}", x.name, y.name);
-        if let Some(mut s) = aggregate_list(ctx, vec![x, y], func, xff)?.into_iter().next() {
+        if let Some(mut s) = aggregate_list(ctx, vec![x, y], func, xff)?
+            .into_iter()
+            .next()
+        {
             let cut = s.name.find("Series(").unwrap_or(0);
             s.name = format!("{}Series({})", &s.name[..cut], names);
             out.push(s);
@@ -440,12 +601,33 @@ fn series_lists_impl(ctx: &RequestContext, l1: Vec<Series>, l2: Vec<Series>, fun
     Ok(out)
 }
 
-fn aggregate_series_lists(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn aggregate_series_lists(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let func = a.str("func")?;
     agg_func(&func)?;
-    series_lists_impl(ctx, a.series("seriesListFirstPos")?, a.series("seriesListSecondPos")?, &func, a.opt_f64("xFilesFactor")?)
+    series_lists_impl(
+        ctx,
+        a.series("seriesListFirstPos")?,
+        a.series("seriesListSecondPos")?,
+        &func,
+        a.opt_f64("xFilesFactor")?,
+    )
 }
 
-fn series_lists(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>, func: &str) -> Result<Vec<Series>> {
-    series_lists_impl(ctx, a.series("seriesListFirstPos")?, a.series("seriesListSecondPos")?, func, None)
+fn series_lists(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+    func: &str,
+) -> Result<Vec<Series>> {
+    series_lists_impl(
+        ctx,
+        a.series("seriesListFirstPos")?,
+        a.series("seriesListSecondPos")?,
+        func,
+        None,
+    )
 }

@@ -21,9 +21,15 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("maximumBelow", |e, c, a| filter_named(e, c, a, "max", "<=")),
     ("minimumBelow", |e, c, a| filter_named(e, c, a, "min", "<=")),
     ("currentAbove", |e, c, a| filter_named(e, c, a, "last", ">")),
-    ("currentBelow", |e, c, a| filter_named(e, c, a, "last", "<=")),
-    ("averageAbove", |e, c, a| filter_named(e, c, a, "average", ">")),
-    ("averageBelow", |e, c, a| filter_named(e, c, a, "average", "<=")),
+    ("currentBelow", |e, c, a| {
+        filter_named(e, c, a, "last", "<=")
+    }),
+    ("averageAbove", |e, c, a| {
+        filter_named(e, c, a, "average", ">")
+    }),
+    ("averageBelow", |e, c, a| {
+        filter_named(e, c, a, "average", "<=")
+    }),
     ("highest", highest),
     ("lowest", lowest),
     ("highestCurrent", |e, c, a| ranked(e, c, a, "current", true)),
@@ -34,15 +40,23 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("nPercentile", n_percentile),
     ("averageOutsidePercentile", average_outside_percentile),
     ("removeBetweenPercentile", remove_between_percentile),
-    ("removeAbovePercentile", |e, c, a| remove_percentile(e, c, a, true)),
-    ("removeBelowPercentile", |e, c, a| remove_percentile(e, c, a, false)),
+    ("removeAbovePercentile", |e, c, a| {
+        remove_percentile(e, c, a, true)
+    }),
+    ("removeBelowPercentile", |e, c, a| {
+        remove_percentile(e, c, a, false)
+    }),
     ("removeAboveValue", |e, c, a| remove_value(e, c, a, true)),
     ("removeBelowValue", |e, c, a| remove_value(e, c, a, false)),
     ("limit", limit),
     ("sortBy", sort_by),
     ("sortByName", sort_by_name),
-    ("sortByTotal", |e, c, a| sort_generic(e, c, a, AggFunc::Sum, true)),
-    ("sortByMaxima", |e, c, a| sort_generic(e, c, a, AggFunc::Max, true)),
+    ("sortByTotal", |e, c, a| {
+        sort_generic(e, c, a, AggFunc::Sum, true)
+    }),
+    ("sortByMaxima", |e, c, a| {
+        sort_generic(e, c, a, AggFunc::Max, true)
+    }),
     ("sortByMinima", sort_by_minima),
     ("useSeriesAbove", use_series_above),
     ("fallbackSeries", fallback_series),
@@ -66,18 +80,35 @@ fn op_matches(op: &str, val: Option<f64>, t: f64) -> bool {
 }
 
 fn filter_impl(list: Vec<Series>, func: &str, op: &str, t: f64) -> Result<Vec<Series>> {
-    let f = AggFunc::parse(func).map_or_else(|| param_err(format!("Unsupported aggregation function: {func}")), Ok)?;
+    let f = AggFunc::parse(func).map_or_else(
+        || param_err(format!("Unsupported aggregation function: {func}")),
+        Ok,
+    )?;
     if !["=", "!=", ">", ">=", "<", "<="].contains(&op) {
         return param_err(format!("Unsupported operator: {op}"));
     }
-    Ok(list.into_iter().filter(|s| op_matches(op, f.apply(&s.values), t)).collect())
+    Ok(list
+        .into_iter()
+        .filter(|s| op_matches(op, f.apply(&s.values), t))
+        .collect())
 }
 
 fn filter_series(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    filter_impl(a.series("seriesList")?, &a.str("func")?, &a.str("operator")?, a.f64("threshold")?)
+    filter_impl(
+        a.series("seriesList")?,
+        &a.str("func")?,
+        &a.str("operator")?,
+        a.f64("threshold")?,
+    )
 }
 
-fn filter_named(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, func: &str, op: &str) -> Result<Vec<Series>> {
+fn filter_named(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    func: &str,
+    op: &str,
+) -> Result<Vec<Series>> {
     filter_impl(a.series("seriesList")?, func, op, a.f64("n")?)
 }
 
@@ -104,14 +135,30 @@ fn rank_impl(mut list: Vec<Series>, n: i64, func: &str, high: bool) -> Result<Ve
 }
 
 fn highest(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    rank_impl(a.series("seriesList")?, a.i64_or("n", 1)?, &a.str_or("func", "average")?, true)
+    rank_impl(
+        a.series("seriesList")?,
+        a.i64_or("n", 1)?,
+        &a.str_or("func", "average")?,
+        true,
+    )
 }
 
 fn lowest(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    rank_impl(a.series("seriesList")?, a.i64_or("n", 1)?, &a.str_or("func", "average")?, false)
+    rank_impl(
+        a.series("seriesList")?,
+        a.i64_or("n", 1)?,
+        &a.str_or("func", "average")?,
+        false,
+    )
 }
 
-fn ranked(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, func: &str, high: bool) -> Result<Vec<Series>> {
+fn ranked(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    func: &str,
+    high: bool,
+) -> Result<Vec<Series>> {
     rank_impl(a.series("seriesList")?, a.i64_or("n", 1)?, func, high)
 }
 
@@ -123,7 +170,10 @@ fn n_percentile_of(s: &Series, n: f64) -> Option<Series> {
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
     let p = percentile(&sorted, n, false)?;
     let count = ((s.end - s.start) as f64 / s.step as f64).trunc().max(0.0) as usize;
-    let mut out = s.derive(format!("nPercentile({}, {})", s.name, fmt_g(n)), vec![Some(p); count]);
+    let mut out = s.derive(
+        format!("nPercentile({}, {})", s.name, fmt_g(n)),
+        vec![Some(p); count],
+    );
     out.set_tag("nPercentile", Value::Float(n).py_str());
     Some(out)
 }
@@ -145,7 +195,11 @@ fn n_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
         .collect())
 }
 
-fn average_outside_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn average_outside_percentile(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let mut n = a.f64("n")?;
     let avgs: Vec<Option<f64>> = list.iter().map(|s| safe_avg(&s.values)).collect();
@@ -162,35 +216,68 @@ fn average_outside_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Arg
         .collect())
 }
 
-fn remove_between_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn remove_between_percentile(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let mut n = a.f64("n")?;
     if n < 50.0 {
         n = 100.0 - n;
     }
     let len = list.iter().map(|s| s.len()).min().unwrap_or(0);
-    let cols: Vec<Vec<Option<f64>>> = (0..len).map(|i| list.iter().map(|s| s.values[i]).collect()).collect();
-    let lows: Vec<Option<f64>> = cols.iter().map(|c| percentile(c, 100.0 - n, false)).collect();
+    let cols: Vec<Vec<Option<f64>>> = (0..len)
+        .map(|i| list.iter().map(|s| s.values[i]).collect())
+        .collect();
+    let lows: Vec<Option<f64>> = cols
+        .iter()
+        .map(|c| percentile(c, 100.0 - n, false))
+        .collect();
     let highs: Vec<Option<f64>> = cols.iter().map(|c| percentile(c, n, false)).collect();
     Ok(list
         .into_iter()
-        .filter(|s| s.values.iter().take(len).enumerate().any(|(i, v)| !(lows[i] < *v && *v < highs[i])))
+        .filter(|s| {
+            s.values
+                .iter()
+                .take(len)
+                .enumerate()
+                .any(|(i, v)| !(lows[i] < *v && *v < highs[i]))
+        })
         .collect())
 }
 
-fn remove_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, above: bool) -> Result<Vec<Series>> {
+fn remove_percentile(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    above: bool,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let n = a.f64("n")?;
-    let fname = if above { "removeAbovePercentile" } else { "removeBelowPercentile" };
+    let fname = if above {
+        "removeAbovePercentile"
+    } else {
+        "removeBelowPercentile"
+    };
     for s in &mut list {
         s.name = format!("{}({}, {})", fname, s.name, fmt_g(n));
         s.path_expression = s.name.clone();
-        let Some(p) = n_percentile_of(s, n).and_then(|ps| ps.values.first().copied().flatten()) else { continue };
+        let Some(p) = n_percentile_of(s, n).and_then(|ps| ps.values.first().copied().flatten())
+        else {
+            continue;
+        };
         // graphite's nPercentile shares the tags dict with the series it copies.
         s.set_tag("nPercentile", Value::Float(n).py_str());
         for v in s.values.iter_mut() {
             let drop = match *v {
-                Some(x) => if above { x > p } else { x < p },
+                Some(x) => {
+                    if above {
+                        x > p
+                    } else {
+                        x < p
+                    }
+                }
                 None => !above,
             };
             if drop {
@@ -201,16 +288,31 @@ fn remove_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, ab
     Ok(list)
 }
 
-fn remove_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, above: bool) -> Result<Vec<Series>> {
+fn remove_value(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    above: bool,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let n = a.f64("n")?;
-    let fname = if above { "removeAboveValue" } else { "removeBelowValue" };
+    let fname = if above {
+        "removeAboveValue"
+    } else {
+        "removeBelowValue"
+    };
     for s in &mut list {
         s.name = format!("{}({}, {})", fname, s.name, fmt_g(n));
         s.path_expression = s.name.clone();
         for v in s.values.iter_mut() {
             let drop = match *v {
-                Some(x) => if above { x > n } else { x < n },
+                Some(x) => {
+                    if above {
+                        x > n
+                    } else {
+                        x < n
+                    }
+                }
                 None => !above,
             };
             if drop {
@@ -237,7 +339,13 @@ fn sort_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
     Ok(list)
 }
 
-fn sort_generic(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, f: AggFunc, reverse: bool) -> Result<Vec<Series>> {
+fn sort_generic(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    f: AggFunc,
+    reverse: bool,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     sort_list(&mut list, f, reverse);
     Ok(list)
@@ -269,7 +377,11 @@ fn sort_by_name(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
     let natural = a.bool_or("natural", false);
     let reverse = a.bool_or("reverse", false);
     list.sort_by(|x, y| {
-        let o = if natural { nat_key(&x.name).cmp(&nat_key(&y.name)) } else { x.name.cmp(&y.name) };
+        let o = if natural {
+            nat_key(&x.name).cmp(&nat_key(&y.name))
+        } else {
+            x.name.cmp(&y.name)
+        };
         if reverse {
             o.reverse()
         } else {
@@ -280,7 +392,11 @@ fn sort_by_name(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
 }
 
 fn sort_by_minima(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list: Vec<Series> = a.series("seriesList")?.into_iter().filter(|s| safe_max(&s.values).unwrap_or(0.0) > 0.0).collect();
+    let mut list: Vec<Series> = a
+        .series("seriesList")?
+        .into_iter()
+        .filter(|s| safe_max(&s.values).unwrap_or(0.0) > 0.0)
+        .collect();
     list.sort_by(|x, y| {
         let kx = safe_min(&x.values).unwrap_or(f64::NEG_INFINITY);
         let ky = safe_min(&y.values).unwrap_or(f64::NEG_INFINITY);
@@ -289,15 +405,22 @@ fn sort_by_minima(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
     Ok(list)
 }
 
-fn use_series_above(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn use_series_above(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let value = a.f64("value")?;
-    let re = Regex::new(&a.str("search")?).map_err(|e| crate::error::QueryError::InvalidParameter(e.to_string()))?;
+    let re = Regex::new(&a.str("search")?)
+        .map_err(|e| crate::error::QueryError::InvalidParameter(e.to_string()))?;
     let replace = py_replacement(&a.str("replace")?);
     let mut names = Vec::new();
     for s in &list {
         if s.values.iter().any(|v| v.is_none()) {
-            return crate::error::eval_err("'>' not supported between instances of 'NoneType' and 'float'");
+            return crate::error::eval_err(
+                "'>' not supported between instances of 'NoneType' and 'float'",
+            );
         }
         if safe_max(&s.values).map_or(false, |m| m > value) {
             names.push(re.replace_all(&s.name, replace.as_str()).into_owned());
@@ -323,8 +446,11 @@ fn most_deviant(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
     let n = a.i64_or("n", 0)?;
     let mut dev: Vec<(f64, Series)> = Vec::new();
     for s in list {
-        let Some(mean) = safe_avg(&s.values) else { continue };
-        let sq = crate::functions::agg::py_sum(s.values.iter().flatten().map(|v| (v - mean).powi(2)));
+        let Some(mean) = safe_avg(&s.values) else {
+            continue;
+        };
+        let sq =
+            crate::functions::agg::py_sum(s.values.iter().flatten().map(|v| (v - mean).powi(2)));
         let cnt = s.values.iter().flatten().count();
         if cnt == 0 {
             continue;
@@ -351,7 +477,14 @@ fn stdev(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
             let (mut sum, mut sumsq) = (0.0f64, 0.0f64);
             let mut out = Vec::with_capacity(s.len());
             for (i, nv) in s.values.iter().enumerate() {
-                let dropped = if (i as f64) < points { None } else { s.values.get(i.wrapping_sub(pts as usize)).copied().flatten() };
+                let dropped = if (i as f64) < points {
+                    None
+                } else {
+                    s.values
+                        .get(i.wrapping_sub(pts as usize))
+                        .copied()
+                        .flatten()
+                };
                 if let Some(d) = dropped {
                     valid -= 1;
                     sum -= d;
@@ -364,7 +497,11 @@ fn stdev(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
                 }
                 if valid > 0 && valid as f64 / points >= tol {
                     let inner = valid as f64 * sumsq - sum * sum;
-                    out.push(if inner < 0.0 { None } else { Some(inner.sqrt() / valid as f64) });
+                    out.push(if inner < 0.0 {
+                        None
+                    } else {
+                        Some(inner.sqrt() / valid as f64)
+                    });
                 } else {
                     out.push(None);
                 }
@@ -375,16 +512,32 @@ fn stdev(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
         .collect())
 }
 
-fn grep_impl(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, keep: bool) -> Result<Vec<Series>> {
+fn grep_impl(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    keep: bool,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
-    let re = Regex::new(&a.str("pattern")?).map_err(|e| crate::error::QueryError::InvalidParameter(e.to_string()))?;
-    Ok(list.into_iter().filter(|s| re.is_match(&s.name) == keep).collect())
+    let re = Regex::new(&a.str("pattern")?)
+        .map_err(|e| crate::error::QueryError::InvalidParameter(e.to_string()))?;
+    Ok(list
+        .into_iter()
+        .filter(|s| re.is_match(&s.name) == keep)
+        .collect())
 }
 
-fn remove_empty_series(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn remove_empty_series(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let x = a.f64_or("xFilesFactor", 0.0)?;
-    Ok(list.into_iter().filter(|s| xff_ok(s.values.iter().flatten().count(), s.len(), x)).collect())
+    Ok(list
+        .into_iter()
+        .filter(|s| xff_ok(s.values.iter().flatten().count(), s.len(), x))
+        .collect())
 }
 
 fn unique(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {

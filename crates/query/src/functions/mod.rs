@@ -10,13 +10,13 @@ use crate::eval::{Args, Evaluator};
 use crate::series::Series;
 
 pub mod agg;
-mod util;
 mod alias;
 mod calc;
 mod combine;
 mod filter;
 mod special;
 mod transform;
+mod util;
 
 /// A function implementation.
 pub type Impl = fn(&mut Evaluator<'_>, &RequestContext, &Args<'_>) -> Result<Vec<Series>>;
@@ -44,7 +44,14 @@ fn registry() -> &'static HashMap<&'static str, FuncDef> {
     static R: OnceLock<HashMap<&'static str, FuncDef>> = OnceLock::new();
     R.get_or_init(|| {
         let mut m = HashMap::new();
-        for list in [combine::DEFS, transform::DEFS, calc::DEFS, filter::DEFS, alias::DEFS, special::DEFS] {
+        for list in [
+            combine::DEFS,
+            transform::DEFS,
+            calc::DEFS,
+            filter::DEFS,
+            alias::DEFS,
+            special::DEFS,
+        ] {
             for &(name, imp) in list {
                 m.insert(name, FuncDef { name, imp });
             }
@@ -69,7 +76,9 @@ fn catalog() -> &'static serde_json::Map<String, serde_json::Value> {
     static C: OnceLock<serde_json::Map<String, serde_json::Value>> = OnceLock::new();
     C.get_or_init(|| {
         // serde_json cannot hold graphite's `1e9999` (infinite defaults): park it in a string.
-        let text = include_str!("catalog.json").replace(": Infinity", &format!(": {INF_SENTINEL}")).replace("1e9999", INF_SENTINEL);
+        let text = include_str!("catalog.json")
+            .replace(": Infinity", &format!(": {INF_SENTINEL}"))
+            .replace("1e9999", INF_SENTINEL);
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(serde_json::Value::Object(m)) => m,
             _ => serde_json::Map::new(),
@@ -88,9 +97,17 @@ fn params_table() -> &'static HashMap<String, Vec<ParamMeta>> {
                 .map(|arr| {
                     arr.iter()
                         .map(|p| ParamMeta {
-                            name: p.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string(),
+                            name: p
+                                .get("name")
+                                .and_then(|n| n.as_str())
+                                .unwrap_or("")
+                                .to_string(),
                             multiple: p.get("multiple").and_then(|b| b.as_bool()).unwrap_or(false),
-                            ty: p.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string(),
+                            ty: p
+                                .get("type")
+                                .and_then(|t| t.as_str())
+                                .unwrap_or("")
+                                .to_string(),
                         })
                         .collect()
                 })
@@ -116,7 +133,9 @@ const INF_SENTINEL: &str = "\"__carbonado_inf__\"";
 
 /// Serializes catalog JSON the way graphite-web does (infinite defaults as `1e9999`).
 pub fn to_graphite_json(v: &serde_json::Value) -> String {
-    serde_json::to_string(v).unwrap_or_default().replace(INF_SENTINEL, "1e9999")
+    serde_json::to_string(v)
+        .unwrap_or_default()
+        .replace(INF_SENTINEL, "1e9999")
 }
 
 /// `/functions`: `{name: info}` for every implemented function (graphite-web's exact shape).

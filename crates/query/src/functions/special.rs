@@ -31,7 +31,13 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
 /// graphite's constantLine series (three points over the request range).
 pub(crate) fn constant_series(ctx: &RequestContext, v: f64) -> Series {
     let step = ((ctx.until - ctx.from) as f64 / 2.0).trunc() as i64;
-    let mut s = Series::new(repr_f64(v), ctx.from, ctx.until, step.max(1), vec![Some(v); 3]);
+    let mut s = Series::new(
+        repr_f64(v),
+        ctx.from,
+        ctx.until,
+        step.max(1),
+        vec![Some(v); 3],
+    );
     s.path_expression = format!("constantLine({})", repr_f64(v));
     s.x_files_factor = ctx.x_files_factor;
     s
@@ -40,7 +46,8 @@ pub(crate) fn constant_series(ctx: &RequestContext, v: f64) -> Series {
 fn color(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let c = a.str("theColor")?;
-    list.iter_mut().for_each(|s| s.options.color = Some(c.clone()));
+    list.iter_mut()
+        .for_each(|s| s.options.color = Some(c.clone()));
     Ok(list)
 }
 
@@ -73,7 +80,11 @@ fn second_y_axis(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Res
     Ok(list)
 }
 
-fn draw_as_infinite(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn draw_as_infinite(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     for s in list.iter_mut() {
         s.options.draw_as_infinite = true;
@@ -128,7 +139,9 @@ fn stacked(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
 fn area_between(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     if list.len() != 2 {
-        return crate::error::eval_err("areaBetween series argument must reference *exactly* 2 series");
+        return crate::error::eval_err(
+            "areaBetween series argument must reference *exactly* 2 series",
+        );
     }
     list[0].options.stacked = Some("__DEFAULT__".into());
     list[0].options.invisible = true;
@@ -156,7 +169,11 @@ fn threshold(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
     Ok(vec![s])
 }
 
-fn aggregate_line(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn aggregate_line(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let f = crate::functions::util::agg_func(&a.str_or("func", "average")?)?;
     let keep = a.bool_or("keepStep", false);
@@ -184,12 +201,19 @@ fn aggregate_line(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> 
         .collect())
 }
 
-fn gen_series(ctx: &RequestContext, name: String, step: i64, f: impl Fn(i64, usize) -> f64) -> Result<Vec<Series>> {
+fn gen_series(
+    ctx: &RequestContext,
+    name: String,
+    step: i64,
+    f: impl Fn(i64, usize) -> f64,
+) -> Result<Vec<Series>> {
     if step <= 0 {
         return param_err("step must be positive");
     }
     let n = ((ctx.until - ctx.from).max(0) + step - 1) / step;
-    let values = (0..n).map(|i| Some(f(ctx.from + i * step, i as usize))).collect();
+    let values = (0..n)
+        .map(|i| Some(f(ctx.from + i * step, i as usize)))
+        .collect();
     let mut s = Series::new(name, ctx.from, ctx.until, step, values);
     s.x_files_factor = ctx.x_files_factor;
     Ok(vec![s])
@@ -198,7 +222,8 @@ fn gen_series(ctx: &RequestContext, name: String, step: i64, f: impl Fn(i64, usi
 fn identity(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let name = a.str("name")?;
     let mut out = gen_series(ctx, name.clone(), 60, |t, _| t as f64)?;
-    out.iter_mut().for_each(|s| s.path_expression = format!("identity(\"{name}\")"));
+    out.iter_mut()
+        .for_each(|s| s.path_expression = format!("identity(\"{name}\")"));
     Ok(out)
 }
 
@@ -208,7 +233,9 @@ fn time_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> R
 
 fn sin_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let amp = a.f64_or("amplitude", 1.0)?;
-    gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| (t as f64).sin() * amp)
+    gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| {
+        (t as f64).sin() * amp
+    })
 }
 
 fn random_walk(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {

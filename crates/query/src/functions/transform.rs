@@ -15,9 +15,15 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("offset", offset),
     ("add", add),
     ("offsetToZero", offset_to_zero),
-    ("absolute", |e, c, a| map_simple(e, c, a, "absolute", |v| v.map(f64::abs))),
-    ("squareRoot", |e, c, a| map_simple(e, c, a, "squareRoot", |v| safe_pow(v, 0.5))),
-    ("invert", |e, c, a| map_simple(e, c, a, "invert", |v| safe_pow(v, -1.0))),
+    ("absolute", |e, c, a| {
+        map_simple(e, c, a, "absolute", |v| v.map(f64::abs))
+    }),
+    ("squareRoot", |e, c, a| {
+        map_simple(e, c, a, "squareRoot", |v| safe_pow(v, 0.5))
+    }),
+    ("invert", |e, c, a| {
+        map_simple(e, c, a, "invert", |v| safe_pow(v, -1.0))
+    }),
     ("exp", exp),
     ("sigmoid", sigmoid),
     ("logit", logit),
@@ -62,7 +68,13 @@ fn rename(s: &mut Series, name: String) {
     s.name = name;
 }
 
-fn map_simple(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>, func: &str, f: fn(Option<f64>) -> Option<f64>) -> Result<Vec<Series>> {
+fn map_simple(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    func: &str,
+    f: fn(Option<f64>) -> Option<f64>,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     for s in &mut list {
         s.set_tag(func, "1");
@@ -80,9 +92,14 @@ fn num_arg(a: &Args<'_>, name: &str) -> Result<Value> {
         Some(Value::Series(_)) => Ok(Value::None),
         Some(Value::Str(s)) => match s.trim().parse::<f64>() {
             Ok(f) => Ok(Value::Float(f)),
-            Err(_) => Err(crate::error::QueryError::Evaluation(format!("could not convert string to float: '{s}'"))),
+            Err(_) => Err(crate::error::QueryError::Evaluation(format!(
+                "could not convert string to float: '{s}'"
+            ))),
         },
-        _ => param_err(format!("Missing required parameter \"{}\" for function \"{}\"", name, a.func)),
+        _ => param_err(format!(
+            "Missing required parameter \"{}\" for function \"{}\"",
+            name, a.func
+        )),
     }
 }
 
@@ -98,15 +115,24 @@ fn scale(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
     Ok(list)
 }
 
-fn scale_to_seconds(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn scale_to_seconds(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let sv = num_arg(a, "seconds")?;
     let secs = sv.as_f64().unwrap_or(0.0);
     for s in &mut list {
         s.set_tag("scaleToSeconds", sv.py_str());
-        rename(s, format!("scaleToSeconds({},{})", s.name, secs.trunc() as i64));
+        rename(
+            s,
+            format!("scaleToSeconds({},{})", s.name, secs.trunc() as i64),
+        );
         let factor = secs / s.step as f64;
-        s.values.iter_mut().for_each(|v| *v = v.map(|x| py_round(x * factor, 6)));
+        s.values
+            .iter_mut()
+            .for_each(|v| *v = v.map(|x| py_round(x * factor, 6)));
     }
     Ok(list)
 }
@@ -139,7 +165,10 @@ fn offset_to_zero(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
     let mut list = a.series("seriesList")?;
     for s in &mut list {
         let min = safe_min(&s.values);
-        s.set_tag("offsetToZero", min.map_or("None".into(), crate::pyfmt::repr_f64));
+        s.set_tag(
+            "offsetToZero",
+            min.map_or("None".into(), crate::pyfmt::repr_f64),
+        );
         rename(s, format!("offsetToZero({})", s.name));
         if let Some(m) = min {
             s.values.iter_mut().for_each(|v| *v = v.map(|x| x - m));
@@ -153,7 +182,9 @@ fn exp(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Se
     for s in &mut list {
         s.set_tag("exp", "e");
         rename(s, format!("exp({})", s.name));
-        s.values.iter_mut().for_each(|v| *v = v.map(f64::exp).filter(|x| x.is_finite()));
+        s.values
+            .iter_mut()
+            .for_each(|v| *v = v.map(f64::exp).filter(|x| x.is_finite()));
     }
     Ok(list)
 }
@@ -210,8 +241,16 @@ fn pow_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
             list.extend(s);
         }
     }
-    let Some((start, end, step)) = crate::functions::util::normalize(&mut list) else { return Ok(Vec::new()) };
-    let name = format!("powSeries({})", list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","));
+    let Some((start, end, step)) = crate::functions::util::normalize(&mut list) else {
+        return Ok(Vec::new());
+    };
+    let name = format!(
+        "powSeries({})",
+        list.iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let values = rows(&list)
         .iter()
         .map(|r| {
@@ -239,7 +278,11 @@ fn logarithm(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
         .into_iter()
         .map(|mut s| {
             s.set_tag("log", bv.py_str());
-            let vals = s.values.iter().map(|v| v.filter(|x| *x > 0.0).map(|x| x.ln() / base.ln())).collect();
+            let vals = s
+                .values
+                .iter()
+                .map(|v| v.filter(|x| *x > 0.0).map(|x| x.ln() / base.ln()))
+                .collect();
             let name = format!("log({}, {})", s.name, bv.py_str());
             s.derive(name, vals)
         })
@@ -271,11 +314,18 @@ fn derivative(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result
         .collect())
 }
 
-fn non_negative_delta(val: Option<f64>, prev: Option<f64>, max: Option<f64>, min: Option<f64>) -> Result<(Option<f64>, Option<f64>)> {
+fn non_negative_delta(
+    val: Option<f64>,
+    prev: Option<f64>,
+    max: Option<f64>,
+    min: Option<f64>,
+) -> Result<(Option<f64>, Option<f64>)> {
     if max.is_some() || min.is_some() {
         if val.is_none() {
             // Python 3 cannot compare None with a float: graphite raises TypeError here.
-            return crate::error::eval_err("'>' not supported between instances of 'NoneType' and 'float'");
+            return crate::error::eval_err(
+                "'>' not supported between instances of 'NoneType' and 'float'",
+            );
         }
     }
     if let (Some(m), Some(v)) = (max, val) {
@@ -288,7 +338,9 @@ fn non_negative_delta(val: Option<f64>, prev: Option<f64>, max: Option<f64>, min
             return Ok((None, None));
         }
     }
-    let (Some(p), Some(v)) = (prev, val) else { return Ok((None, val)) };
+    let (Some(p), Some(v)) = (prev, val) else {
+        return Ok((None, val));
+    };
     if v >= p {
         return Ok((Some(v - p), val));
     }
@@ -301,7 +353,11 @@ fn non_negative_delta(val: Option<f64>, prev: Option<f64>, max: Option<f64>, min
     Ok((None, val))
 }
 
-fn non_negative_derivative(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn non_negative_derivative(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let max = a.opt_f64("maxValue")?;
     let min = a.opt_f64("minValue")?;
@@ -365,7 +421,11 @@ fn integral(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<V
         .collect())
 }
 
-fn integral_by_interval(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn integral_by_interval(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let unit = a.str("intervalUnit")?;
     let dur = crate::attime::parse_time_offset(&unit)?.abs();
@@ -432,20 +492,35 @@ fn transform_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
     let dv = a.opt("default").cloned().unwrap_or(Value::Int(0));
     let d = dv.as_f64().unwrap_or(0.0);
     let reference = a.opt_series("referenceSeries")?.filter(|r| !r.is_empty());
-    let defaults: Option<Vec<Option<f64>>> =
-        reference.as_ref().map(|r| rows(r).iter().map(|row| row.iter().any(|v| v.is_some()).then_some(d)).collect());
+    let defaults: Option<Vec<Option<f64>>> = reference.as_ref().map(|r| {
+        rows(r)
+            .iter()
+            .map(|row| row.iter().any(|v| v.is_some()).then_some(d))
+            .collect()
+    });
     for s in &mut list {
         s.set_tag("transformNull", dv.py_str());
         if reference.is_some() {
             s.set_tag("referenceSeries", "1");
-            rename(s, format!("transformNull({},{},referenceSeries)", s.name, fmt_g(d)));
+            rename(
+                s,
+                format!("transformNull({},{},referenceSeries)", s.name, fmt_g(d)),
+            );
         } else {
             rename(s, format!("transformNull({},{})", s.name, fmt_g(d)));
         }
         match &defaults {
             Some(defs) if defs.iter().any(|_| true) => {
                 let n = s.values.len().max(defs.len());
-                s.values = (0..n).map(|i| s.values.get(i).copied().flatten().or(defs.get(i).copied().flatten())).collect();
+                s.values = (0..n)
+                    .map(|i| {
+                        s.values
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .or(defs.get(i).copied().flatten())
+                    })
+                    .collect();
             }
             _ => s.values.iter_mut().for_each(|v| *v = Some(v.unwrap_or(d))),
         }
@@ -458,7 +533,9 @@ fn is_non_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
     for s in &mut list {
         s.set_tag("isNonNull", "1");
         rename(s, format!("isNonNull({})", s.name));
-        s.values.iter_mut().for_each(|v| *v = Some(if v.is_some() { 1.0 } else { 0.0 }));
+        s.values
+            .iter_mut()
+            .for_each(|v| *v = Some(if v.is_some() { 1.0 } else { 0.0 }));
     }
     Ok(list)
 }
@@ -534,7 +611,9 @@ fn interpolate(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
                         Some(b) => {
                             if (nones as f64) <= limit {
                                 for idx in i - nones..i {
-                                    s.values[idx] = Some(b + (idx - base_i) as f64 * (v - b) / (nones + 1) as f64);
+                                    s.values[idx] = Some(
+                                        b + (idx - base_i) as f64 * (v - b) / (nones + 1) as f64,
+                                    );
                                 }
                             }
                         }
@@ -557,7 +636,9 @@ fn round_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<V
             Some(p) => rename(s, format!("round({},{})", s.name, p)),
         }
         let p = prec.unwrap_or(0) as i32;
-        s.values.iter_mut().for_each(|v| *v = v.map(|x| py_round(x, p)));
+        s.values
+            .iter_mut()
+            .for_each(|v| *v = v.map(|x| py_round(x, p)));
     }
     Ok(list)
 }
@@ -568,7 +649,15 @@ fn min_max(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
         rename(s, format!("minMax({})", s.name));
         let lo = safe_min(&s.values).unwrap_or(0.0);
         let hi = safe_max(&s.values).unwrap_or(0.0);
-        s.values.iter_mut().for_each(|v| *v = v.map(|x| if hi - lo == 0.0 { 0.0 } else { (x - lo) / (hi - lo) }));
+        s.values.iter_mut().for_each(|v| {
+            *v = v.map(|x| {
+                if hi - lo == 0.0 {
+                    0.0
+                } else {
+                    (x - lo) / (hi - lo)
+                }
+            })
+        });
     }
     Ok(list)
 }
@@ -584,7 +673,11 @@ fn set_consolidation(mut list: Vec<Series>, func: &str) -> Vec<Series> {
 
 fn consolidate_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let func = a.str("consolidationFunc")?;
-    if !["sum", "average", "avg", "avg_zero", "min", "max", "first", "last"].contains(&func.as_str()) {
+    if ![
+        "sum", "average", "avg", "avg_zero", "min", "max", "first", "last",
+    ]
+    .contains(&func.as_str())
+    {
         return param_err(format!("Invalid option specified for function \"consolidateBy\" parameter \"consolidationFunc\": '{func}'"));
     }
     Ok(set_consolidation(a.series("seriesList")?, &func))

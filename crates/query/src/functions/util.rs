@@ -44,7 +44,13 @@ pub fn normalize(list: &mut [Series]) -> Option<(i64, i64, i64)> {
 /// Rows of zip_longest over the series' values.
 pub fn rows(list: &[Series]) -> Vec<Vec<Option<f64>>> {
     let n = list.iter().map(|s| s.values.len()).max().unwrap_or(0);
-    (0..n).map(|i| list.iter().map(|s| s.values.get(i).copied().flatten()).collect()).collect()
+    (0..n)
+        .map(|i| {
+            list.iter()
+                .map(|s| s.values.get(i).copied().flatten())
+                .collect()
+        })
+        .collect()
 }
 
 /// Comma-joined unique path expressions in order of appearance.
@@ -102,8 +108,16 @@ pub fn node_or_tag(s: &Series, n: &Value, path: Option<&str>) -> String {
 
 /// graphite's aggKey: node values joined by '.', using the first path expression of wrapped names.
 pub fn agg_key(s: &Series, nodes: &[Value]) -> String {
-    let path = if s.name.ends_with(')') { first_path_expression(&s.name) } else { None };
-    nodes.iter().map(|n| node_or_tag(s, n, path.as_deref())).collect::<Vec<_>>().join(".")
+    let path = if s.name.ends_with(')') {
+        first_path_expression(&s.name)
+    } else {
+        None
+    };
+    nodes
+        .iter()
+        .map(|n| node_or_tag(s, n, path.as_deref()))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Groups series by key preserving first-appearance order.

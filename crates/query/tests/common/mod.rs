@@ -23,10 +23,18 @@ pub fn fetcher(fixture: &J) -> MemoryFetcher {
                 step: a["step"].as_i64().expect("step"),
                 retention: a["retention"].as_i64().expect("retention"),
                 start: a["start"].as_i64().expect("start"),
-                values: a["values"].as_array().expect("values").iter().map(|v| v.as_f64()).collect(),
+                values: a["values"]
+                    .as_array()
+                    .expect("values")
+                    .iter()
+                    .map(|v| v.as_f64())
+                    .collect(),
             })
             .collect();
-        f.insert(Metric { name: name.clone(), archives });
+        f.insert(Metric {
+            name: name.clone(),
+            archives,
+        });
     }
     f
 }
@@ -39,20 +47,32 @@ fn s(params: &J, k: &str) -> Option<String> {
 pub fn render(f: &MemoryFetcher, params: &J) -> Result<Vec<Series>, query::QueryError> {
     let tz = parse_tz(&s(params, "tz").unwrap_or_else(|| "UTC".into()))?;
     let now: i64 = s(params, "now").and_then(|n| n.parse().ok()).expect("now");
-    let range = TimeRange::resolve(s(params, "from").as_deref(), s(params, "until").as_deref(), now, tz)?;
+    let range = TimeRange::resolve(
+        s(params, "from").as_deref(),
+        s(params, "until").as_deref(),
+        now,
+        tz,
+    )?;
     let mut ctx = RequestContext::new(range.from, range.until, now);
     ctx.tz = tz;
     if let Some(x) = s(params, "xFilesFactor") {
         ctx.x_files_factor = x.parse().expect("xff");
     }
     for (k, v) in params.as_object().expect("params") {
-        if let Some(name) = k.strip_prefix("template[").and_then(|r| r.strip_suffix(']')) {
-            ctx.templates.insert(name.to_string(), v.as_str().unwrap_or("").to_string());
+        if let Some(name) = k
+            .strip_prefix("template[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            ctx.templates
+                .insert(name.to_string(), v.as_str().unwrap_or("").to_string());
         }
     }
     let targets: Vec<String> = match &params["target"] {
         J::String(t) => vec![t.clone()],
-        J::Array(a) => a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+        J::Array(a) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
         _ => vec![],
     };
     let mut out = Evaluator::new(f).evaluate_targets(&ctx, &targets)?;
@@ -85,7 +105,18 @@ pub fn compare(ours: &[Series], theirs: &J) -> Result<(), String> {
         }
         let tags: std::collections::BTreeMap<String, String> = t["tags"]
             .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string()),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         if s.tags != tags {
             return Err(format!("{}: tags {:?} vs {:?}", s.name, s.tags, tags));
@@ -93,7 +124,13 @@ pub fn compare(ours: &[Series], theirs: &J) -> Result<(), String> {
         let dps = t["datapoints"].as_array().ok_or("datapoints")?;
         let ourdp = s.datapoints();
         if ourdp.len() != dps.len() {
-            return Err(format!("{}: {} points vs {}; ours {:?}", s.name, ourdp.len(), dps.len(), &ourdp[..ourdp.len().min(4)]));
+            return Err(format!(
+                "{}: {} points vs {}; ours {:?}",
+                s.name,
+                ourdp.len(),
+                dps.len(),
+                &ourdp[..ourdp.len().min(4)]
+            ));
         }
         for (i, ((v, ts), d)) in ourdp.iter().zip(dps).enumerate() {
             let tts = d[1].as_i64().unwrap_or(i64::MIN);
@@ -105,7 +142,10 @@ pub fn compare(ours: &[Series], theirs: &J) -> Result<(), String> {
                 _ => false,
             };
             if *ts != tts || !same {
-                return Err(format!("{}: point {} ours ({:?},{}) theirs ({:?},{})", s.name, i, v, ts, d[0], tts));
+                return Err(format!(
+                    "{}: point {} ours ({:?},{}) theirs ({:?},{})",
+                    s.name, i, v, ts, d[0], tts
+                ));
             }
         }
     }
@@ -122,7 +162,12 @@ pub fn compare_shape(ours: &[Series], theirs: &J) -> Result<(), String> {
         if t["target"].as_str() != Some(s.name.as_str()) {
             return Err(format!("name {:?} vs {:?}", s.name, t["target"]));
         }
-        let ts: Vec<i64> = t["datapoints"].as_array().ok_or("datapoints")?.iter().filter_map(|d| d[1].as_i64()).collect();
+        let ts: Vec<i64> = t["datapoints"]
+            .as_array()
+            .ok_or("datapoints")?
+            .iter()
+            .filter_map(|d| d[1].as_i64())
+            .collect();
         let ours_ts: Vec<i64> = s.datapoints().iter().map(|d| d.1).collect();
         if ts != ours_ts {
             return Err(format!("{}: timestamps differ", s.name));
