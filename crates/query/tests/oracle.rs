@@ -59,7 +59,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "linearRegression(test.servers.web01.cpu.user)",
         "not implemented yet",
     ),
-    ("linearRegression(oracle.neg.*)", "not implemented yet"),
     (
         "linearRegression(test.servers.web01.cpu.user,'1700000300','1700000900')",
         "not implemented yet",

@@ -10,7 +10,7 @@ const SKIP: &[&str] = &[
     "seriesByTag('name=foo')",
     "timeStack(test.servers.web01.cpu.user,'10min',0,2)",
 ];
-const NOT_YET: &[&str] = &["holtWinters", "linearRegression"];
+const NOT_YET: &[&str] = &[];
 
 #[test]
 fn render_function_vectors() {

@@ -23,6 +23,11 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("timeShift", time_shift),
     ("timeSlice", time_slice),
     ("timeStack", time_stack),
+    ("holtWintersForecast", holt_winters_forecast),
+    ("holtWintersConfidenceBands", holt_winters_confidence_bands),
+    ("holtWintersConfidenceArea", holt_winters_confidence_area),
+    ("holtWintersAberration", holt_winters_aberration),
+    ("linearRegression", linear_regression),
 ];
 
 /// Re-evaluates the call's first argument over another range (graphite's bootstrapping).
@@ -491,6 +496,229 @@ fn time_stack(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
             s.end = fe;
             out.push(s);
         }
+    }
+    Ok(out)
+}
+
+/// Output of graphite's holtWintersAnalysis: predictions and deviations, point by point.
+struct HoltWinters {
+    predictions: Vec<Option<f64>>,
+    deviations: Vec<Option<f64>>,
+}
+
+fn holt_winters_analysis(values: &[Option<f64>], step: i64, seasonality: &str) -> Result<HoltWinters> {
+    let (alpha, gamma, beta) = (0.1, 0.1, 0.0035);
+    let season = parse_time_offset(seasonality)?;
+    let season_len = season.div_euclid(step.max(1));
+    let n = values.len();
+    let mut intercepts: Vec<Option<f64>> = Vec::with_capacity(n);
+    let mut slopes: Vec<f64> = Vec::with_capacity(n);
+    let mut seasonals: Vec<f64> = Vec::with_capacity(n);
+    let mut predictions: Vec<Option<f64>> = Vec::with_capacity(n);
+    let mut deviations: Vec<Option<f64>> = Vec::with_capacity(n);
+    let last = |v: &Vec<f64>, i: i64| -> f64 {
+        let j = i - season_len;
+        if j >= 0 {
+            v.get(j as usize).copied().unwrap_or(0.0)
+        } else {
+            0.0
+        }
+    };
+    let mut next_pred: Option<f64> = None;
+    for (i, actual) in values.iter().enumerate() {
+        let Some(actual) = *actual else {
+            intercepts.push(None);
+            slopes.push(0.0);
+            seasonals.push(0.0);
+            predictions.push(next_pred);
+            deviations.push(Some(0.0));
+            next_pred = None;
+            continue;
+        };
+        let (last_intercept, last_slope, prediction) = if i == 0 {
+            (actual, 0.0, Some(actual))
+        } else {
+            (intercepts.last().copied().flatten().unwrap_or(actual), slopes.last().copied().unwrap_or(0.0), next_pred)
+        };
+        let ii = i as i64;
+        let last_seasonal = last(&seasonals, ii);
+        let next_last_seasonal = last(&seasonals, ii + 1);
+        let devs: Vec<f64> = deviations.iter().map(|d| d.unwrap_or(0.0)).collect();
+        let last_dev = last(&devs, ii);
+        let intercept = alpha * (actual - last_seasonal) + (1.0 - alpha) * (last_intercept + last_slope);
+        let slope = beta * (intercept - last_intercept) + (1.0 - beta) * last_slope;
+        let seasonal = gamma * (actual - intercept) + (1.0 - gamma) * last_seasonal;
+        next_pred = Some(intercept + slope + next_last_seasonal);
+        let deviation = gamma * (actual - prediction.unwrap_or(0.0)).abs() + (1.0 - gamma) * last_dev;
+        intercepts.push(Some(intercept));
+        slopes.push(slope);
+        seasonals.push(seasonal);
+        predictions.push(prediction);
+        deviations.push(Some(deviation));
+    }
+    Ok(HoltWinters { predictions, deviations })
+}
+
+fn hw_args(a: &Args<'_>) -> Result<(i64, String)> {
+    let boot = parse_time_offset(&a.str_or("bootstrapInterval", "7d")?)?;
+    Ok((boot, a.str_or("seasonality", "1d")?))
+}
+
+/// Bootstrapped series with their forecast and deviation (both cut to the requested range).
+fn hw_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<(Series, Vec<Option<f64>>, Vec<Option<f64>>)>> {
+    let (boot, seasonality) = hw_args(a)?;
+    let previews = bootstrap(ev, ctx, a, ctx.from - boot, ctx.until)?;
+    let mut out = Vec::new();
+    for mut s in previews {
+        let hw = holt_winters_analysis(&s.values, s.step, &seasonality)?;
+        // graphite's analysis writes both tags into the series' own (shared) tag dict.
+        s.set_tag("holtWintersForecast", "1");
+        s.set_tag("holtWintersDeviation", "1");
+        let wp = (boot / s.step.max(1)).max(0) as usize;
+        let cut = |v: Vec<Option<f64>>| v.into_iter().skip(wp).collect::<Vec<_>>();
+        out.push((s, cut(hw.predictions), cut(hw.deviations)));
+    }
+    Ok(out)
+}
+
+fn holt_winters_forecast(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let (boot, _) = hw_args(a)?;
+    Ok(hw_bands(ev, ctx, a)?
+        .into_iter()
+        .map(|(s, pred, _)| {
+            let mut r = s.derive(format!("holtWintersForecast({})", s.name), pred);
+            r.start = s.start + boot;
+            r
+        })
+        .collect())
+}
+
+fn confidence_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let (boot, _) = hw_args(a)?;
+    let delta = a.f64_or("delta", 3.0)?;
+    let mut out = Vec::new();
+    for (mut s, pred, dev) in hw_bands(ev, ctx, a)? {
+        let (mut upper, mut lower) = (Vec::with_capacity(pred.len()), Vec::with_capacity(pred.len()));
+        for (p, d) in pred.iter().zip(dev.iter().chain(std::iter::repeat(&None))) {
+            match (p, d) {
+                (Some(p), Some(d)) => {
+                    upper.push(Some(p + delta * d));
+                    lower.push(Some(p - delta * d));
+                }
+                _ => {
+                    upper.push(None);
+                    lower.push(None);
+                }
+            }
+        }
+        s.set_tag("holtWintersConfidenceUpper", "1");
+        s.set_tag("holtWintersConfidenceLower", "1");
+        let mk = |name: String, vals: Vec<Option<f64>>| {
+            let mut r = Series::new(name, s.start + boot, s.end, s.step, vals);
+            r.tags = s.tags.clone();
+            r.x_files_factor = s.x_files_factor;
+            r.path_expression = s.path_expression.clone();
+            r
+        };
+        out.push(mk(format!("holtWintersConfidenceLower({})", s.name), lower));
+        out.push(mk(format!("holtWintersConfidenceUpper({})", s.name), upper));
+    }
+    Ok(out)
+}
+
+fn holt_winters_confidence_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    confidence_bands(ev, ctx, a)
+}
+
+fn holt_winters_confidence_area(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let mut bands = confidence_bands(ev, ctx, a)?;
+    if bands.len() != 2 {
+        return eval_err("areaBetween series argument must reference *exactly* 2 series");
+    }
+    let name = format!("holtWintersConfidenceArea({})", bands[1].path_expression);
+    bands[0].options.stacked = Some("__DEFAULT__".into());
+    bands[0].options.invisible = true;
+    bands[1].options.stacked = Some("__DEFAULT__".into());
+    for b in bands.iter_mut() {
+        b.set_tag("holtWintersConfidenceArea", "1");
+        b.name = name.clone();
+        b.path_expression = name.clone();
+    }
+    let upper_tags = bands[1].tags.clone();
+    bands[0].tags = upper_tags;
+    Ok(bands)
+}
+
+fn holt_winters_aberration(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let bands = confidence_bands(ev, ctx, a)?;
+    let mut out = Vec::new();
+    for mut s in list {
+        let find = |n: String| bands.iter().find(|b| b.name == n);
+        let (Some(lo), Some(up)) = (find(format!("holtWintersConfidenceLower({})", s.name)), find(format!("holtWintersConfidenceUpper({})", s.name))) else {
+            return eval_err(format!("KeyError: 'holtWintersConfidenceLower({})'", s.name));
+        };
+        let mut ab = Vec::with_capacity(s.len());
+        for (i, v) in s.values.iter().enumerate() {
+            let (u, l) = (up.values.get(i).copied(), lo.values.get(i).copied());
+            let Some(x) = v else {
+                ab.push(Some(0.0));
+                continue;
+            };
+            if u.is_none() || l.is_none() {
+                // graphite indexes the bands by position and fails when they are shorter.
+                return eval_err("IndexError: list index out of range");
+            }
+            ab.push(Some(match (u.flatten(), l.flatten()) {
+                (Some(u), _) if *x > u => x - u,
+                (_, Some(l)) if *x < l => x - l,
+                _ => 0.0,
+            }));
+        }
+        s.set_tag("holtWintersAberration", "1");
+        let mut r = Series::new(format!("holtWintersAberration({})", s.name), s.start, s.end, s.step, ab);
+        r.tags = s.tags.clone();
+        r.x_files_factor = s.x_files_factor;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn linear_regression(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let from = match a.opt_str("startSourceAt")? {
+        Some(s) => crate::attime::parse_at_time(&s, ctx.tz, ctx.now)?,
+        None => ctx.from,
+    };
+    let until = match a.opt_str("endSourceAt")? {
+        Some(s) => crate::attime::parse_at_time(&s, ctx.tz, ctx.now)?,
+        None => ctx.until,
+    };
+    let sources = bootstrap(ev, ctx, a, from, until)?;
+    let mut out = Vec::new();
+    for (src, mut s) in sources.iter().zip(list) {
+        s.set_tag("linearRegressions", format!("{from}, {until}"));
+        let name = format!("linearRegression({}, {}, {})", s.name, from, until);
+        let (mut n, mut si, mut sii) = (0i64, 0i64, 0i64);
+        let (mut sv, mut siv) = (0.0f64, 0.0f64);
+        for (i, v) in src.values.iter().enumerate() {
+            if let Some(v) = v {
+                let i = i as i64;
+                n += 1;
+                si += i;
+                sii += i * i;
+                sv += v;
+                siv += i as f64 * v;
+            }
+        }
+        let denom = (n as f64) * (sii as f64) - (si as f64) * (si as f64);
+        if denom == 0.0 {
+            continue;
+        }
+        let factor = ((n as f64) * siv - (si as f64) * sv) / denom / src.step as f64;
+        let offset = ((sii as f64) * sv - siv * (si as f64)) / denom - factor * src.start as f64;
+        let vals = (0..s.len()).map(|i| Some(offset + (s.start + i as i64 * s.step) as f64 * factor)).collect();
+        out.push(s.derive(name, vals));
     }
     Ok(out)
 }
