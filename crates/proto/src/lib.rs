@@ -12,6 +12,8 @@
 
 pub mod carbonlink;
 pub mod frame;
+#[doc(hidden)]
+pub mod harness;
 pub mod line;
 pub mod path;
 pub mod pickle;
