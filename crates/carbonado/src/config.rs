@@ -24,6 +24,10 @@ cache_write_strategy = "max"
 storage_schemas = "storage-schemas.conf"
 storage_aggregation = "storage-aggregation.conf"
 wal_sync_interval = "1s"
+
+[web]
+enabled = true
+listen = "127.0.0.1:8080"
 "#;
 
 /// A number that may be `"inf"` (no limit), as in carbon.conf.
@@ -166,6 +170,9 @@ pub struct Config {
     /// The directory relative paths are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this was read from (re-read by the relay on SIGHUP); `None` for the embedded default.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 /// Parses `"10s"`, `"500ms"`, `"2m"`, `"1h"`, `"1d"` or a bare number of seconds.
@@ -251,6 +258,8 @@ impl Config {
         let mut c: Config = toml::from_str(text).context("invalid configuration")?;
         c.base_dir = base_dir.to_owned();
         c.cache_settings()?;
+        crate::relay_role::settings(&c)?;
+        c.web_settings()?;
         Ok(c)
     }
 
@@ -258,7 +267,9 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
-        Config::parse(&text, &base).with_context(|| format!("in {}", path.display()))
+        let mut c = Config::parse(&text, &base).with_context(|| format!("in {}", path.display()))?;
+        c.path = Some(path.to_owned());
+        Ok(c)
     }
 
     /// The embedded default, relative to the current directory.
@@ -272,6 +283,22 @@ impl Config {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    /// Validates and parses the `[web]` section; `None` when absent or disabled. Its data directory
+    /// defaults to the cache role's.
+    pub fn web_settings(&self) -> anyhow::Result<Option<web::WebConfig>> {
+        let Some(v) = &self.web else { return Ok(None) };
+        let mut w: web::WebConfig = v.clone().try_into().context("[web]")?;
+        if !w.enabled {
+            return Ok(None);
+        }
+        w.local_data_dir = Some(match &w.local_data_dir {
+            Some(d) => self.resolve(d),
+            None => self.resolve(&self.cache.local_data_dir),
+        });
+        w.validate()?;
+        Ok(Some(w))
     }
 
     /// Validates and parses the `[cache]` section.
@@ -378,11 +405,19 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(o, "  storage_aggregation    {} ({})", s.storage_aggregation.display(), exists(&s.storage_aggregation))?;
     writeln!(o, "  wal                    {} (sync every {:?})", s.data_dir.join(".carbonado/wal").display(), s.wal_sync_interval)?;
     writeln!(o, "  self-metrics           every {:?} as {}.agents.<host>-{}", s.metric_interval, r.carbon_metric_prefix, r.instance)?;
-    if cfg.relay.is_some() {
-        writeln!(o, "[relay] present (checked by the relay role)")?;
-    }
-    if cfg.web.is_some() {
-        writeln!(o, "[web] present (checked by the web role)")?;
+    o.push_str(&crate::relay_role::describe(&crate::relay_role::settings(cfg)?));
+    match cfg.web_settings()? {
+        Some(w) => {
+            writeln!(o, "[web] enabled")?;
+            writeln!(o, "  listen                 {}", w.listen)?;
+            if let Some(d) = &w.local_data_dir {
+                writeln!(o, "  local_data_dir         {}", d.display())?;
+            }
+            writeln!(o, "  carbonlink_hosts       {:?}", w.carbonlink_hosts)?;
+            writeln!(o, "  memcache_hosts         {:?}", w.memcache_hosts)?;
+            writeln!(o, "  default_cache_duration {}s", w.default_cache_duration)?;
+        }
+        None => writeln!(o, "[web] disabled")?,
     }
     Ok(o)
 }

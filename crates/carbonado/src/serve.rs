@@ -24,11 +24,26 @@ use crate::storage;
 /// Runs every enabled role until SIGTERM or SIGINT.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let s = cfg.cache_settings()?;
-    if !s.raw.enabled {
-        anyhow::bail!("no role enabled in this configuration ([cache] enabled = false)");
+    let web = cfg.web_settings()?;
+    let relay = crate::relay_role::settings(cfg)?;
+    if !s.raw.enabled && web.is_none() && relay.is_none() {
+        anyhow::bail!("no role enabled in this configuration ([cache], [relay] and [web] disabled)");
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("carbonado").build()?;
-    rt.block_on(serve_cache(s))
+    if let Some(r) = relay {
+        // The relay runs beside the other roles and stops after them (relay_role.rs).
+        return rt.block_on(crate::relay_role::serve_with(r, async move {
+            match (s.raw.enabled, web.is_some()) {
+                (true, _) => serve_cache(s, web).await,
+                (false, true) => serve_web_only(web).await,
+                (false, false) => crate::relay_role::wait_for_signal().await,
+            }
+        }));
+    }
+    if !s.raw.enabled {
+        return rt.block_on(serve_web_only(web));
+    }
+    rt.block_on(serve_cache(s, web))
 }
 
 async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> {
@@ -41,7 +56,7 @@ async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> 
     Ok(Some(l))
 }
 
-async fn serve_cache(s: CacheSettings) -> anyhow::Result<()> {
+async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::Result<()> {
     let raw = &s.raw;
     std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
     let wal_dir = s.data_dir.join(".carbonado").join("wal");
@@ -54,8 +69,16 @@ async fn serve_cache(s: CacheSettings) -> anyhow::Result<()> {
     };
     let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
     let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;
-    let backend: Arc<dyn Backend> =
-        Arc::new(WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), 1024));
+    let web_role = build_web(web, &s, &cache)?;
+    let mut whisper_backend = WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), 1024);
+    if let Some(w) = &web_role {
+        // find sees a metric the moment its file exists
+        let index = w.index();
+        whisper_backend = whisper_backend.on_create(Arc::new(move |m: &str| {
+            let _ = index.insert(m);
+        }));
+    }
+    let backend: Arc<dyn Backend> = Arc::new(whisper_backend);
     let pcfg = PersisterConfig {
         workers: s.writer_threads,
         max_updates_per_second: raw.max_updates_per_second.get(),
@@ -111,6 +134,10 @@ async fn serve_cache(s: CacheSettings) -> anyhow::Result<()> {
     if !s.metric_interval.is_zero() {
         let r = Reporter::new(prefix, istats.clone(), cache.clone());
         tokio::spawn(self_metrics(r, cache.clone(), s.metric_interval, bg_rx));
+    }
+    if let Some(w) = web_role {
+        let listener = w.bind().await?;
+        tasks.spawn(run_web(w, listener, stop_rx.clone()));
     }
     tracing::info!(data_dir = %s.data_dir.display(), "cache role ready");
 
@@ -185,4 +212,43 @@ async fn self_metrics(mut r: Reporter, cache: Arc<Cache>, every: Duration, mut s
             return;
         }
     }
+}
+
+// ---- The web role (graphite-web's HTTP API) ----
+
+/// Builds the web role next to the cache role: it reads the same tree and asks the cache directly.
+fn build_web(web: Option<web::WebConfig>, s: &CacheSettings, cache: &Arc<Cache>) -> anyhow::Result<Option<web::WebRole>> {
+    let Some(w) = web else { return Ok(None) };
+    let c = cache.clone();
+    let hook = web::LocalCacheHook {
+        carbonlink_addr: s.raw.cache_query.clone(),
+        query: Arc::new(move |m: &str| c.query(m)),
+    };
+    Ok(Some(web::WebRole::build(w, Some(s.data_dir.clone()), Some(hook))?))
+}
+
+/// Serves the web role until `stop` turns true.
+async fn run_web(w: web::WebRole, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = w.serve(listener, shutdown).await {
+        tracing::error!("web role: {e}");
+    }
+}
+
+/// Runs only the web role (a node without a cache: reads the tree, asks caches over carbonlink).
+async fn serve_web_only(web: Option<web::WebConfig>) -> anyhow::Result<()> {
+    let Some(w) = web else { return Ok(()) };
+    let role = web::WebRole::build(w, None, None)?;
+    let listener = role.bind().await?;
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let server = tokio::spawn(role.serve(listener, async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    wait_for_signal().await?;
+    tracing::info!("shutting down the web role");
+    let _ = stop_tx.send(true);
+    server.await??;
+    Ok(())
 }
