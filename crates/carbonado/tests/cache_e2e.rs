@@ -1,0 +1,146 @@
+//! End to end through the real binary: plaintext, pickle and UDP in; whisper files and carbonlink out.
+
+mod cache_support;
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+use cache_support::*;
+use proto::pickle::Value;
+
+#[test]
+fn lines_pickle_and_udp_reach_whisper_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"");
+    let base = now() - now() % 10 - 3600;
+    let mut expect: Vec<(String, i64, f64)> = Vec::new();
+
+    // Three concurrent plaintext connections; lines deliberately split across writes.
+    let mut handles = Vec::new();
+    for c in 0..3 {
+        let port = srv.line;
+        let pts: Vec<(String, i64, f64)> =
+            (0..200).map(|i| (format!("e2e.line.c{c}.m{}", i % 7), base + 10 * i, c as f64 * 1000.0 + i as f64 + 0.25)).collect();
+        expect.extend(pts.iter().cloned());
+        handles.push(std::thread::spawn(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let text: String = pts.iter().map(|(m, t, v)| format!("{m} {v} {t}\n")).collect();
+            for chunk in text.as_bytes().chunks(37) {
+                s.write_all(chunk).unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+
+    // Pickle frames, as carbon-relay sends them (float timestamps), over one connection.
+    let mut s = TcpStream::connect(("127.0.0.1", srv.pickle)).unwrap();
+    for f in 0..5 {
+        let pts: Vec<(String, f64, f64)> =
+            (0..100).map(|i| (format!("e2e.pickle.f{f}"), (base + 10 * i) as f64, -(i as f64) * 1.5)).collect();
+        expect.extend(pts.iter().map(|(m, t, v)| (m.clone(), *t as i64, *v)));
+        s.write_all(&pickle_frame(&pts)).unwrap();
+    }
+    drop(s);
+
+    // UDP: a datagram of several lines.
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dgram: String = (0..5).map(|i| format!("e2e.udp.x {i} {}\n", base + 10 * i)).collect();
+    u.send_to(dgram.as_bytes(), ("127.0.0.1", srv.udp)).unwrap();
+    expect.extend((0..5).map(|i| ("e2e.udp.x".to_string(), base + 10 * i, i as f64)));
+
+    let total = expect.len() as f64;
+    srv.wait_metrics("all points committed", |m| m.get("committedPoints").copied().unwrap_or(0.0) >= total);
+    let m = srv.metrics();
+    assert_eq!(m["metricsReceived"], total);
+    assert_eq!(m["cache.size"], 0.0);
+    assert_eq!(m["errors"], 0.0);
+
+    let tree = read_tree(&srv.data);
+    for (name, ts, v) in &expect {
+        let got = tree.get(name).and_then(|f| f.get(ts));
+        assert_eq!(got, Some(v), "{name} @{ts}");
+    }
+
+    // The files are whisper files as far as the Python reference is concerned.
+    let file = srv.data.join("e2e/pickle/f3.wsp");
+    let script = "import sys, whisper, json\n(s, e, st), v = whisper.fetch(sys.argv[1], int(sys.argv[2]) - 1, int(sys.argv[2]) + 990)\nprint(json.dumps(v))";
+    let o = Command::new(python())
+        .args(["-c", script, file.to_str().unwrap(), &base.to_string()])
+        .output()
+        .expect("CARBONADO_PYTHON with whisper is required");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vals: Vec<Option<f64>> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(vals.len(), 100);
+    for (i, v) in vals.iter().enumerate() {
+        assert_eq!(*v, Some(-(i as f64) * 1.5));
+    }
+}
+
+#[test]
+fn carbonlink_serves_points_not_yet_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    // One create per minute: the first metric gets a file, the others wait in the cache.
+    let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"\nmax_creates_per_minute = 1");
+    let t = now() - now() % 10 - 600;
+    let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
+    s.write_all(format!("cl.first 1 {t}\n").as_bytes()).unwrap();
+    srv.wait_metrics("first file created", |m| m.get("creates") == Some(&1.0));
+    s.write_all(format!("cl.waiting 1.5 {t}\ncl.waiting 2.5 {}\ncl.other 7 {t}\n", t + 10).as_bytes()).unwrap();
+    srv.wait_metrics("create deferred", |m| m.get("deferredCreates").copied().unwrap_or(0.0) >= 1.0 && m["cache.size"] == 3.0);
+    assert!(!srv.data.join("cl/waiting.wsp").exists());
+
+    let r = srv.carbonlink(&request(&[("type", Value::str("cache-query")), ("metric", Value::str("cl.waiting"))]));
+    assert_eq!(datapoints(r.get("datapoints").unwrap()), vec![(t as f64, 1.5), ((t + 10) as f64, 2.5)]);
+    let r = srv.carbonlink(&request(&[("type", Value::str("cache-query")), ("metric", Value::str("cl.unknown"))]));
+    assert_eq!(datapoints(r.get("datapoints").unwrap()), vec![]);
+
+    // Several requests on one connection, as graphite-web's pool does.
+    let mut conn = TcpStream::connect(("127.0.0.1", srv.query)).unwrap();
+    let bulk = request(&[
+        ("type", Value::str("cache-query-bulk")),
+        ("metrics", Value::List(vec![Value::str("cl.waiting"), Value::str("cl.other")])),
+    ]);
+    let r = carbonlink_on(&mut conn, &bulk);
+    let by = r.get("datapointsByMetric").unwrap();
+    assert_eq!(datapoints(by.get("cl.other").unwrap()), vec![(t as f64, 7.0)]);
+    assert_eq!(datapoints(by.get("cl.waiting").unwrap()).len(), 2);
+    let meta = request(&[
+        ("type", Value::str("get-metadata")),
+        ("metric", Value::str("cl.first")),
+        ("key", Value::str("aggregationMethod")),
+    ]);
+    assert_eq!(carbonlink_on(&mut conn, &meta).get("value").and_then(Value::as_str), Some("average"));
+    let bad = request(&[("type", Value::str("nonsense"))]);
+    assert_eq!(
+        carbonlink_on(&mut conn, &bad).get("error").and_then(Value::as_str),
+        Some("Invalid request type \"nonsense\"")
+    );
+
+    // graphite-web's own client (Debian graphite-web) reads our cache.
+    let script = r#"
+import sys, json
+from django.conf import settings
+settings.configure(CARBONLINK_HASHING_KEYFUNC=None, REPLICATION_FACTOR=1, CARBONLINK_HASHING_TYPE='carbon_ch',
+    CARBONLINK_RETRY_DELAY=15, CARBONLINK_PICKLE_PROTOCOL=-1, CARBON_METRIC_PREFIX='carbon', LOG_DIR=sys.argv[3],
+    LOG_RENDERING_PERFORMANCE=False, LOG_CACHE_PERFORMANCE=False, LOG_INFO_PERFORMANCE=False, LOG_ROTATION=False,
+    LOG_ROTATION_COUNT=1, LOG_FILE_INFO='info.log', LOG_FILE_EXCEPTION='exception.log', LOG_FILE_CACHE='cache.log',
+    LOG_FILE_RENDERING='rendering.log', DEBUG=False)
+from graphite.carbonlink import CarbonLinkPool
+pool = CarbonLinkPool([('127.0.0.1', int(sys.argv[1]), 'a')], 5.0)
+print(json.dumps({'points': sorted(pool.query(sys.argv[2])), 'method': pool.get_metadata('cl.first', 'aggregationMethod')}))
+"#;
+    let o = Command::new(sys_python())
+        .args(["-c", script, &srv.query.to_string(), "cl.waiting", dir.path().to_str().unwrap()])
+        .output()
+        .expect("Debian graphite-web (CARBONADO_SYS_PYTHON) is required");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["method"], "average");
+    assert_eq!(v["points"], serde_json::json!([[t as f64, 1.5], [(t + 10) as f64, 2.5]]));
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(srv.metrics()["cache.queries"], 3.0);
+}
