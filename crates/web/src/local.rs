@@ -340,3 +340,34 @@ mod tests {
         assert_eq!(metric_file(d, "v1.5"), Some(PathBuf::from("/data/v1/5.wsp")));
     }
 }
+
+#[cfg(test)]
+mod fetch_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_process_cache_points_merge_over_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b.wsp");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let arch = [whisper::parse_retention_def("60:100").unwrap()];
+        whisper::create(&path, &arch, 0.5, whisper::AggregationMethod::Average, whisper::CreateOptions::default()).unwrap();
+        let now = 1_700_000_000 - 1_700_000_000 % 60;
+        whisper::Whisper::open_rw(&path).unwrap().update_many(&[(now - 180, 1.0), (now - 120, 2.0)], now).unwrap();
+        let index = Arc::new(store::NameIndex::load(dir.path()).unwrap().0);
+        let cache = InProcessCache::new(Arc::new(move |m: &str| {
+            if m == "a.b" {
+                vec![(now as f64 - 120.0, 5.0), (now as f64 - 60.0, 6.0)]
+            } else {
+                vec![]
+            }
+        }));
+        let src = LocalSource::new(dir.path().to_path_buf(), index, Some(Arc::new(cache)), 2, 1000);
+        let out = src.fetch(&["a.b".to_string()], TimeRange { from: now - 240, until: now, now }).await.unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].values, vec![Some(1.0), Some(5.0), Some(6.0), None], "first point is from - from % step + step");
+        let too_many = LocalSource::new(dir.path().to_path_buf(), src.index().clone(), None, 2, 3);
+        let err = too_many.fetch(&["a.b".to_string()], TimeRange { from: now - 240, until: now, now }).await;
+        assert!(matches!(err, Err(WebError::Limit(_))), "{err:?}");
+    }
+}
