@@ -30,6 +30,7 @@ struct Active {
     sync_handle: File,
     bytes: u64,
     dirty: bool,
+    opened: std::time::Instant,
 }
 
 #[derive(Debug, Default)]
@@ -72,7 +73,7 @@ fn open_segment(dir: &Path, id: SegmentId) -> Result<Active, CacheError> {
     let path = seg_path(dir, id);
     let f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| CacheError::wal(&path, e))?;
     let sync_handle = f.try_clone().map_err(|e| CacheError::wal(&path, e))?;
-    Ok(Active { id, out: BufWriter::with_capacity(1 << 20, f), sync_handle, bytes: 0, dirty: false })
+    Ok(Active { id, out: BufWriter::with_capacity(1 << 20, f), sync_handle, bytes: 0, dirty: false, opened: std::time::Instant::now() })
 }
 
 /// Encodes one batch as a WAL payload.
@@ -229,6 +230,32 @@ impl Wal {
         Ok(())
     }
 
+    /// Starts a new segment if the active one holds records and is older than `max_age`, so that a
+    /// quiet cache does not keep (and replay) an ever-growing segment of points long on disk.
+    pub fn rotate_if_older(&self, max_age: std::time::Duration) -> Result<(), CacheError> {
+        let mut a = self.lock_active();
+        if a.bytes > 0 && a.opened.elapsed() >= max_age {
+            self.rotate(&mut a)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment at shutdown: synced, and deleted at once if all its points are on disk.
+    /// Nothing may be appended afterwards.
+    pub fn close(&self) -> Result<(), CacheError> {
+        {
+            let mut a = self.lock_active();
+            let path = seg_path(&self.dir, a.id);
+            a.out.flush().map_err(|e| CacheError::wal(&path, e))?;
+            a.sync_handle.sync_data().map_err(|e| CacheError::wal(&path, e))?;
+            if let Some(s) = self.lock_segments().get_mut(&a.id) {
+                s.sealed = true;
+            }
+        }
+        self.collect();
+        Ok(())
+    }
+
     /// Pushes buffered records to the OS and fsyncs them (called every `wal_sync_interval`).
     pub fn sync(&self) -> Result<(), CacheError> {
         let handle = {
@@ -344,6 +371,17 @@ mod tests {
         assert!(!seg_path(dir.path(), first).exists());
         assert!(!seg_path(dir.path(), second).exists());
         assert!(seg_path(dir.path(), last).exists());
+    }
+
+    #[test]
+    fn close_removes_a_fully_persisted_active_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), 1 << 20).unwrap();
+        let id = wal.append(&pts(4, 0.0)).unwrap();
+        wal.release(id, 4);
+        assert!(seg_path(dir.path(), id).exists(), "the active segment stays while open");
+        wal.close().unwrap();
+        assert!(!seg_path(dir.path(), id).exists());
     }
 
     #[test]

@@ -160,7 +160,7 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     .await?;
     let _ = bg_stop.send(true);
     let _ = syncer.await;
-    wal.sync()?;
+    wal.close()?;
     if flushed {
         tracing::info!("cache flushed to whisper");
     } else {
@@ -180,6 +180,9 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A segment older than this is rotated even if small, so persisted points stop being kept (and replayed).
+const WAL_SEGMENT_MAX_AGE: Duration = Duration::from_secs(60);
+
 async fn wal_syncer(wal: Arc<Wal>, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -189,7 +192,7 @@ async fn wal_syncer(wal: Arc<Wal>, every: Duration, mut stop: watch::Receiver<bo
             _ = stop.changed() => return,
         }
         let w = wal.clone();
-        match tokio::task::spawn_blocking(move || w.sync()).await {
+        match tokio::task::spawn_blocking(move || w.sync().and_then(|_| w.rotate_if_older(WAL_SEGMENT_MAX_AGE))).await {
             Ok(Err(e)) => tracing::error!(error = %e, "WAL sync failed"),
             Err(e) => tracing::error!(error = %e, "WAL sync task failed"),
             Ok(Ok(())) => {}
