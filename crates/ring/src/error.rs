@@ -23,6 +23,14 @@ pub enum Error {
     /// REPLICATION_FACTOR must be at least 1.
     #[error("replication factor must be at least 1")]
     InvalidReplicationFactor,
+    /// carbon-c-relay refuses a replication count above the number of servers.
+    #[error("replication count ({replication}) is larger than the number of servers ({servers})")]
+    ReplicationExceedsServers {
+        /// Requested copies.
+        replication: usize,
+        /// Configured servers.
+        servers: usize,
+    },
     /// A hash type name that is not carbon_ch, fnv1a_ch or jump_fnv1a_ch.
     #[error("unknown hash type {0:?} (expected carbon_ch, fnv1a_ch or jump_fnv1a_ch)")]
     UnknownHashType(String),

@@ -157,8 +157,25 @@ impl HashRouter {
                 Ring::Carbon(CarbonRing::new(nodes, hash)?)
             }
             (RingFlavor::CarbonCRelay, h) => {
+                if config.replication_factor > dests.len() {
+                    return Err(Error::ReplicationExceedsServers {
+                        replication: config.replication_factor,
+                        servers: dests.len(),
+                    });
+                }
+                // Servers whose replica keys coincide get identical ring positions; c-relay then
+                // gives every such entry to one of them, and with replication > 1 its ring walk
+                // never finds enough servers and spins forever. Refuse those configurations.
                 for (i, d) in dests.iter().enumerate() {
-                    if dests[..i].contains(d) {
+                    let clash = dests[..i].iter().any(|e| {
+                        e == d
+                            || match h {
+                                HashType::CarbonCh => e.host == d.host && e.instance == d.instance,
+                                HashType::Fnv1aCh => e.instance.is_some() && e.instance == d.instance,
+                                HashType::JumpFnv1aCh => false,
+                            }
+                    });
+                    if clash {
                         return Err(Error::DuplicateDestination(d.to_string()));
                     }
                 }

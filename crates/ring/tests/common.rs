@@ -2,9 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -29,19 +30,44 @@ pub fn run_python(script: &str, args: &[&Path]) -> String {
     String::from_utf8(out.stdout).expect("python output is utf-8")
 }
 
-/// Runs a program with `input` on stdin and returns (exit success, stdout+stderr).
-pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> (bool, String) {
+/// Runs a program with `input` on stdin and returns (exit success, stdout+stderr); kills it and
+/// panics if it has not finished within `limit` (a hung reference must not hang the suite).
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8], limit: Duration) -> (bool, String) {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
     let data = input.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&data);
     });
-    let out = child.wait_with_output().expect("wait");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let partial = out_reader.join().unwrap_or_default();
+            panic!("{cmd:?} did not finish in {limit:?}; output so far:\n{}", String::from_utf8_lossy(&partial));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     writer.join().expect("writer thread");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let mut text = String::from_utf8_lossy(&out_reader.join().expect("reader")).into_owned();
+    text.push_str(&String::from_utf8_lossy(&err_reader.join().expect("reader")));
+    (status.success(), text)
 }
 
 /// A reproducible generator; CARBONADO_RING_SEED picks another sequence.
