@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::context::{FetchRequest, Fetcher, RequestContext};
-use crate::error::{param_err, QueryError, Result};
+use crate::error::{eval_err, param_err, QueryError, Result};
 use crate::functions::{self, ParamMeta};
 use crate::parser::{parse_target, Expr};
 use crate::pyfmt::repr_f64;
@@ -14,6 +14,8 @@ use crate::series::Series;
 pub enum Value {
     /// A list of series.
     Series(Vec<Series>),
+    /// A list of series lists (what `mapSeries` produces for `reduceSeries`).
+    SeriesLists(Vec<Vec<Series>>),
     /// An integer.
     Int(i64),
     /// A float.
@@ -41,7 +43,7 @@ impl Value {
                 }
             }
             Value::None => "None".into(),
-            Value::Series(_) => "<series>".into(),
+            Value::Series(_) | Value::SeriesLists(_) => "<series>".into(),
         }
     }
 
@@ -228,6 +230,7 @@ impl<'a> Args<'a> {
             Some(Value::Float(f)) => *f != 0.0,
             Some(Value::Str(s)) => !s.is_empty(),
             Some(Value::Series(s)) => !s.is_empty(),
+            Some(Value::SeriesLists(s)) => !s.is_empty(),
             Some(Value::None) => false,
         }
     }
@@ -243,6 +246,10 @@ pub struct Evaluator<'f> {
     fetcher: &'f dyn Fetcher,
     fetched_series: usize,
     fetched_points: usize,
+    /// Path expressions graphite would have prefetched (positional ones of every target seen).
+    prefetched: Vec<String>,
+    /// > 0 while evaluating a keyword argument.
+    kw_depth: usize,
 }
 
 impl<'f> Evaluator<'f> {
@@ -252,6 +259,8 @@ impl<'f> Evaluator<'f> {
             fetcher,
             fetched_series: 0,
             fetched_points: 0,
+            prefetched: Vec::new(),
+            kw_depth: 0,
         }
     }
 
@@ -261,6 +270,11 @@ impl<'f> Evaluator<'f> {
         ctx: &RequestContext,
         targets: &[String],
     ) -> Result<Vec<Series>> {
+        for t in targets {
+            if let Ok(e) = parse_target(t) {
+                crate::parser::path_expressions(&e, &mut self.prefetched);
+            }
+        }
         let mut out = Vec::new();
         for t in targets {
             if t.trim().is_empty() {
@@ -274,8 +288,12 @@ impl<'f> Evaluator<'f> {
     /// Parses and evaluates one target.
     pub fn evaluate_target(&mut self, ctx: &RequestContext, target: &str) -> Result<Vec<Series>> {
         let expr = parse_target(target)?;
+        crate::parser::path_expressions(&expr, &mut self.prefetched);
         match self.eval(ctx, &expr, None)? {
             Value::Series(s) => Ok(s),
+            Value::SeriesLists(_) => {
+                eval_err("a list of series lists (mapSeries) cannot be rendered; use reduceSeries")
+            }
             _ => Ok(Vec::new()),
         }
     }
@@ -337,6 +355,11 @@ impl<'f> Evaluator<'f> {
                         expression = expression.replace(&var, &val.py_str());
                     }
                 }
+                if self.kw_depth > 0 && !self.prefetched.contains(&expression) {
+                    // graphite only fetches what it prefetched, and its prefetch skips keyword
+                    // arguments: a path that appears only there evaluates to an empty list.
+                    return Ok(Value::Series(Vec::new()));
+                }
                 Ok(Value::Series(self.fetch(ctx, &expression)?))
             }
             Expr::Call(c) => {
@@ -350,14 +373,38 @@ impl<'f> Evaluator<'f> {
                 }
                 let def = functions::lookup(&c.name)
                     .ok_or_else(|| QueryError::UnknownFunction(c.name.clone()))?;
+                if c.name == "map" || c.name == "mapSeries" {
+                    // The only function whose value is a list of lists; reduceSeries consumes it.
+                    let Some(first) = c.args.first() else {
+                        return param_err(
+                            "Missing required parameter \"seriesList\" for function \"mapSeries\"",
+                        );
+                    };
+                    let list = self.eval_series(ctx, first, repl)?;
+                    let mut nodes = Vec::new();
+                    for a in c.args.iter().skip(1) {
+                        nodes.push(self.eval(ctx, a, repl)?);
+                    }
+                    return Ok(Value::SeriesLists(functions::map_series(list, &nodes)));
+                }
                 let mut pos = Vec::with_capacity(c.args.len());
                 for a in &c.args {
                     pos.push(self.eval(ctx, a, repl)?);
                 }
                 let mut kw = Vec::with_capacity(c.kwargs.len());
+                self.kw_depth += 1;
+                let mut kw_result = Ok(());
                 for (k, v) in &c.kwargs {
-                    kw.push((k.clone(), self.eval(ctx, v, repl)?));
+                    match self.eval(ctx, v, repl) {
+                        Ok(val) => kw.push((k.clone(), val)),
+                        Err(e) => {
+                            kw_result = Err(e);
+                            break;
+                        }
+                    }
                 }
+                self.kw_depth -= 1;
+                kw_result?;
                 let params = functions::params_of(&c.name);
                 validate_counts(&c.name, params, &pos, &kw)?;
                 // graphite's validateParams turns ints given to float parameters into floats.

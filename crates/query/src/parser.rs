@@ -576,7 +576,8 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Path expressions a target will fetch (for prefetching), with `$name` templates applied.
+/// Path expressions graphite prefetches for a target: positional arguments only (graphite's
+/// extractPathExpressions never looks into keyword arguments).
 pub fn path_expressions(e: &Expr, out: &mut Vec<String>) {
     match e {
         Expr::Path(p) => {
@@ -584,11 +585,12 @@ pub fn path_expressions(e: &Expr, out: &mut Vec<String>) {
                 out.push(p.clone())
             }
         }
-        Expr::Call(c) => c
-            .args
-            .iter()
-            .chain(c.kwargs.iter().map(|(_, v)| v))
-            .for_each(|a| path_expressions(a, out)),
+        Expr::Call(c) if c.name == "seriesByTag" => {
+            if !out.contains(&c.raw) {
+                out.push(c.raw.clone())
+            }
+        }
+        Expr::Call(c) => c.args.iter().for_each(|a| path_expressions(a, out)),
         Expr::Template(t) => path_expressions(&t.inner, out),
         _ => {}
     }

@@ -5,12 +5,8 @@ mod common;
 
 use query::{parse_at_time, parse_tz};
 
-/// Cases where we deliberately differ from Debian's graphite-web 1.1.8, with the reason.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "delay(test.servers.web01.cpu.user,0)",
-        "1.1.8's grammar/evaluator drops an integer 0 argument and answers []",
-    ),
+/// Differences shared by both releases, with the reason.
+const COMMON_DIFFERENCES: &[(&str, &str)] = &[
     (
         "timeSlice(test.servers.web01.cpu.user,'-50min')",
         "graphite parses the slice bounds against the wall clock, not the request's now",
@@ -24,66 +20,45 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "same wall-clock bug",
     ),
     (
-        "transformNull(oracle.sparse.a,referenceSeries=oracle.neg.a)",
-        "1.1.8 drops the referenceSeries keyword when no default is given",
-    ),
-    (
-        "highestCurrent(test.servers.*.cpu.*)",
-        "1.1.8 requires n; 1.1.10 (our reference spec) defaults it to 1",
-    ),
-    (
-        "holtWintersForecast(test.servers.web01.cpu.user)",
-        "not implemented yet",
-    ),
-    (
-        "holtWintersForecast(test.servers.web01.cpu.user,'1h')",
-        "not implemented yet",
-    ),
-    (
-        "holtWintersConfidenceBands(test.servers.web01.cpu.user)",
-        "not implemented yet",
-    ),
-    (
-        "holtWintersConfidenceBands(test.servers.web01.cpu.user,2,'1h')",
-        "not implemented yet",
-    ),
-    (
-        "holtWintersConfidenceArea(test.servers.web01.cpu.user)",
-        "not implemented yet",
-    ),
-    (
-        "holtWintersForecast(test.servers.web01.cpu.user,'1h','15min')",
-        "not implemented yet",
-    ),
-    (
-        "linearRegression(test.servers.web01.cpu.user)",
-        "not implemented yet",
-    ),
-    (
-        "linearRegression(test.servers.web01.cpu.user,'1700000300','1700000900')",
-        "not implemented yet",
+        "verticalLine('1700000600')",
+        "graphite names an unlabelled line None (JSON null); our names are strings, we use \"\"",
     ),
 ];
 
-#[test]
-fn render_cases_match_graphite_web() {
-    let o = common::oracle();
+/// Cases where we deliberately differ from Debian's graphite-web 1.1.8 only.
+/// upper, lower and compressPeriodicGaps are new in 1.1.10: 1.1.8 answers 400, we evaluate them.
+const KNOWN_DIFFERENCES_1_1_8: &[(&str, &str)] = &[
+    ("upper(test.servers.web01.cpu.user)", "new in 1.1.10"),
+    (
+        "lower(upper(test.servers.web01.cpu.user),0,-1)",
+        "new in 1.1.10",
+    ),
+    (
+        "upper(test.servers.web01.cpu.user,2,-3,99)",
+        "new in 1.1.10",
+    ),
+    ("compressPeriodicGaps(oracle.sparse.a)", "new in 1.1.10"),
+    (
+        "compressPeriodicGaps(test.servers.web01.cpu.user)",
+        "new in 1.1.10",
+    ),
+];
+
+/// Cases where we deliberately differ from graphite-web 1.1.10 only.
+const KNOWN_DIFFERENCES_1_1_10: &[(&str, &str)] = &[];
+
+/// Replays one oracle file; returns the cases that differ and are not listed in `known`.
+fn replay(file: &str, known: &[(&str, &str)], shape_only: fn(&str) -> bool) -> Vec<String> {
+    let o = common::oracle_file(file);
     let f = common::fetcher(&o["fixture"]);
     let mut failures = Vec::new();
     let mut passed = 0;
     for case in o["cases"].as_array().expect("cases") {
         let params = &case["params"];
-        let target = params["target"].to_string();
+        let target = params["target"].as_str().unwrap_or("").to_string();
         let ours = common::render(&f, params);
         let outcome = match (&ours, case.get("json"), case["status"].as_i64()) {
-            // randomWalk is random; moving* windows changed between 1.1.8 (window ends before point i)
-            // and 1.1.10 (window includes point i, which we follow; values checked in tests/vectors.rs):
-            // for both, names and timestamps are still compared.
-            (Ok(list), Some(j), Some(200))
-                if target.contains("randomWalk") || target.starts_with("\"moving") =>
-            {
-                common::compare_shape(list, j)
-            }
+            (Ok(list), Some(j), Some(200)) if shape_only(&target) => common::compare_shape(list, j),
             (Ok(list), Some(j), Some(200)) => common::compare(list, j),
             (Err(_), _, st) if st != Some(200) => Ok(()),
             (Ok(list), _, st) => Err(format!(
@@ -95,23 +70,54 @@ fn render_cases_match_graphite_web() {
         };
         match outcome {
             Ok(()) => passed += 1,
-            Err(msg) => {
-                if !KNOWN_DIFFERENCES
+            Err(msg)
+                if known
                     .iter()
-                    .any(|(t, _)| *t == target.trim_matches('"').replace("\\\\", "\\"))
-                {
-                    failures.push(format!("{target}: {msg}"));
-                }
+                    .chain(COMMON_DIFFERENCES)
+                    .any(|(t, _)| *t == target) =>
+            {
+                eprintln!("  known difference {target}: {msg}")
             }
+            Err(msg) => failures.push(format!("{target}: {msg}")),
         }
     }
-    eprintln!("oracle: {passed} passed, {} failed", failures.len());
+    eprintln!(
+        "{file}: {passed} passed, {} unexpected differences",
+        failures.len()
+    );
     for f in &failures {
         eprintln!("  FAIL {f}");
     }
+    failures
+}
+
+/// randomWalk is random: only names and timestamps are compared.
+fn random(t: &str) -> bool {
+    t.contains("randomWalk")
+}
+
+/// 1.1.8 ends moving windows just before point i, 1.1.10 (which we follow) includes it: for
+/// moving* only names and timestamps are compared against 1.1.8 (values: the 1.1.10 replay).
+fn random_or_moving(t: &str) -> bool {
+    random(t) || t.starts_with("moving")
+}
+
+#[test]
+fn render_cases_match_graphite_web_1_1_10() {
+    let failures = replay("expected-1.1.10.json", KNOWN_DIFFERENCES_1_1_10, random);
     assert!(
         failures.is_empty(),
-        "{} oracle cases differ",
+        "{} oracle cases differ from graphite-web 1.1.10",
+        failures.len()
+    );
+}
+
+#[test]
+fn render_cases_match_debian_graphite_web_1_1_8() {
+    let failures = replay("expected.json", KNOWN_DIFFERENCES_1_1_8, random_or_moving);
+    assert!(
+        failures.is_empty(),
+        "{} oracle cases differ from graphite-web 1.1.8",
         failures.len()
     );
 }

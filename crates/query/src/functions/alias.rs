@@ -22,7 +22,54 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("legendValue", legend_value),
     ("cactiStyle", cacti_style),
     ("substr", substr_fn),
+    ("upper", |e, c, a| change_case(e, c, a, true)),
+    ("lower", |e, c, a| change_case(e, c, a, false)),
+    ("toUpperCase", |e, c, a| change_case(e, c, a, true)),
+    ("toLowerCase", |e, c, a| change_case(e, c, a, false)),
 ];
+
+fn change_case(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+    upper: bool,
+) -> Result<Vec<Series>> {
+    let mut list = a.series("seriesList")?;
+    let pos: Vec<i64> = a
+        .rest("pos")
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .map(|f| f as i64)
+        .collect();
+    let conv = |c: char| -> String {
+        if upper {
+            c.to_uppercase().collect()
+        } else {
+            c.to_lowercase().collect()
+        }
+    };
+    for s in list.iter_mut() {
+        if pos.is_empty() {
+            s.name = if upper {
+                s.name.to_uppercase()
+            } else {
+                s.name.to_lowercase()
+            };
+            continue;
+        }
+        let mut chars: Vec<String> = s.name.chars().map(String::from).collect();
+        let len = chars.len() as i64;
+        for &p in &pos {
+            let i = if p < 0 { p + len } else { p };
+            if (0..len).contains(&i) {
+                let c = chars[i as usize].chars().next().unwrap_or(' ');
+                chars[i as usize] = conv(c);
+            }
+        }
+        s.name = chars.concat();
+    }
+    Ok(list)
+}
 
 fn alias(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
@@ -113,25 +160,118 @@ fn alias_query(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
         let Some(cur) = safe_last(&first.values) else {
             return param_err(format!("Cannot get last value of series: {}", first.name));
         };
-        s.name = percent_format(&new_name, cur);
+        s.name = percent_format(&new_name, cur)?;
     }
     Ok(list)
 }
 
-/// Python `fmt % value` for the common single-conversion cases (%d, %f, %.Nf, %s, %g).
-fn percent_format(fmt: &str, v: f64) -> String {
-    let re = Regex::new(r"%(\.(\d+))?([dfsgi])").expect("static regex");
-    re.replace(fmt, |c: &regex::Captures<'_>| match &c[3] {
-        "d" | "i" => format!("{}", v.trunc() as i64),
-        "f" => format!(
-            "{:.*}",
-            c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(6),
-            v
-        ),
-        "g" => crate::pyfmt::fmt_g(v),
-        _ => repr_f64(v),
-    })
-    .into_owned()
+/// Python `fmt % value` with one float argument (flags `-0+ `, width, precision; d i f F e E g G s r).
+fn percent_format(fmt: &str, v: f64) -> Result<String> {
+    let b = fmt.as_bytes();
+    let mut out = String::new();
+    let mut used = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            let ch = fmt[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+            continue;
+        }
+        i += 1;
+        if b.get(i) == Some(&b'%') {
+            out.push('%');
+            i += 1;
+            continue;
+        }
+        let (mut left, mut zero, mut plus) = (false, false, false);
+        while let Some(&f) = b.get(i) {
+            match f {
+                b'-' => left = true,
+                b'0' => zero = true,
+                b'+' => plus = true,
+                b' ' | b'#' => {}
+                _ => break,
+            }
+            i += 1;
+        }
+        let ws = i;
+        while b.get(i).map_or(false, |c| c.is_ascii_digit()) {
+            i += 1;
+        }
+        let width: usize = fmt[ws..i].parse().unwrap_or(0);
+        let mut prec: Option<usize> = None;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let ps = i;
+            while b.get(i).map_or(false, |c| c.is_ascii_digit()) {
+                i += 1;
+            }
+            prec = Some(fmt[ps..i].parse().unwrap_or(0));
+        }
+        let Some(&t) = b.get(i) else {
+            return param_err("incomplete format");
+        };
+        i += 1;
+        used += 1;
+        if used > 1 {
+            return eval_err("TypeError: not enough arguments for format string");
+        }
+        let mut body = match t {
+            b'd' | b'i' | b'u' => format!("{}", v.trunc() as i64),
+            b'f' | b'F' => format!("{:.*}", prec.unwrap_or(6), v),
+            b'e' | b'E' => {
+                let s = python_exp(v, prec.unwrap_or(6));
+                if t == b'E' {
+                    s.to_uppercase()
+                } else {
+                    s
+                }
+            }
+            b'g' | b'G' => crate::pyfmt::fmt_g(v),
+            b's' | b'r' => repr_f64(v),
+            _ => {
+                return eval_err(format!(
+                    "ValueError: unsupported format character '{}'",
+                    t as char
+                ))
+            }
+        };
+        if plus && v >= 0.0 && !matches!(t, b's' | b'r') {
+            body.insert(0, '+');
+        }
+        if body.len() < width {
+            let pad = width - body.len();
+            if left {
+                body.push_str(&" ".repeat(pad));
+            } else if zero && !matches!(t, b's' | b'r') {
+                let sign = body.starts_with(['-', '+']);
+                body.insert_str(usize::from(sign), &"0".repeat(pad));
+            } else {
+                body.insert_str(0, &" ".repeat(pad));
+            }
+        }
+        out.push_str(&body);
+    }
+    if used == 0 {
+        return eval_err("TypeError: not all arguments converted during string formatting");
+    }
+    Ok(out)
+}
+
+/// Python's `%.Ne` (exponent with sign and at least two digits).
+fn python_exp(v: f64, prec: usize) -> String {
+    let s = format!("{:.*e}", prec, v);
+    match s.split_once('e') {
+        Some((m, e)) => {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            format!("{m}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
 }
 
 /// graphite's glyph.format_units (no step).

@@ -183,7 +183,7 @@ fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec
 }
 
 /// graphite's _summarizeValues; returns (values, aligned end).
-fn summarize_values(
+pub(crate) fn summarize_values(
     s: &Series,
     func: &str,
     interval: i64,
@@ -506,7 +506,11 @@ struct HoltWinters {
     deviations: Vec<Option<f64>>,
 }
 
-fn holt_winters_analysis(values: &[Option<f64>], step: i64, seasonality: &str) -> Result<HoltWinters> {
+fn holt_winters_analysis(
+    values: &[Option<f64>],
+    step: i64,
+    seasonality: &str,
+) -> Result<HoltWinters> {
     let (alpha, gamma, beta) = (0.1, 0.1, 0.0035);
     let season = parse_time_offset(seasonality)?;
     let season_len = season.div_euclid(step.max(1));
@@ -538,25 +542,34 @@ fn holt_winters_analysis(values: &[Option<f64>], step: i64, seasonality: &str) -
         let (last_intercept, last_slope, prediction) = if i == 0 {
             (actual, 0.0, Some(actual))
         } else {
-            (intercepts.last().copied().flatten().unwrap_or(actual), slopes.last().copied().unwrap_or(0.0), next_pred)
+            (
+                intercepts.last().copied().flatten().unwrap_or(actual),
+                slopes.last().copied().unwrap_or(0.0),
+                next_pred,
+            )
         };
         let ii = i as i64;
         let last_seasonal = last(&seasonals, ii);
         let next_last_seasonal = last(&seasonals, ii + 1);
         let devs: Vec<f64> = deviations.iter().map(|d| d.unwrap_or(0.0)).collect();
         let last_dev = last(&devs, ii);
-        let intercept = alpha * (actual - last_seasonal) + (1.0 - alpha) * (last_intercept + last_slope);
+        let intercept =
+            alpha * (actual - last_seasonal) + (1.0 - alpha) * (last_intercept + last_slope);
         let slope = beta * (intercept - last_intercept) + (1.0 - beta) * last_slope;
         let seasonal = gamma * (actual - intercept) + (1.0 - gamma) * last_seasonal;
         next_pred = Some(intercept + slope + next_last_seasonal);
-        let deviation = gamma * (actual - prediction.unwrap_or(0.0)).abs() + (1.0 - gamma) * last_dev;
+        let deviation =
+            gamma * (actual - prediction.unwrap_or(0.0)).abs() + (1.0 - gamma) * last_dev;
         intercepts.push(Some(intercept));
         slopes.push(slope);
         seasonals.push(seasonal);
         predictions.push(prediction);
         deviations.push(Some(deviation));
     }
-    Ok(HoltWinters { predictions, deviations })
+    Ok(HoltWinters {
+        predictions,
+        deviations,
+    })
 }
 
 fn hw_args(a: &Args<'_>) -> Result<(i64, String)> {
@@ -565,7 +578,11 @@ fn hw_args(a: &Args<'_>) -> Result<(i64, String)> {
 }
 
 /// Bootstrapped series with their forecast and deviation (both cut to the requested range).
-fn hw_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<(Series, Vec<Option<f64>>, Vec<Option<f64>>)>> {
+fn hw_bands(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<(Series, Vec<Option<f64>>, Vec<Option<f64>>)>> {
     let (boot, seasonality) = hw_args(a)?;
     let previews = bootstrap(ev, ctx, a, ctx.from - boot, ctx.until)?;
     let mut out = Vec::new();
@@ -581,7 +598,11 @@ fn hw_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
     Ok(out)
 }
 
-fn holt_winters_forecast(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn holt_winters_forecast(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let (boot, _) = hw_args(a)?;
     Ok(hw_bands(ev, ctx, a)?
         .into_iter()
@@ -593,12 +614,19 @@ fn holt_winters_forecast(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<
         .collect())
 }
 
-fn confidence_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn confidence_bands(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let (boot, _) = hw_args(a)?;
     let delta = a.f64_or("delta", 3.0)?;
     let mut out = Vec::new();
     for (mut s, pred, dev) in hw_bands(ev, ctx, a)? {
-        let (mut upper, mut lower) = (Vec::with_capacity(pred.len()), Vec::with_capacity(pred.len()));
+        let (mut upper, mut lower) = (
+            Vec::with_capacity(pred.len()),
+            Vec::with_capacity(pred.len()),
+        );
         for (p, d) in pred.iter().zip(dev.iter().chain(std::iter::repeat(&None))) {
             match (p, d) {
                 (Some(p), Some(d)) => {
@@ -626,11 +654,19 @@ fn confidence_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) 
     Ok(out)
 }
 
-fn holt_winters_confidence_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn holt_winters_confidence_bands(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     confidence_bands(ev, ctx, a)
 }
 
-fn holt_winters_confidence_area(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn holt_winters_confidence_area(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let mut bands = confidence_bands(ev, ctx, a)?;
     if bands.len() != 2 {
         return eval_err("areaBetween series argument must reference *exactly* 2 series");
@@ -649,14 +685,24 @@ fn holt_winters_confidence_area(ev: &mut Evaluator<'_>, ctx: &RequestContext, a:
     Ok(bands)
 }
 
-fn holt_winters_aberration(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn holt_winters_aberration(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let bands = confidence_bands(ev, ctx, a)?;
     let mut out = Vec::new();
     for mut s in list {
         let find = |n: String| bands.iter().find(|b| b.name == n);
-        let (Some(lo), Some(up)) = (find(format!("holtWintersConfidenceLower({})", s.name)), find(format!("holtWintersConfidenceUpper({})", s.name))) else {
-            return eval_err(format!("KeyError: 'holtWintersConfidenceLower({})'", s.name));
+        let (Some(lo), Some(up)) = (
+            find(format!("holtWintersConfidenceLower({})", s.name)),
+            find(format!("holtWintersConfidenceUpper({})", s.name)),
+        ) else {
+            return eval_err(format!(
+                "KeyError: 'holtWintersConfidenceLower({})'",
+                s.name
+            ));
         };
         let mut ab = Vec::with_capacity(s.len());
         for (i, v) in s.values.iter().enumerate() {
@@ -676,7 +722,13 @@ fn holt_winters_aberration(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Arg
             }));
         }
         s.set_tag("holtWintersAberration", "1");
-        let mut r = Series::new(format!("holtWintersAberration({})", s.name), s.start, s.end, s.step, ab);
+        let mut r = Series::new(
+            format!("holtWintersAberration({})", s.name),
+            s.start,
+            s.end,
+            s.step,
+            ab,
+        );
         r.tags = s.tags.clone();
         r.x_files_factor = s.x_files_factor;
         out.push(r);
@@ -684,7 +736,11 @@ fn holt_winters_aberration(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Arg
     Ok(out)
 }
 
-fn linear_regression(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn linear_regression(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let from = match a.opt_str("startSourceAt")? {
         Some(s) => crate::attime::parse_at_time(&s, ctx.tz, ctx.now)?,
@@ -717,7 +773,9 @@ fn linear_regression(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>)
         }
         let factor = ((n as f64) * siv - (si as f64) * sv) / denom / src.step as f64;
         let offset = ((sii as f64) * sv - siv * (si as f64)) / denom - factor * src.start as f64;
-        let vals = (0..s.len()).map(|i| Some(offset + (s.start + i as i64 * s.step) as f64 * factor)).collect();
+        let vals = (0..s.len())
+            .map(|i| Some(offset + (s.start + i as i64 * s.step) as f64 * factor))
+            .collect();
         out.push(s.derive(name, vals));
     }
     Ok(out)

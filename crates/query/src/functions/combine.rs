@@ -49,6 +49,12 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("multiplySeriesLists", |e, c, a| {
         series_lists(e, c, a, "multiply")
     }),
+    ("groupByTags", group_by_tags),
+    ("weightedAverage", weighted_average),
+    ("mapSeries", map_flat),
+    ("map", map_flat),
+    ("reduceSeries", reduce_series),
+    ("reduce", reduce_series),
 ];
 
 fn all_series(values: Vec<Value>) -> Result<Vec<Series>> {
@@ -134,7 +140,7 @@ fn multiply_series(
 fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let lists = a.rest("seriesLists");
     if lists.is_empty() {
-        let mut s = super::special::constant_series(ctx, 0.0);
+        let mut s = super::special::constant_named(ctx, 0.0, "0".into());
         s.path_expression = "countSeries()".into();
         return Ok(vec![s]);
     }
@@ -630,4 +636,226 @@ fn series_lists(
         func,
         None,
     )
+}
+
+fn map_flat(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    // Reached only through synthetic calls; the evaluator builds mapSeries' list of lists itself.
+    a.series("seriesList")
+}
+
+fn reduce_series(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
+    let groups = match a.get("seriesLists") {
+        Some(Value::SeriesLists(g)) => g.clone(),
+        Some(Value::Series(l)) if l.is_empty() => Vec::new(),
+        _ => return eval_err("reduceSeries needs the output of mapSeries as its first argument"),
+    };
+    let func = a.str("reduceFunction")?;
+    let node = a.i64_or("reduceNode", 0)?;
+    let matchers: Vec<String> = a
+        .rest("reduceMatchers")
+        .iter()
+        .map(|v| v.py_str())
+        .collect();
+    let mut keys: Vec<(String, Vec<Option<Series>>)> = Vec::new();
+    for s in groups.into_iter().flatten() {
+        let parts: Vec<&str> = s.name.split('.').collect();
+        let len = parts.len() as i64;
+        let idx = if node < 0 { node + len } else { node };
+        if !(0..len).contains(&idx) {
+            return eval_err("IndexError: list index out of range");
+        }
+        let n = parts[idx as usize];
+        let key = format!("{}.reduce.{}", parts[..idx as usize].join("."), func);
+        if let Some(mi) = matchers.iter().position(|m| m == n) {
+            let slot = match keys.iter().position(|(k, _)| *k == key) {
+                Some(p) => p,
+                None => {
+                    keys.push((key.clone(), vec![None; matchers.len()]));
+                    keys.len() - 1
+                }
+            };
+            keys[slot].1[mi] = Some(s);
+        }
+    }
+    let def = crate::functions::lookup(&func)
+        .ok_or_else(|| crate::error::QueryError::UnknownFunction(func.clone()))?;
+    let mut out = Vec::new();
+    for (key, slots) in keys {
+        let pos = slots
+            .into_iter()
+            .map(|s| Value::Series(s.into_iter().collect()))
+            .collect();
+        let args = Args::synthetic(def.name, pos);
+        let Some(mut r) = (def.imp)(ev, ctx, &args)?.into_iter().next() else {
+            return eval_err("IndexError: list index out of range");
+        };
+        r.name = key;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn group_by_tags(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    let callback = a.str("callback")?;
+    let tags: Vec<String> = a.rest("tags").iter().map(|v| v.py_str()).collect();
+    if tags.is_empty() {
+        return param_err("groupByTags(): no tags specified");
+    }
+    let with_name = tags.iter().any(|t| t == "name");
+    let common_name = {
+        let mut names: Vec<&str> = list
+            .iter()
+            .filter_map(|s| s.tags.get("name").map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() == 1 {
+            names[0].to_string()
+        } else {
+            callback.clone()
+        }
+    };
+    let key_of = |s: &Series| -> String {
+        let mut parts: Vec<String> = tags
+            .iter()
+            .filter(|t| !with_name || *t != "name")
+            .map(|t| format!("{}={}", t, s.tags.get(t).cloned().unwrap_or_default()))
+            .collect();
+        parts.sort();
+        let head = if with_name {
+            s.tags.get("name").cloned().unwrap_or_default()
+        } else {
+            common_name.clone()
+        };
+        std::iter::once(head)
+            .chain(parts)
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    let mut out = Vec::new();
+    for (key, g) in group_by(list, key_of) {
+        let res = match crate::functions::lookup(&callback)
+            .filter(|_| AggFunc::parse(&callback).is_none())
+        {
+            Some(def) => (def.imp)(ev, ctx, &Args::synthetic(def.name, vec![Value::Series(g)]))?,
+            None => aggregate_list(ctx, g, &callback, None)?,
+        };
+        if let Some(mut s) = res.into_iter().next() {
+            s.tags = crate::series::tags_from_name(&key);
+            s.path_expression = key.clone();
+            s.name = key;
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+fn weighted_average(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
+    let avgs = a.series("seriesListAvg")?;
+    let weights = a.series("seriesListWeight")?;
+    let nodes = a.rest("nodes");
+    if avgs.len() != weights.len() {
+        return param_err(format!(
+            "weightedAverage must receive the same number of series for seriesListAvg and seriesListWeight but received respectively {} and {}",
+            avgs.len(),
+            weights.len()
+        ));
+    }
+    let mut keyed: Vec<(String, Option<Series>, Option<Series>)> = Vec::new();
+    fn slot(keyed: &mut Vec<(String, Option<Series>, Option<Series>)>, k: String) -> usize {
+        match keyed.iter().position(|(kk, _, _)| *kk == k) {
+            Some(p) => p,
+            None => {
+                keyed.push((k, None, None));
+                keyed.len() - 1
+            }
+        }
+    }
+    for (sa, sw) in avgs.iter().zip(&weights) {
+        let i = slot(&mut keyed, agg_key(sa, &nodes));
+        keyed[i].1 = Some(sa.clone());
+        let j = slot(&mut keyed, agg_key(sw, &nodes));
+        keyed[j].2 = Some(sw.clone());
+    }
+    let mut products = Vec::new();
+    for (_, avg, w) in &keyed {
+        let (Some(avg), Some(w)) = (avg, w) else {
+            continue;
+        };
+        let n = avg.values.len().max(w.values.len());
+        let vals = (0..n)
+            .map(|i| {
+                match (
+                    avg.values.get(i).copied().flatten(),
+                    w.values.get(i).copied().flatten(),
+                ) {
+                    (Some(x), Some(y)) => Some(x * y),
+                    _ => None,
+                }
+            })
+            .collect();
+        let mut p = Series::new(
+            format!("product({},{})", w.name, avg.name),
+            avg.start,
+            avg.end,
+            avg.step,
+            vals,
+        );
+        p.x_files_factor = ctx.x_files_factor;
+        products.push(p);
+    }
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (Some(sp), Some(sw)) = (
+        aggregate_list(ctx, products, "sum", None)?
+            .into_iter()
+            .next(),
+        aggregate_list(ctx, weights.clone(), "sum", None)?
+            .into_iter()
+            .next(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let n = sp.values.len().max(sw.values.len());
+    let vals = (0..n)
+        .map(|i| {
+            safe_div(
+                sp.values.get(i).copied().flatten(),
+                sw.values.get(i).copied().flatten(),
+            )
+        })
+        .collect();
+    let exprs = |l: &[Series]| {
+        let mut v: Vec<&str> = l.iter().map(|s| s.path_expression.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.join(",")
+    };
+    let name = format!(
+        "weightedAverage({}, {}, {})",
+        exprs(&avgs),
+        exprs(&weights),
+        nodes
+            .iter()
+            .map(|n| n.py_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut out = Series::new(name, sp.start, sp.end, sp.step, vals);
+    out.x_files_factor = ctx.x_files_factor;
+    Ok(vec![out])
 }

@@ -159,7 +159,9 @@ fn ranked(
     func: &str,
     high: bool,
 ) -> Result<Vec<Series>> {
-    rank_impl(a.series("seriesList")?, a.i64_or("n", 1)?, func, high)
+    // These wrappers take `n` without a default in graphite (TypeError when it is missing).
+    let n = a.f64("n")?;
+    rank_impl(a.series("seriesList")?, n.trunc() as i64, func, high)
 }
 
 fn n_percentile_of(s: &Series, n: f64) -> Option<Series> {
@@ -235,16 +237,27 @@ fn remove_between_percentile(
         .map(|c| percentile(c, 100.0 - n, false))
         .collect();
     let highs: Vec<Option<f64>> = cols.iter().map(|c| percentile(c, n, false)).collect();
-    Ok(list
-        .into_iter()
-        .filter(|s| {
-            s.values
-                .iter()
-                .take(len)
-                .enumerate()
-                .any(|(i, v)| !(lows[i] < *v && *v < highs[i]))
-        })
-        .collect())
+    let mut out = Vec::new();
+    for s in list {
+        let mut keep = false;
+        for (i, v) in s.values.iter().enumerate() {
+            // Python compares every value with its column's bounds: a None anywhere is a
+            // TypeError and a series longer than the shortest one an IndexError.
+            let (Some(lo), Some(hi)) = (lows.get(i).copied(), highs.get(i).copied()) else {
+                return crate::error::eval_err("IndexError: list index out of range");
+            };
+            let (Some(lo), Some(v), Some(hi)) = (lo, *v, hi) else {
+                return crate::error::eval_err(
+                    "TypeError: '<' not supported between instances of 'float' and 'NoneType'",
+                );
+            };
+            keep |= !(lo < v && v < hi);
+        }
+        if keep {
+            out.push(s);
+        }
+    }
+    Ok(out)
 }
 
 fn remove_percentile(

@@ -60,6 +60,14 @@ fn registry() -> &'static HashMap<&'static str, FuncDef> {
     })
 }
 
+/// mapSeries grouping: series grouped by node/tag key in first-appearance order.
+pub fn map_series(list: Vec<Series>, nodes: &[crate::eval::Value]) -> Vec<Vec<Series>> {
+    util::group_by(list, |s| util::agg_key(s, nodes))
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect()
+}
+
 /// The function registered under `name`.
 pub fn lookup(name: &str) -> Option<&'static FuncDef> {
     registry().get(name)
@@ -125,8 +133,15 @@ pub fn params_of(name: &str) -> &'static [ParamMeta] {
 
 /// `/functions/<name>`: graphite-web's info object for one implemented function.
 pub fn function_info(name: &str) -> Option<&'static serde_json::Value> {
-    lookup(name)?;
+    if !is_served(name) {
+        return None;
+    }
     catalog().get(name)
+}
+
+/// seriesByTag is evaluated by the evaluator itself (a Fetcher call), not through the registry.
+fn is_served(name: &str) -> bool {
+    lookup(name).is_some() || name == "seriesByTag"
 }
 
 const INF_SENTINEL: &str = "\"__carbonado_inf__\"";
@@ -142,7 +157,7 @@ pub fn to_graphite_json(v: &serde_json::Value) -> String {
 pub fn functions_json() -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for (name, info) in catalog() {
-        if lookup(name).is_some() {
+        if is_served(name) {
             out.insert(name.clone(), info.clone());
         }
     }

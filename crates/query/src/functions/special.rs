@@ -26,19 +26,50 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("sin", sin_function),
     ("randomWalkFunction", random_walk),
     ("randomWalk", random_walk),
+    ("verticalLine", vertical_line),
 ];
+
+fn vertical_line(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let ts = crate::attime::parse_at_time(&a.str("ts")?, ctx.tz, ctx.now)?;
+    if ts < ctx.from {
+        return param_err(format!(
+            "verticalLine(): timestamp {ts} exists before start of range"
+        ));
+    }
+    if ts > ctx.until {
+        return param_err(format!(
+            "verticalLine(): timestamp {ts} exists after end of range"
+        ));
+    }
+    let mut s = Series::new(
+        a.opt_str("label")?.unwrap_or_default(),
+        ts,
+        ts,
+        1,
+        vec![Some(1.0), Some(1.0)],
+    );
+    s.x_files_factor = ctx.x_files_factor;
+    s.options.draw_as_infinite = true;
+    s.options.color = a.opt_str("color")?.filter(|c| !c.is_empty());
+    Ok(vec![s])
+}
 
 /// graphite's constantLine series (three points over the request range).
 pub(crate) fn constant_series(ctx: &RequestContext, v: f64) -> Series {
+    constant_named(ctx, v, repr_f64(v))
+}
+
+/// constantLine with the name Python's `str(value)` gives (an int stays `0`).
+pub(crate) fn constant_named(ctx: &RequestContext, v: f64, name: String) -> Series {
     let step = ((ctx.until - ctx.from) as f64 / 2.0).trunc() as i64;
     let mut s = Series::new(
-        repr_f64(v),
+        name.clone(),
         ctx.from,
         ctx.until,
         step.max(1),
         vec![Some(v); 3],
     );
-    s.path_expression = format!("constantLine({})", repr_f64(v));
+    s.path_expression = format!("constantLine({})", name);
     s.x_files_factor = ctx.x_files_factor;
     s
 }

@@ -47,7 +47,61 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("cumulative", cumulative),
     ("setXFilesFactor", set_xff),
     ("xFilesFactor", set_xff),
+    ("compressPeriodicGaps", compress_periodic_gaps),
 ];
+
+/// graphite-web 1.1.10's _compressPeriodicGaps: if values appear every k-th point only, re-step.
+fn compress_gaps(s: Series) -> Result<Series> {
+    let truthy = |v: &Option<f64>| v.map_or(false, |x| x != 0.0);
+    let (mut first, mut second) = (0usize, 0usize);
+    for (i, v) in s.values.iter().enumerate() {
+        if truthy(v) {
+            if first > 0 {
+                second = i;
+                break;
+            }
+            first = i;
+        }
+    }
+    let guess = second as i64 - first as i64;
+    let third = second as i64 + guess;
+    let n = s.values.len() as i64;
+    let mut interval = None;
+    if guess > 1 && third <= n - 2 {
+        let t = third as usize;
+        if truthy(&s.values[t]) && s.values[t - 1].is_none() && s.values[t + 1].is_none() {
+            interval = Some(guess * s.step);
+        }
+    }
+    let Some(interval) = interval else {
+        return Ok(s);
+    };
+    let new_start = s.start + first as i64 * s.step;
+    let (vals, _) =
+        crate::functions::calc::summarize_values(&s, "last", interval, new_start, s.end)?;
+    let new_end = new_start + interval * (vals.len() as i64 - 1);
+    let mut out = s.clone();
+    out.values = vals;
+    out.start = new_start;
+    out.end = new_end;
+    out.step = interval;
+    Ok(out)
+}
+
+fn compress_periodic_gaps(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.series("seriesList")?;
+    list.into_iter()
+        .map(|mut s| {
+            let name = format!("compressPeriodicGaps({})", s.name);
+            rename(&mut s, name);
+            compress_gaps(s)
+        })
+        .collect()
+}
 
 /// graphite's safePow: None for None operands and for math domain/overflow errors.
 pub(crate) fn safe_pow(v: Option<f64>, p: f64) -> Option<f64> {

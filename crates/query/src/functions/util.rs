@@ -132,8 +132,3 @@ pub fn group_by<F: Fn(&Series) -> String>(list: Vec<Series>, key: F) -> Vec<(Str
     }
     groups
 }
-
-/// Python `str()` of a tag value set from a function argument.
-pub fn tag_str(v: &Value) -> String {
-    v.py_str()
-}

@@ -5,6 +5,11 @@ without Python.  Also records graphite-web's parseATTime for a list of time spec
 
 Usage: /usr/bin/python3 crates/query/tests/oracle/gen_oracle.py [OUT.json]
 Writes crates/query/tests/oracle/expected.json (targets, params, raw fixture archives, answers).
+With GW=<graphite-web-1.1.10 sdist>/webapp in the environment the same cases run against that
+release instead and the default output is expected-1.1.10.json (the version spec/ describes):
+  /work/main/.venv/bin/pip download --no-deps --no-binary :all: graphite-web==1.1.10 -d /tmp/gw
+  tar xzf /tmp/gw/graphite-web-1.1.10.tar.gz -C /tmp/gw
+  GW=/tmp/gw/graphite-web-1.1.10/webapp /usr/bin/python3 crates/query/tests/oracle/gen_oracle.py
 The fixture contains the series of spec/vectors/render (same generator rules, same FAKE_NOW) plus
 extra ones (10 s steps, negatives, sparse data, zeros, counters wrapping at 100)."""
 import os, sys, json, time, shutil, tempfile, collections, inspect
@@ -15,9 +20,22 @@ time.time = lambda: float(FAKE_NOW)
 if not hasattr(inspect, "getargspec"):
     _AS = collections.namedtuple("ArgSpec", "args varargs keywords defaults")
     inspect.getargspec = lambda f: _AS(*inspect.getfullargspec(f)[:4])
+if not hasattr(inspect, "formatargspec"):  # removed in py3.11; graphite's /functions uses it
+    def _fas(args, varargs=None, varkw=None, defaults=None):
+        specs = []
+        first_default = len(args) - len(defaults) if defaults else len(args)
+        for i, a in enumerate(args):
+            specs.append(a + ("=" + repr(defaults[i - first_default]) if defaults and i >= first_default else ""))
+        if varargs is not None: specs.append("*" + varargs)
+        if varkw is not None: specs.append("**" + varkw)
+        return "(" + ", ".join(specs) + ")"
+    inspect.formatargspec = _fas
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "expected.json")
+GW = os.environ.get("GW")
+if GW:
+    sys.path.insert(0, GW)
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "expected-1.1.10.json" if GW else "expected.json")
 store = tempfile.mkdtemp(prefix="carbonado-oracle-")
 os.makedirs(store + "/whisper"); os.makedirs(store + "/log/webapp")
 settings_dir = tempfile.mkdtemp(prefix="carbonado-oracle-settings-")
@@ -75,6 +93,9 @@ for i, ts in enumerate(range(start, FAKE_NOW + 1, 60)):
     if i % 23 != 5: pts.append((ts, float(cnt)))
 mk("oracle.wrap.count", [(60, 1440)], pts, agg="last")
 mk("oracle.big.val", [(60, 1440)], [(ts, float(i) * 123456.789 + 1e-3) for i, ts in enumerate(range(start, FAKE_NOW + 1, 60))])
+# tagged names stored as plain paths: graphite parses their tags from the name
+for ti, tn in enumerate(["tagged.cpu;dc=east;host=h1", "tagged.cpu;dc=east;host=h2", "tagged.cpu;dc=west;host=h3", "tagged.mem;dc=east;host=h1"]):
+    mk(tn, [(60, 1440)], [(ts, float((i + ti * 3) % 9) + ti) for i, ts in enumerate(range(start, FAKE_NOW + 1, 60)) if (i + ti) % 8 != 2])
 
 import django; django.setup()
 from django.core.management import call_command
@@ -204,6 +225,29 @@ add("sumSeries(%s)" % ALL, "test.fine.sec", **{"from": "-2h", "until": "-1h"})
 add("template(scale(test.servers.$host.cpu.user,2), host='web01')", "template(test.servers.$1.cpu.$2,'db01','user')")
 add("scale(test.servers.$host.cpu.user,$f)", **{"template[host]": "web02", "template[f]": "3"})
 add("%s|scale(2)|alias('piped')" % W1)
+TAG = "tagged.*"
+add("groupByTags(%s,'sum','dc')" % TAG, "groupByTags(%s,'average','dc','name')" % TAG, "groupByTags(%s,'sumSeries','host')" % TAG,
+    "groupByTags(tagged.cpu*,'max','dc')" , "aliasByTags(%s,'host')" % TAG, "aliasByTags(%s,'dc',1)" % TAG, "aliasByNode(%s,'host',0)" % TAG,
+    "sumSeries(%s)" % TAG, "sumSeries(tagged.cpu*)", "scale(%s,2)" % TAG, TAG, "aliasByMetric(%s)" % TAG)
+add("aggregateLine(%s)" % W1, "aggregateLine(%s,'max')" % W1, "aggregateLine(oracle.neg.*,'sum',true)", "aggregateLine(test.nonexistent.*)")
+add("exp(oracle.neg.a)", "sigmoid(oracle.neg.a)", "logit(scale(oracle.zero.a,0.2))", "powSeries(oracle.zero.a,oracle.neg.a)")
+add("sumSeriesLists(%s,%s)" % (ALL, ALL), "diffSeriesLists(test.servers.web0*.cpu.user,test.servers.web0*.cpu.system)",
+    "multiplySeriesLists(oracle.neg.*,oracle.neg.*)", "aggregateSeriesLists(test.servers.web0*.cpu.user,test.servers.web0*.cpu.system,'max')")
+add("removeBetweenPercentile(%s,30)" % CPU, "averageOutsidePercentile(%s,30)" % CPU, "averageOutsidePercentile(oracle.*.*,80)")
+add("substr(%s,1,3)" % W1, "substr(scale(%s,2),2)" % W1, "substr(%s,-2)" % W1)
+add("aliasQuery(test.servers.web0*.cpu.user,'user','system','sys %%d')", "aliasQuery(%s,'user','system','%%.1f load')" % W1)
+add("fallbackSeries(test.nonexistent.*,%s)" % W1, "fallbackSeries(%s,oracle.neg.a)" % W1)
+add("timeStack(%s,'10min',0,2)" % W1, "timeStack(%s,'5min',1,3)" % ALL, "pct(%s)" % ALL)
+add("verticalLine('1700000600','x','red')", "verticalLine('1700000600')")
+add("weightedAverage(test.servers.web0*.cpu.user,test.servers.web0*.cpu.system,2)", "weightedAverage(test.servers.web0*.cpu.user,test.servers.web0*.cpu.system)")
+add("reduceSeries(mapSeries(%s,2),'asPercent',4,'user','system')" % CPU, "reduceSeries(mapSeries(%s,2),'divideSeries',4,'system','user')" % CPU,
+    "reduce(map(test.servers.web0*.cpu.*,2),'sumSeries',4,'user','system')")
+add("upper(%s)" % W1, "lower(upper(%s),0,-1)" % W1, "upper(%s,2,-3,99)" % W1, "compressPeriodicGaps(oracle.sparse.a)", "compressPeriodicGaps(%s)" % W1)
+add("divideSeries(%s,test.nonexistent.x)" % W1, "countSeries()", "smartSummarize(%s,'1h','avg','hours')" % W1)
+add("movingAverage(oracle.sparse.a,3)", "summarize(oracle.sparse.a,'5min','sum')", xFilesFactor="0.5")
+add("summarize(%s,intervalString='5min',func='max')" % W1, "movingAverage(%s,windowSize=3)" % W1, "scale(%s,factor=2)" % W1,
+    "highest(%s,n=2,func='max')" % CPU, "consolidateBy(%s,consolidationFunc='min')" % W1, "timeShift(%s,timeShift='5min')" % W1)
+add("sumSeries(%s)" % ALL, "asPercent(%s)" % ALL, "perSecond(oracle.ten.a)", maxDataPoints="5")
 
 def req(params):
     r = c.get("/render", params)
