@@ -215,3 +215,20 @@ pub fn read_file(p: &Path) -> HashMap<i64, f64> {
     let raw = w.raw_archive(0).unwrap();
     raw.into_iter().filter(|&(t, _)| t != 0).collect()
 }
+
+/// Resident set size of a process in bytes (Linux /proc).
+pub fn rss_of(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+impl Server {
+    /// The child's pid.
+    pub fn child_pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+}
