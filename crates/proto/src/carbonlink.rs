@@ -133,7 +133,10 @@ impl Request {
         let s = Value::str;
         let entries = match self {
             Request::CacheQuery { metric } => {
-                vec![(s("type"), s("cache-query")), (s("metric"), s(metric.as_str()))]
+                vec![
+                    (s("type"), s("cache-query")),
+                    (s("metric"), s(metric.as_str())),
+                ]
             }
             Request::CacheQueryBulk { metrics } => vec![
                 (s("type"), s("cache-query-bulk")),
@@ -294,7 +297,10 @@ mod tests {
     #[test]
     fn missing_type_and_wrong_shapes() {
         let v = Value::Dict(vec![(Value::str("metric"), Value::str("a"))]);
-        assert_eq!(request_from_value(&v), Err(CarbonlinkError::MissingKey("type")));
+        assert_eq!(
+            request_from_value(&v),
+            Err(CarbonlinkError::MissingKey("type"))
+        );
         assert_eq!(
             request_from_value(&Value::List(vec![])),
             Err(CarbonlinkError::NotADict("list"))

@@ -69,7 +69,10 @@ mod tests {
     fn splits_and_limits() {
         assert_eq!(split_frame(b"\x00\x00", 10), Ok(None));
         assert_eq!(split_frame(b"\x00\x00\x00\x03ab", 10), Ok(None));
-        assert_eq!(split_frame(b"\x00\x00\x00\x03abcX", 10), Ok(Some((&b"abc"[..], 7))));
+        assert_eq!(
+            split_frame(b"\x00\x00\x00\x03abcX", 10),
+            Ok(Some((&b"abc"[..], 7)))
+        );
         assert_eq!(split_frame(b"\x00\x00\x00\x0a", 10), Ok(None));
         assert_eq!(
             split_frame(b"\x00\x00\x00\x0b", 10),
@@ -77,7 +80,10 @@ mod tests {
         );
         assert_eq!(
             split_frame(b"\xff\xff\xff\xff", DEFAULT_MAX_FRAME),
-            Err(FrameTooLarge { len: u32::MAX as u64, max: DEFAULT_MAX_FRAME })
+            Err(FrameTooLarge {
+                len: u32::MAX as u64,
+                max: DEFAULT_MAX_FRAME
+            })
         );
         assert_eq!(framed(b"ab").unwrap(), b"\x00\x00\x00\x02ab");
     }

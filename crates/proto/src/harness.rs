@@ -37,11 +37,17 @@ pub fn line_parser(data: &[u8]) {
         }
     }
     if !failed {
-        assert!(rest.starts_with(&delivered), "delivered lines are not the stream's prefix");
+        assert!(
+            rest.starts_with(&delivered),
+            "delivered lines are not the stream's prefix"
+        );
         assert_eq!(delivered.len() + framer.finish(), rest.len());
     }
     for line in udp_lines(rest) {
-        assert!(!line.contains(&b'\n') && !line.contains(&b'\r'), "UDP line holds a break");
+        assert!(
+            !line.contains(&b'\n') && !line.contains(&b'\r'),
+            "UDP line holds a break"
+        );
         check_line(line);
     }
     let text = String::from_utf8_lossy(rest);
@@ -60,7 +66,10 @@ fn check_line(line: &[u8]) {
 fn check_name(name: &str) {
     let normalized = normalize_name(name);
     if let Ok(t) = parse_tagged(name) {
-        assert_eq!(t.normalized, normalized, "normalize_name disagrees with parse_tagged");
+        assert_eq!(
+            t.normalized, normalized,
+            "normalize_name disagrees with parse_tagged"
+        );
     }
     for hash in [true, false] {
         if let Ok(p) = relative_path(&normalized, hash) {
@@ -80,7 +89,10 @@ pub fn pickle_decoder(data: &[u8]) {
     let decoded = decode(data);
     let batch = decode_datapoints(data);
     if let Ok(b) = &batch {
-        assert!(b.points.len() + b.skipped <= data.len(), "more elements than input bytes");
+        assert!(
+            b.points.len() + b.skipped <= data.len(),
+            "more elements than input bytes"
+        );
     }
     if let Ok(v) = &decoded {
         if let Ok(bytes) = encode(v) {
@@ -96,13 +108,17 @@ pub fn pickle_decoder(data: &[u8]) {
 /// Structural equality where NaN equals NaN.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+        (Value::Float(x), Value::Float(y)) => {
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+        }
         (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
         }
         (Value::Dict(x), Value::Dict(y)) => {
             x.len() == y.len()
-                && x.iter().zip(y).all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
         }
         _ => a == b,
     }

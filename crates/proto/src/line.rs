@@ -122,7 +122,11 @@ impl LineFramer {
     /// Like Twisted, lines before an over-long one are delivered; on error the framer is
     /// left empty and the caller is expected to close the connection. The check on the
     /// unterminated tail happens after the complete lines of this read are delivered.
-    pub fn feed<F: FnMut(&[u8])>(&mut self, data: &[u8], mut on_line: F) -> Result<(), LineTooLong> {
+    pub fn feed<F: FnMut(&[u8])>(
+        &mut self,
+        data: &[u8],
+        mut on_line: F,
+    ) -> Result<(), LineTooLong> {
         let mut rest = data;
         if !self.tail.is_empty() {
             match memchr_lf(rest) {
@@ -271,7 +275,10 @@ mod tests {
         assert_eq!(f.buffered(), 0);
         let mut f = LineFramer::new(4);
         assert_eq!(collect(&mut f, b"ab").1, Ok(()));
-        assert_eq!(collect(&mut f, b"cde\n").1, Err(LineTooLong { len: 5, max: 4 }));
+        assert_eq!(
+            collect(&mut f, b"cde\n").1,
+            Err(LineTooLong { len: 5, max: 4 })
+        );
     }
 
     #[test]

@@ -129,10 +129,16 @@ mod tests {
         assert_eq!(relative_path("...", true), Err(PathError::Empty));
         assert_eq!(relative_path("a/b", true), Err(PathError::Separator));
         assert_eq!(relative_path("a\0b", true), Err(PathError::ControlChar));
-        assert_eq!(relative_path(&"x".repeat(252), true), Err(PathError::ComponentTooLong(256)));
+        assert_eq!(
+            relative_path(&"x".repeat(252), true),
+            Err(PathError::ComponentTooLong(256))
+        );
         assert!(relative_path(&"x".repeat(251), true).is_ok());
         let long = vec!["y".repeat(200); 21].join(".");
-        assert!(matches!(relative_path(&long, true), Err(PathError::TooLong(_))));
+        assert!(matches!(
+            relative_path(&long, true),
+            Err(PathError::TooLong(_))
+        ));
     }
 
     #[test]
@@ -147,7 +153,10 @@ mod tests {
             relative_path("a.b;c=d", false),
             Ok(PathBuf::from("_tagged/911/ebd/a_DOT_b;c=d.wsp"))
         );
-        assert_eq!(relative_path("a;c=../../x", false), Err(PathError::Separator));
+        assert_eq!(
+            relative_path("a;c=../../x", false),
+            Err(PathError::Separator)
+        );
         assert!(relative_path("a;c=../../x", true).is_ok());
     }
 }

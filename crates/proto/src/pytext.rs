@@ -153,7 +153,9 @@ impl<'a> Iterator for PySplitLines<'a> {
                 }
                 b'\n' | 0x0b | 0x0c | 0x1c..=0x1e => 1,
                 0xc2 if b.get(i + 1) == Some(&0x85) => 2,
-                0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => {
+                0xe2 if b.get(i + 1) == Some(&0x80)
+                    && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) =>
+                {
                     3
                 }
                 _ => 0,

@@ -257,9 +257,8 @@ fn finish(metric: &str, raw: Vec<(Cow<'_, str>, Cow<'_, str>)>) -> Result<Tagged
         .map(|(k, v)| format!(";{k}={v}"))
         .collect();
     formatted.sort_unstable();
-    let mut normalized = String::with_capacity(
-        sanitized.len() + formatted.iter().map(String::len).sum::<usize>(),
-    );
+    let mut normalized =
+        String::with_capacity(sanitized.len() + formatted.iter().map(String::len).sum::<usize>());
     normalized.push_str(sanitized);
     for f in &formatted {
         normalized.push_str(f);
@@ -284,7 +283,11 @@ mod tests {
     #[test]
     fn dict_order_and_last_value() {
         let t = parse_tagged("m;b=1;name=x;a=2;b=3").unwrap();
-        let keys: Vec<_> = t.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let keys: Vec<_> = t
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(keys, [("b", "3"), ("name", "m"), ("a", "2")]);
         assert_eq!(t.normalized, "m;a=2;b=3");
     }
@@ -301,10 +304,25 @@ mod tests {
 
     #[test]
     fn openmetrics_quirks() {
-        assert_eq!(parse_tagged("a{b=\"c\"}{x=\"y\"}"), Err(TagError::TooManyBraces));
-        assert!(matches!(parse_tagged("a{b=\"c\" d=\"e\"}"), Err(TagError::InvalidSegment { .. })));
-        assert_eq!(parse_tagged("a{b=\"c\\\\\"}").unwrap().normalized, "a;b=c\\");
-        assert!(matches!(parse_tagged("a{b=\"c;d\"}"), Err(TagError::SemicolonInValue { .. })));
-        assert!(matches!(parse_tagged("{b=\"c\"}"), Err(TagError::NoMetric { .. })));
+        assert_eq!(
+            parse_tagged("a{b=\"c\"}{x=\"y\"}"),
+            Err(TagError::TooManyBraces)
+        );
+        assert!(matches!(
+            parse_tagged("a{b=\"c\" d=\"e\"}"),
+            Err(TagError::InvalidSegment { .. })
+        ));
+        assert_eq!(
+            parse_tagged("a{b=\"c\\\\\"}").unwrap().normalized,
+            "a;b=c\\"
+        );
+        assert!(matches!(
+            parse_tagged("a{b=\"c;d\"}"),
+            Err(TagError::SemicolonInValue { .. })
+        ));
+        assert!(matches!(
+            parse_tagged("{b=\"c\"}"),
+            Err(TagError::NoMetric { .. })
+        ));
     }
 }

@@ -7,11 +7,45 @@ use proto::path::{relative_path, PathError};
 use proto::tags::normalize_name;
 
 const HOSTILE: &[&str] = &[
-    "..", "../etc/passwd", "a/../../etc/passwd", "a.b/../../c", "/etc/passwd", "\\windows\\system32",
-    "a\\..\\b", "a..b", "a...b", ".", "...", ".hidden", "a.", "a.b.", "a\0b", "a\nb", "a\rb", "a\tb",
-    "a\u{7f}b", "a\u{85}b", "~", "~~", "~/x", "~..", "a;b=../../x", "a;b=..\\x", "a;b=c/d",
-    "x;y=\0", "{x=\"../..\"}", "a{b=\"../../c\"}", "_tagged.../x", "a.%2e%2e.b", "a.\u{2024}\u{2024}.b",
-    "a.\u{ff0e}\u{ff0e}.b", "C:.windows", "a.:b", "", " ", "a. .b",
+    "..",
+    "../etc/passwd",
+    "a/../../etc/passwd",
+    "a.b/../../c",
+    "/etc/passwd",
+    "\\windows\\system32",
+    "a\\..\\b",
+    "a..b",
+    "a...b",
+    ".",
+    "...",
+    ".hidden",
+    "a.",
+    "a.b.",
+    "a\0b",
+    "a\nb",
+    "a\rb",
+    "a\tb",
+    "a\u{7f}b",
+    "a\u{85}b",
+    "~",
+    "~~",
+    "~/x",
+    "~..",
+    "a;b=../../x",
+    "a;b=..\\x",
+    "a;b=c/d",
+    "x;y=\0",
+    "{x=\"../..\"}",
+    "a{b=\"../../c\"}",
+    "_tagged.../x",
+    "a.%2e%2e.b",
+    "a.\u{2024}\u{2024}.b",
+    "a.\u{ff0e}\u{ff0e}.b",
+    "C:.windows",
+    "a.:b",
+    "",
+    " ",
+    "a. .b",
 ];
 
 fn assert_inside(root: &Path, name: &str, hash: bool) -> Result<(), PathError> {
@@ -19,7 +53,10 @@ fn assert_inside(root: &Path, name: &str, hash: bool) -> Result<(), PathError> {
     let rel = relative_path(&normalized, hash)?;
     assert!(rel.is_relative(), "{name:?} -> {rel:?} is absolute");
     for c in rel.components() {
-        assert!(matches!(c, Component::Normal(_)), "{name:?} -> {rel:?} has {c:?}");
+        assert!(
+            matches!(c, Component::Normal(_)),
+            "{name:?} -> {rel:?} has {c:?}"
+        );
     }
     let full = root.join(&rel);
     assert!(full.starts_with(root), "{name:?} escapes: {full:?}");
@@ -29,7 +66,10 @@ fn assert_inside(root: &Path, name: &str, hash: bool) -> Result<(), PathError> {
     }
     std::fs::write(&full, b"x").expect("write file");
     let canon = full.canonicalize().expect("canonicalize");
-    assert!(canon.starts_with(root.canonicalize().expect("root")), "{name:?} resolved to {canon:?}");
+    assert!(
+        canon.starts_with(root.canonicalize().expect("root")),
+        "{name:?} resolved to {canon:?}"
+    );
     Ok(())
 }
 
@@ -46,13 +86,30 @@ fn hostile_names_stay_inside() {
         }
     }
     // The clearly dangerous ones are refused, not just contained.
-    for name in ["../etc/passwd", "a/../../etc/passwd", "/etc/passwd", "a\\..\\b", "a..b", "a\0b", "a.b."] {
-        assert!(relative_path(&normalize_name(name), true).is_err(), "{name:?} accepted");
+    for name in [
+        "../etc/passwd",
+        "a/../../etc/passwd",
+        "/etc/passwd",
+        "a\\..\\b",
+        "a..b",
+        "a\0b",
+        "a.b.",
+    ] {
+        assert!(
+            relative_path(&normalize_name(name), true).is_err(),
+            "{name:?} accepted"
+        );
     }
     assert!(relative_path("a;b=../../x", false).is_err());
     assert!(refused >= 20, "{refused}");
     let long = "n".repeat(300);
-    assert_eq!(relative_path(&long, true), Err(PathError::ComponentTooLong(304)));
+    assert_eq!(
+        relative_path(&long, true),
+        Err(PathError::ComponentTooLong(304))
+    );
     let deep = vec!["d"; 3000].join(".");
-    assert!(matches!(relative_path(&deep, true), Err(PathError::TooLong(_))));
+    assert!(matches!(
+        relative_path(&deep, true),
+        Err(PathError::TooLong(_))
+    ));
 }

@@ -77,7 +77,11 @@ fn float(f: f64) -> (serde_json::Value, Value) {
     // Rust's Debug output is the shortest round-trip form; Python's float() reads it exactly.
     // Python's float("nan") is the canonical quiet NaN, whatever payload we drew.
     let f = if f.is_nan() { f64::NAN } else { f };
-    let text = if f.is_nan() { "nan".to_owned() } else { format!("{f:?}") };
+    let text = if f.is_nan() {
+        "nan".to_owned()
+    } else {
+        format!("{f:?}")
+    };
     (json!({ "f": text }), Value::Float(f))
 }
 
@@ -171,15 +175,17 @@ fn random_value(r: &mut Rng, depth: u32) -> (serde_json::Value, Value) {
             _ => s(NAMES[r.below(NAMES.len() as u64) as usize]),
         };
     }
-    let n = match r.below(20) {
-        0 => 1000,
-        1 => 1001,
-        2 => 2000,
+    // Batch-sized containers only at the top, so one case stays small.
+    let n = match (depth, r.below(20)) {
+        (0, 0) => 1000,
+        (0, 1) => 1001,
+        (0, 2) => 2000,
         _ => r.below(6) as usize,
     };
     match r.below(3) {
         0 => {
-            let (j, v): (Vec<_>, Vec<_>) = (0..n.min(6)).map(|_| random_value(r, depth + 1)).unzip();
+            let (j, v): (Vec<_>, Vec<_>) =
+                (0..n.min(6)).map(|_| random_value(r, depth + 1)).unzip();
             (json!({ "t": j }), Value::Tuple(v))
         }
         1 => {
@@ -191,7 +197,11 @@ fn random_value(r: &mut Rng, depth: u32) -> (serde_json::Value, Value) {
             let mut js = Vec::new();
             let mut vs = Vec::new();
             for i in 0..n {
-                let (kj, kv) = if r.chance(50) { s(&format!("k{i}")) } else { int_text(&format!("{i}")) };
+                let (kj, kv) = if r.chance(50) {
+                    s(&format!("k{i}"))
+                } else {
+                    int_text(&format!("{i}"))
+                };
                 let (vj, vv) = random_value(r, depth + 2);
                 js.push(json!([kj, vj]));
                 vs.push((kv, vv));
@@ -206,7 +216,11 @@ fn assert_same_bytes(ours: &[u8], python: &[u8]) {
     if ours == python {
         return;
     }
-    let at = ours.iter().zip(python).position(|(a, b)| a != b).unwrap_or(ours.len().min(python.len()));
+    let at = ours
+        .iter()
+        .zip(python)
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(python.len()));
     let window = |b: &[u8]| hex(&b[at.saturating_sub(16)..(at + 24).min(b.len())]);
     panic!(
         "pickle bytes differ at offset {at} (ours {} bytes, python {} bytes)\nours:   {}\npython: {}",
@@ -220,12 +234,17 @@ fn assert_same_bytes(ours: &[u8], python: &[u8]) {
 /// Structural equality where NaN equals NaN.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+        (Value::Float(x), Value::Float(y)) => {
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+        }
         (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
         }
         (Value::Dict(x), Value::Dict(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
         }
         _ => a == b,
     }
@@ -235,7 +254,10 @@ fn pickle_all(specs: &[serde_json::Value]) -> Vec<Vec<Vec<u8>>> {
     let input: String = specs.iter().map(|j| format!("{j}\n")).collect();
     let out = run_python(&venv_python(), PICKLER, input.as_bytes());
     let text = String::from_utf8(out).expect("utf8");
-    let rows: Vec<Vec<Vec<u8>>> = text.lines().map(|l| l.split(' ').map(unhex).collect()).collect();
+    let rows: Vec<Vec<Vec<u8>>> = text
+        .lines()
+        .map(|l| l.split(' ').map(unhex).collect())
+        .collect();
     assert_eq!(rows.len(), specs.len());
     rows
 }
@@ -243,13 +265,18 @@ fn pickle_all(specs: &[serde_json::Value]) -> Vec<Vec<Vec<u8>>> {
 #[test]
 fn random_values_round_trip_with_python() {
     let mut r = Rng(0x5eed_0001);
-    let cases: Vec<(serde_json::Value, Value)> = (0..150).map(|_| random_value(&mut r, 0)).collect();
+    let cases: Vec<(serde_json::Value, Value)> =
+        (0..150).map(|_| random_value(&mut r, 0)).collect();
     let specs: Vec<_> = cases.iter().map(|c| c.0.clone()).collect();
     let pickles = pickle_all(&specs);
     for ((_, want), row) in cases.iter().zip(&pickles) {
         for (proto, bytes) in row.iter().enumerate() {
-            let got = decode(bytes).unwrap_or_else(|e| panic!("protocol {proto}: {e} for {want:?}"));
-            assert!(same(&got, want), "protocol {proto}: got {got:?}\nwant {want:?}");
+            let got =
+                decode(bytes).unwrap_or_else(|e| panic!("protocol {proto}: {e} for {want:?}"));
+            assert!(
+                same(&got, want),
+                "protocol {proto}: got {got:?}\nwant {want:?}"
+            );
         }
         let ours = encode(want).expect("encodable");
         assert_same_bytes(&ours, &row[2]);
@@ -264,9 +291,16 @@ fn shared_strings_are_memoised_like_python() {
     let spec = json!({"l": [point(name, 1.0), point(json!({"ref": "n"}), 2.0), point(json!({"s": "x.y"}), 3.0)]});
     let row = &pickle_all(&[spec])[0];
     let tuple = |n: &str, ts: f64| {
-        Value::Tuple(vec![Value::str(n), Value::Tuple(vec![Value::Float(ts), Value::Float(1.0)])])
+        Value::Tuple(vec![
+            Value::str(n),
+            Value::Tuple(vec![Value::Float(ts), Value::Float(1.0)]),
+        ])
     };
-    let v = Value::List(vec![tuple("servers.a.b", 1.0), tuple("servers.a.b", 2.0), tuple("x.y", 3.0)]);
+    let v = Value::List(vec![
+        tuple("servers.a.b", 1.0),
+        tuple("servers.a.b", 2.0),
+        tuple("x.y", 3.0),
+    ]);
     let mut e = proto::pickle::Encoder::new().share_equal_strings(true);
     e.write(&v).expect("encode");
     assert_eq!(hex(&e.finish()), hex(&row[2]));
@@ -284,14 +318,24 @@ fn seq(tuple: bool, items: Vec<serde_json::Value>) -> serde_json::Value {
 }
 
 /// One random batch element: mostly good datapoints, sometimes what real senders get wrong.
-fn random_element(r: &mut Rng, i: usize, last_reg: &mut Option<usize>) -> (serde_json::Value, Option<(String, f64, f64)>) {
+fn random_element(
+    r: &mut Rng,
+    i: usize,
+    last_reg: &mut Option<usize>,
+) -> (serde_json::Value, Option<(String, f64, f64)>) {
     let name = NAMES[r.below(NAMES.len() as u64) as usize].to_owned();
-    let ts = if r.chance(5) { f64::INFINITY } else { 1.7e9 + r.below(100_000) as f64 };
+    let ts = if r.chance(5) {
+        f64::INFINITY
+    } else {
+        1.7e9 + r.below(100_000) as f64
+    };
     let val = random_float(r);
     let num = |r: &mut Rng, f: f64| -> serde_json::Value {
         match r.below(12) {
             0 => json!({"s": format!("{f:?}")}),
-            1 if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => json!({"i": format!("{}", f as i64)}),
+            1 if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => {
+                json!({"i": format!("{}", f as i64)})
+            }
             _ => float(f).0,
         }
     };
@@ -299,20 +343,74 @@ fn random_element(r: &mut Rng, i: usize, last_reg: &mut Option<usize>) -> (serde
     match r.below(30) {
         0 => (json!({"s": "junk"}), None),
         1 => (json!({"i": "7"}), None),
-        2 => (seq(r.chance(70), vec![s(&name).0, seq(r.chance(70), vec![float(ts).0, float(val).0, float(1.0).0])]), None),
-        3 => (seq(r.chance(70), vec![s(&name).0, seq(r.chance(70), vec![json!({"n": null}), float(val).0])]), None),
-        4 => (seq(r.chance(70), vec![json!({"y": hex(name.as_bytes())}), seq(r.chance(70), vec![float(ts).0, float(val).0])]), None),
-        5 => (seq(r.chance(70), vec![s(&name).0, seq(r.chance(70), vec![json!({"i": format!("1{}", "0".repeat(400))}), float(val).0])]), None),
-        6 => (seq(r.chance(70), vec![s(&name).0, json!({"s": "12"})]), None),
+        2 => (
+            seq(
+                r.chance(70),
+                vec![
+                    s(&name).0,
+                    seq(r.chance(70), vec![float(ts).0, float(val).0, float(1.0).0]),
+                ],
+            ),
+            None,
+        ),
+        3 => (
+            seq(
+                r.chance(70),
+                vec![
+                    s(&name).0,
+                    seq(r.chance(70), vec![json!({"n": null}), float(val).0]),
+                ],
+            ),
+            None,
+        ),
+        4 => (
+            seq(
+                r.chance(70),
+                vec![
+                    json!({"y": hex(name.as_bytes())}),
+                    seq(r.chance(70), vec![float(ts).0, float(val).0]),
+                ],
+            ),
+            None,
+        ),
+        5 => (
+            seq(
+                r.chance(70),
+                vec![
+                    s(&name).0,
+                    seq(
+                        r.chance(70),
+                        vec![json!({"i": format!("1{}", "0".repeat(400))}), float(val).0],
+                    ),
+                ],
+            ),
+            None,
+        ),
+        6 => (
+            seq(r.chance(70), vec![s(&name).0, json!({"s": "12"})]),
+            None,
+        ),
         7 => {
             *last_reg = Some(i);
-            let v = seq(r.chance(70), vec![s(&name).0, seq(r.chance(70), vec![float(ts).0, float(val).0])]);
+            let v = seq(
+                r.chance(70),
+                vec![
+                    s(&name).0,
+                    seq(r.chance(70), vec![float(ts).0, float(val).0]),
+                ],
+            );
             (json!({"reg": format!("e{i}"), "v": v}), good)
         }
         8 if last_reg.is_some() => (json!({"ref": format!("e{}", last_reg.unwrap_or(0))}), None),
         _ => {
             let (a, b) = (num(r, ts), num(r, val));
-            (seq(r.chance(70), vec![s(&name).0, seq(r.chance(70), vec![a, b])]), good)
+            (
+                seq(
+                    r.chance(70),
+                    vec![s(&name).0, seq(r.chance(70), vec![a, b])],
+                ),
+                good,
+            )
         }
     }
 }
@@ -338,7 +436,11 @@ fn random_batches_match_carbons_receiver() {
                 items.push(random_element(&mut r, i, &mut last_reg).0);
             }
         }
-        let top = if !clean && r.chance(10) { json!({"t": items}) } else { json!({"l": items}) };
+        let top = if !clean && r.chance(10) {
+            json!({"t": items})
+        } else {
+            json!({"l": items})
+        };
         specs.push(top);
         relay_shaped.push(clean.then_some(points));
     }
@@ -371,7 +473,11 @@ fn random_batches_match_carbons_receiver() {
             // Whole frame refused (e.g. bytes pickled with protocol <= 2 need a GLOBAL):
             // carbon must have ignored it too, without raising.
             Err(e) => {
-                assert!(want["exc"].is_null() && want["points"].as_array().is_some_and(|p| p.is_empty()), "we rejected ({e}) what carbon took: {want}");
+                assert!(
+                    want["exc"].is_null()
+                        && want["points"].as_array().is_some_and(|p| p.is_empty()),
+                    "we rejected ({e}) what carbon took: {want}"
+                );
                 rejected_frames += 1;
             }
             Ok(batch) => {
@@ -388,14 +494,20 @@ fn random_batches_match_carbons_receiver() {
                 raised |= batch.abort.is_some();
             }
         }
-        assert_eq!(raised, want["exc"].is_string(), "exception mismatch: {want}");
+        assert_eq!(
+            raised,
+            want["exc"].is_string(),
+            "exception mismatch: {want}"
+        );
         raised_frames += usize::from(raised);
         let want_pts: Vec<(String, f64, f64)> = want["points"]
             .as_array()
             .expect("points")
             .iter()
             .map(|p| {
-                let f = |x: &serde_json::Value| x.as_str().expect("repr").parse::<f64>().expect("float");
+                let f = |x: &serde_json::Value| {
+                    x.as_str().expect("repr").parse::<f64>().expect("float")
+                };
                 (p[0].as_str().expect("name").to_owned(), f(&p[1]), f(&p[2]))
             })
             .collect();
@@ -407,7 +519,42 @@ fn random_batches_match_carbons_receiver() {
         }
         accepted_total += got.len();
     }
-    assert!(accepted_total > 500, "generator produced too few good points: {accepted_total}");
-    assert!(rejected_frames > 0 && rejected_frames < payloads.len() / 2, "{rejected_frames}");
+    assert!(
+        accepted_total > 500,
+        "generator produced too few good points: {accepted_total}"
+    );
+    assert!(
+        rejected_frames > 0 && rejected_frames < payloads.len() / 2,
+        "{rejected_frames}"
+    );
     assert!(raised_frames > 0, "no case exercised carbon's exceptions");
+}
+
+#[test]
+fn batch_boundaries_match_python() {
+    // CPython writes lists and dicts in batches of 1000 (dicts add an empty batch when the
+    // size is a multiple of 1000) and switches BINPUT to LONG_BINPUT past memo slot 255.
+    let mut specs = Vec::new();
+    let mut values = Vec::new();
+    for n in [0usize, 1, 2, 999, 1000, 1001, 2000] {
+        let items: Vec<_> = (0..n).map(|i| s(&format!("s{i}"))).collect();
+        specs.push(json!({ "l": items.iter().map(|x| x.0.clone()).collect::<Vec<_>>() }));
+        values.push(Value::List(items.into_iter().map(|x| x.1).collect()));
+        let entries: Vec<_> = (0..n)
+            .map(|i| (int_text(&i.to_string()), float(i as f64)))
+            .collect();
+        specs.push(
+            json!({ "d": entries.iter().map(|(k, v)| json!([k.0, v.0])).collect::<Vec<_>>() }),
+        );
+        values.push(Value::Dict(
+            entries.into_iter().map(|(k, v)| (k.1, v.1)).collect(),
+        ));
+    }
+    let pickles = pickle_all(&specs);
+    for (v, row) in values.iter().zip(&pickles) {
+        assert_same_bytes(&encode(v).expect("encode"), &row[2]);
+        for bytes in row {
+            assert!(same(&decode(bytes).expect("decode"), v));
+        }
+    }
 }

@@ -50,20 +50,75 @@ for line in sys.stdin:
 "#;
 
 const NUMBERS: &[&str] = &[
-    "1.5", "42", "-3", "+5", ".5", "5.", "1e3", "1E-3", "1_000", "1__0", "_1", "1_", "0x10", "1,5",
-    "inf", "-Infinity", "NaN", "nan", "1e400", "-1e400", "\u{661}\u{662}", "\u{661}.\u{665}", "\u{66b}5",
-    "1j", "1e", "e5", ".", "abc", "1.5\u{0}", "00012", "1e1_0", "\u{ff11}\u{ff12}", "-0",
+    "1.5",
+    "42",
+    "-3",
+    "+5",
+    ".5",
+    "5.",
+    "1e3",
+    "1E-3",
+    "1_000",
+    "1__0",
+    "_1",
+    "1_",
+    "0x10",
+    "1,5",
+    "inf",
+    "-Infinity",
+    "NaN",
+    "nan",
+    "1e400",
+    "-1e400",
+    "\u{661}\u{662}",
+    "\u{661}.\u{665}",
+    "\u{66b}5",
+    "1j",
+    "1e",
+    "e5",
+    ".",
+    "abc",
+    "1.5\u{0}",
+    "00012",
+    "1e1_0",
+    "\u{ff11}\u{ff12}",
+    "-0",
 ];
-const TIMESTAMPS: &[&str] = &["1700000000", "1.7e9", "1700000000.75", "0", "1_700_000_000", "\u{661}\u{662}", "12abc", "inf", "nan"];
-const SPACES: &[&str] = &[" ", "  ", "\t", "\u{a0}", "\u{3000}", "\u{2003}", "\u{1c}", "\u{85}", "\u{b}", "\r"];
-const NAMES: &[&str] = &["foo.bar", "m\u{e9}trique", "a..b", ".a", "a/b", "t;dc=us", "\u{200b}zw", "x"];
+const TIMESTAMPS: &[&str] = &[
+    "1700000000",
+    "1.7e9",
+    "1700000000.75",
+    "0",
+    "1_700_000_000",
+    "\u{661}\u{662}",
+    "12abc",
+    "inf",
+    "nan",
+];
+const SPACES: &[&str] = &[
+    " ", "  ", "\t", "\u{a0}", "\u{3000}", "\u{2003}", "\u{1c}", "\u{85}", "\u{b}", "\r",
+];
+const NAMES: &[&str] = &[
+    "foo.bar",
+    "m\u{e9}trique",
+    "a..b",
+    ".a",
+    "a/b",
+    "t;dc=us",
+    "\u{200b}zw",
+    "x",
+];
 
 fn pick<'a>(r: &mut Rng, v: &[&'a str]) -> &'a str {
     v[r.below(v.len() as u64) as usize]
 }
 
 fn random_line(r: &mut Rng) -> Vec<u8> {
-    let mut fields = vec![pick(r, NAMES).to_owned(), pick(r, NUMBERS).to_owned(), pick(r, TIMESTAMPS).to_owned()];
+    let mut fields = vec![
+        pick(r, NAMES).to_owned(),
+        pick(r, NUMBERS).to_owned(),
+        pick(r, TIMESTAMPS).to_owned(),
+    ];
     match r.below(10) {
         0 => {
             fields.pop();
@@ -98,8 +153,11 @@ fn generated_lines_match_carbon() {
     let lines: Vec<Vec<u8>> = (0..3000).map(|_| random_line(&mut r)).collect();
     let input: String = lines.iter().map(|l| format!("{}\n", hex(l))).collect();
     let out = run_python(&sys_python(), CARBON_LINES, input.as_bytes());
-    let results: Vec<serde_json::Value> =
-        String::from_utf8(out).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let results: Vec<serde_json::Value> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     assert_eq!(results.len(), lines.len());
     let (mut accepted, mut raised) = (0, 0);
     for (line, want) in lines.iter().zip(&results) {
@@ -124,13 +182,23 @@ fn generated_lines_match_carbon() {
             .expect("points")
             .iter()
             .map(|p| {
-                let f = |x: &serde_json::Value| x.as_str().expect("repr").parse::<f64>().expect("float");
+                let f = |x: &serde_json::Value| {
+                    x.as_str().expect("repr").parse::<f64>().expect("float")
+                };
                 (p[0].as_str().expect("name").to_owned(), f(&p[1]), f(&p[2]))
             })
             .collect();
-        assert_eq!(got.len(), want_pts.len(), "{shown:?}: got {got:?} want {want_pts:?}");
+        assert_eq!(
+            got.len(),
+            want_pts.len(),
+            "{shown:?}: got {got:?} want {want_pts:?}"
+        );
         for (g, w) in got.iter().zip(&want_pts) {
-            assert_eq!((g.0.as_str(), g.1.to_bits(), g.2.to_bits()), (w.0.as_str(), w.1.to_bits(), w.2.to_bits()), "{shown:?}");
+            assert_eq!(
+                (g.0.as_str(), g.1.to_bits(), g.2.to_bits()),
+                (w.0.as_str(), w.1.to_bits(), w.2.to_bits()),
+                "{shown:?}"
+            );
         }
         accepted += got.len();
     }
@@ -142,11 +210,20 @@ fn random_chunked_streams_match_twisted_framing() {
     let mut r = Rng(0xf4a3_0005);
     let mut cases = Vec::new();
     for c in 0..400 {
-        let max = if c % 5 == 0 { 16384 } else { 8 + r.below(16) as usize };
+        let max = if c % 5 == 0 {
+            16384
+        } else {
+            8 + r.below(16) as usize
+        };
         let mut stream = Vec::new();
         for _ in 0..r.below(12) {
-            let len = if max > 100 { [0, 10, 16383, 16384, 16385][r.below(5) as usize] } else { r.below(max as u64 + 4) as usize };
-            stream.extend(std::iter::repeat(b'a' + r.below(26) as u8).take(len));
+            let len = if max > 100 {
+                [0, 10, 16383, 16384, 16385][r.below(5) as usize]
+            } else {
+                r.below(max as u64 + 4) as usize
+            };
+            let byte = b'a' + r.below(26) as u8;
+            stream.resize(stream.len() + len, byte);
             if r.chance(90) {
                 stream.push(b'\n');
             }
@@ -169,8 +246,11 @@ fn random_chunked_streams_match_twisted_framing() {
         })
         .collect();
     let out = run_python(&sys_python(), TWISTED_FRAMING, input.as_bytes());
-    let results: Vec<serde_json::Value> =
-        String::from_utf8(out).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let results: Vec<serde_json::Value> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     assert_eq!(results.len(), cases.len());
     let mut dropped_cases = 0;
     for ((max, chunks), want) in cases.iter().zip(&results) {
@@ -183,11 +263,22 @@ fn random_chunked_streams_match_twisted_framing() {
                 break;
             }
         }
-        let want_lines: Vec<String> =
-            want["lines"].as_array().expect("lines").iter().map(|l| l.as_str().expect("hex").to_owned()).collect();
-        assert_eq!(dropped, want["dropped"].as_bool().expect("bool"), "max {max}");
+        let want_lines: Vec<String> = want["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| l.as_str().expect("hex").to_owned())
+            .collect();
+        assert_eq!(
+            dropped,
+            want["dropped"].as_bool().expect("bool"),
+            "max {max}"
+        );
         assert_eq!(got, want_lines, "max {max}");
         dropped_cases += usize::from(dropped);
     }
-    assert!(dropped_cases > 20 && dropped_cases < cases.len() - 20, "{dropped_cases}");
+    assert!(
+        dropped_cases > 20 && dropped_cases < cases.len() - 20,
+        "{dropped_cases}"
+    );
 }

@@ -29,20 +29,29 @@ const PIECES: &[&str] = &[
 ];
 
 fn piece(r: &mut Rng, n: u64) -> String {
-    (0..r.below(n) + 1).map(|_| PIECES[r.below(PIECES.len() as u64) as usize]).collect()
+    (0..r.below(n) + 1)
+        .map(|_| PIECES[r.below(PIECES.len() as u64) as usize])
+        .collect()
 }
 
 fn word(r: &mut Rng) -> String {
     // Mostly tame words so that many names parse, with odd pieces mixed in.
     if r.chance(70) {
-        ["a", "b", "cpu", "host", "dc", "a1", "a-b", "srv.01", "name", "é"][r.below(10) as usize].to_owned()
+        [
+            "a", "b", "cpu", "host", "dc", "a1", "a-b", "srv.01", "name", "é",
+        ][r.below(10) as usize]
+            .to_owned()
     } else {
         piece(r, 3)
     }
 }
 
 fn random_name(r: &mut Rng) -> String {
-    let mut metric = if r.chance(10) { format!("~{}", word(r)) } else { format!("servers.{}", word(r)) };
+    let mut metric = if r.chance(10) {
+        format!("~{}", word(r))
+    } else {
+        format!("servers.{}", word(r))
+    };
     if r.chance(5) {
         metric.clear();
     }
@@ -51,7 +60,11 @@ fn random_name(r: &mut Rng) -> String {
             let mut s = metric;
             for _ in 0..r.below(5) {
                 let sep = if r.chance(90) { "=" } else { "" };
-                let value = if r.chance(10) { format!("~{}", word(r)) } else { word(r) };
+                let value = if r.chance(10) {
+                    format!("~{}", word(r))
+                } else {
+                    word(r)
+                };
                 s.push_str(&format!(";{}{sep}{value}", word(r)));
             }
             s
@@ -62,7 +75,11 @@ fn random_name(r: &mut Rng) -> String {
                 if i > 0 {
                     s.push_str([",", ",", ":,", ";", ""][r.below(5) as usize]);
                 }
-                let value = if r.chance(20) { "d\\\"q\\\\".to_owned() } else { word(r) };
+                let value = if r.chance(20) {
+                    "d\\\"q\\\\".to_owned()
+                } else {
+                    word(r)
+                };
                 s.push_str(&format!("{}=\"{value}\"", word(r)));
             }
             s.push('}');
@@ -77,7 +94,9 @@ fn justified(name: &str, err: &PathError) -> bool {
     let tagged = name.contains(';');
     match err {
         PathError::Separator => name.contains('/') || name.contains('\\'),
-        PathError::EmptyNode => !tagged && (name.trim_start_matches('.').contains("..") || name.ends_with('.')),
+        PathError::EmptyNode => {
+            !tagged && (name.trim_start_matches('.').contains("..") || name.ends_with('.'))
+        }
         PathError::Empty => name.trim_start_matches('.').is_empty(),
         PathError::ControlChar => name.chars().any(char::is_control),
         PathError::ComponentTooLong(_) | PathError::TooLong(_) => name.len() > 200,
@@ -92,7 +111,10 @@ fn generated_names_match_carbon() {
     names.push("m;a=1;a1=2;a-b=3;b=4".into());
     names.push(format!("long.{}", "n".repeat(300)));
     names.push(format!("long;t={}", "v".repeat(300)));
-    let input: String = names.iter().map(|n| format!("{}\n", serde_json::Value::from(n.as_str()))).collect();
+    let input: String = names
+        .iter()
+        .map(|n| format!("{}\n", serde_json::Value::from(n.as_str())))
+        .collect();
     let out = run_python(&sys_python(), CARBON_TAGS, input.as_bytes());
     let results: Vec<serde_json::Value> = String::from_utf8(out)
         .expect("utf8")
@@ -110,13 +132,22 @@ fn generated_names_match_carbon() {
             }
             (Ok(t), None) => {
                 parsed += 1;
-                assert_eq!(t.normalized, want["path"].as_str().expect("path"), "{name:?}");
+                assert_eq!(
+                    t.normalized,
+                    want["path"].as_str().expect("path"),
+                    "{name:?}"
+                );
                 assert_eq!(normalize_name(name), t.normalized);
                 let want_tags: Vec<(String, String)> = want["tags"]
                     .as_array()
                     .expect("tags")
                     .iter()
-                    .map(|p| (p[0].as_str().expect("k").to_owned(), p[1].as_str().expect("v").to_owned()))
+                    .map(|p| {
+                        (
+                            p[0].as_str().expect("k").to_owned(),
+                            p[1].as_str().expect("v").to_owned(),
+                        )
+                    })
                     .collect();
                 assert_eq!(t.tags, want_tags, "{name:?}: dict order");
                 for (hash, key) in [(true, "enc_hash"), (false, "enc")] {
@@ -124,7 +155,10 @@ fn generated_names_match_carbon() {
                     match relative_path(&t.normalized, hash) {
                         Ok(p) => assert_eq!(p, carbon_path, "{name:?}"),
                         Err(e) => {
-                            assert!(justified(&t.normalized, &e), "{name:?}: refused without reason: {e}");
+                            assert!(
+                                justified(&t.normalized, &e),
+                                "{name:?}: refused without reason: {e}"
+                            );
                             refused_paths += 1;
                         }
                     }
@@ -133,5 +167,8 @@ fn generated_names_match_carbon() {
             (ours, theirs) => panic!("{name:?}: ours {ours:?}, carbon {theirs:?}"),
         }
     }
-    assert!(parsed > 1000 && failed > 300 && refused_paths > 10, "{parsed} {failed} {refused_paths}");
+    assert!(
+        parsed > 1000 && failed > 300 && refused_paths > 10,
+        "{parsed} {failed} {refused_paths}"
+    );
 }

@@ -26,7 +26,13 @@ fn every_pickle_frame_vector() {
             .as_array()
             .expect("accepted")
             .iter()
-            .map(|p| (p[0].as_str().expect("name").to_owned(), num(&p[1][0]), num(&p[1][1])))
+            .map(|p| {
+                (
+                    p[0].as_str().expect("name").to_owned(),
+                    num(&p[1][0]),
+                    num(&p[1][1]),
+                )
+            })
             .collect();
         let now_ts = desc.contains("-1");
         let mut got = Vec::new();
@@ -34,7 +40,10 @@ fn every_pickle_frame_vector() {
         match decode_datapoints(payload) {
             Err(e) => {
                 // Whole frame ignored: carbon accepted nothing and raised nothing.
-                assert!(want.is_empty() && case["exception"].is_null(), "{desc}: we rejected ({e})");
+                assert!(
+                    want.is_empty() && case["exception"].is_null(),
+                    "{desc}: we rejected ({e})"
+                );
             }
             Ok(batch) => {
                 for p in &batch.points {
@@ -50,12 +59,26 @@ fn every_pickle_frame_vector() {
                 if let Some(abort) = &batch.abort {
                     aborted = true;
                     if desc.contains("bytes metric name") {
-                        assert!(matches!(abort, ElementAbort::NameNotStr { index: 0, type_name: "bytes" }), "{desc}: {abort:?}");
+                        assert!(
+                            matches!(
+                                abort,
+                                ElementAbort::NameNotStr {
+                                    index: 0,
+                                    type_name: "bytes"
+                                }
+                            ),
+                            "{desc}: {abort:?}"
+                        );
                     }
                 }
             }
         }
-        assert_eq!(aborted, case["exception"].is_string(), "{desc}: abort vs {:?}", case["exception"]);
+        assert_eq!(
+            aborted,
+            case["exception"].is_string(),
+            "{desc}: abort vs {:?}",
+            case["exception"]
+        );
         assert_eq!(got.len(), want.len(), "{desc}: got {got:?} want {want:?}");
         for (g, w) in got.iter().zip(&want) {
             assert_eq!(g.0, w.0, "{desc}");

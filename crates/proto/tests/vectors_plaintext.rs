@@ -4,7 +4,9 @@
 mod common;
 
 use common::{num, unhex, vectors};
-use proto::line::{accept_datapoint, parse_line, udp_lines, LineError, LineFramer, MAX_LINE_LENGTH};
+use proto::line::{
+    accept_datapoint, parse_line, udp_lines, LineError, LineFramer, MAX_LINE_LENGTH,
+};
 
 /// A `now` that cannot be confused with any timestamp in the vectors.
 const NOW: f64 = 4_242_424_242.5;
@@ -53,13 +55,22 @@ fn every_plaintext_line_vector() {
         let got = carbon_line(&line);
         match case["exception"].as_str() {
             None => {
-                let got = got.unwrap_or_else(|e| panic!("{:?}: unexpected error {e}", case["line_repr"]));
-                assert!(same_points(&got, &want, now_ts), "{:?}: got {got:?}, want {want:?}", case["line_repr"]);
+                let got =
+                    got.unwrap_or_else(|e| panic!("{:?}: unexpected error {e}", case["line_repr"]));
+                assert!(
+                    same_points(&got, &want, now_ts),
+                    "{:?}: got {got:?}, want {want:?}",
+                    case["line_repr"]
+                );
             }
             Some(exc) => {
                 // carbon raises; we report an error for the same line (InvalidUtf8 is our
                 // documented per-line divergence, the timestamp overflow is an error either way).
-                assert!(got.is_err(), "{:?}: carbon raised {exc}, we accepted {got:?}", case["line_repr"]);
+                assert!(
+                    got.is_err(),
+                    "{:?}: carbon raised {exc}, we accepted {got:?}",
+                    case["line_repr"]
+                );
                 assert!(want.is_empty());
             }
         }
@@ -93,8 +104,14 @@ fn every_plaintext_stream_vector() {
         assert_eq!(res.is_err(), dropped, "{desc}");
         let want: Vec<(String, f64, f64)> = expected(&case["accepted"]);
         // The generator truncated names to 40 chars in this file.
-        let got: Vec<_> = got.into_iter().map(|(n, t, v)| (n.chars().take(40).collect(), t, v)).collect();
-        assert!(same_points(&got, &want, false), "{desc}: got {got:?} want {want:?}");
+        let got: Vec<_> = got
+            .into_iter()
+            .map(|(n, t, v)| (n.chars().take(40).collect(), t, v))
+            .collect();
+        assert!(
+            same_points(&got, &want, false),
+            "{desc}: got {got:?} want {want:?}"
+        );
     }
 }
 
@@ -102,7 +119,15 @@ fn every_plaintext_stream_vector() {
 fn udp_vector() {
     let v = vectors("plaintext.json");
     let datagram = b"a 1 100\nbad line\r\nb 2 200\rc 3 300";
-    assert_eq!(v["udp"]["datagram"].as_str(), Some("a 1 100\\nbad line\\r\\nb 2 200\\rc 3 300"));
-    let got: Vec<_> = udp_lines(datagram).flat_map(|l| carbon_line(l).unwrap_or_default()).collect();
-    assert!(same_points(&got, &expected(&v["udp"]["accepted"]), false), "{got:?}");
+    assert_eq!(
+        v["udp"]["datagram"].as_str(),
+        Some("a 1 100\\nbad line\\r\\nb 2 200\\rc 3 300")
+    );
+    let got: Vec<_> = udp_lines(datagram)
+        .flat_map(|l| carbon_line(l).unwrap_or_default())
+        .collect();
+    assert!(
+        same_points(&got, &expected(&v["udp"]["accepted"]), false),
+        "{got:?}"
+    );
 }

@@ -20,7 +20,11 @@ fn every_tags_vector() {
             Some(err) => {
                 let e = parse_tagged(input).expect_err(input);
                 assert_eq!(e.to_string(), err, "{input}");
-                assert_eq!(normalize_name(input), input, "raw name kept when parsing fails");
+                assert_eq!(
+                    normalize_name(input),
+                    input,
+                    "raw name kept when parsing fails"
+                );
             }
             None => {
                 let t = parse_tagged(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -39,8 +43,16 @@ fn every_tags_vector() {
                 assert_eq!(got_tags, want_tags, "{input}");
                 let hashed = case["whisper_relpath_hash_only"].as_str().expect("relpath");
                 let plain = case["whisper_relpath"].as_str().expect("relpath");
-                assert_eq!(relative_path(&t.normalized, true), Ok(PathBuf::from(hashed)), "{input}");
-                assert_eq!(relative_path(&t.normalized, false), Ok(PathBuf::from(plain)), "{input}");
+                assert_eq!(
+                    relative_path(&t.normalized, true),
+                    Ok(PathBuf::from(hashed)),
+                    "{input}"
+                );
+                assert_eq!(
+                    relative_path(&t.normalized, false),
+                    Ok(PathBuf::from(plain)),
+                    "{input}"
+                );
             }
         }
     }

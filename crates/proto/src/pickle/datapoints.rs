@@ -245,7 +245,11 @@ mod tests {
         // [("m", "12"), ("n", b"12"), ("o", (1, 2, 3)), "ab", ("p", (None, 1))]
         let p = b"\x80\x03]q\x00(X\x01\x00\x00\x00mX\x02\x00\x00\x0012\x86X\x01\x00\x00\x00nC\x0212\x86X\x01\x00\x00\x00o(K\x01K\x02K\x03t\x86X\x02\x00\x00\x00abX\x01\x00\x00\x00p(NK\x01t\x86e.";
         let b = decode_datapoints(p).unwrap();
-        let names: Vec<_> = b.points.iter().map(|p| (p.name.as_str(), p.timestamp, p.value)).collect();
+        let names: Vec<_> = b
+            .points
+            .iter()
+            .map(|p| (p.name.as_str(), p.timestamp, p.value))
+            .collect();
         assert_eq!(names, [("m", 1.0, 2.0), ("n", 49.0, 50.0)]);
         assert_eq!(b.skipped, 3);
         assert_eq!(b.abort, None);

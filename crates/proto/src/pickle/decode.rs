@@ -548,7 +548,10 @@ impl<'a> Machine<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         let end = self.pos.checked_add(n).ok_or(PickleError::Truncated)?;
-        let s = self.input.get(self.pos..end).ok_or(PickleError::Truncated)?;
+        let s = self
+            .input
+            .get(self.pos..end)
+            .ok_or(PickleError::Truncated)?;
         self.pos = end;
         Ok(s)
     }
@@ -625,7 +628,10 @@ impl<'a> Machine<'a> {
         if self.stack.len() <= self.fence() {
             return Err(PickleError::StackUnderflow);
         }
-        self.stack.last().copied().ok_or(PickleError::StackUnderflow)
+        self.stack
+            .last()
+            .copied()
+            .ok_or(PickleError::StackUnderflow)
     }
 
     fn pop_n(&mut self, n: usize) -> Result<Vec<NodeId>, PickleError> {
@@ -684,7 +690,7 @@ fn value_to_int_node<'a>(v: Value) -> Node<'a> {
 }
 
 fn pairs(items: &[NodeId]) -> Result<Vec<(NodeId, NodeId)>, PickleError> {
-    if items.len() % 2 != 0 {
+    if items.len() & 1 == 1 {
         return Err(PickleError::BadArgument("odd number of items for a dict"));
     }
     Ok(items.chunks_exact(2).map(|c| (c[0], c[1])).collect())
@@ -841,8 +847,10 @@ mod tests {
 
     #[test]
     fn text_opcodes() {
-        let v = decode(b"(lp0\n(S'a\\x41\\n'\np1\nF1.5\nI01\nL12345678901234567890L\nV\\u00e9\\\\u\ntp2\na.")
-            .unwrap();
+        let v = decode(
+            b"(lp0\n(S'a\\x41\\n'\np1\nF1.5\nI01\nL12345678901234567890L\nV\\u00e9\\\\u\ntp2\na.",
+        )
+        .unwrap();
         let big = parse_decimal_int(b"12345678901234567890").unwrap();
         assert_eq!(
             v,
@@ -874,12 +882,8 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let mut p = b"\x80\x02".to_vec();
-        for _ in 0..1000 {
-            p.push(b']');
-        }
-        for _ in 0..999 {
-            p.push(b'a');
-        }
+        p.resize(p.len() + 1000, b']');
+        p.resize(p.len() + 999, b'a');
         p.push(b'.');
         assert_eq!(decode(&p), Err(PickleError::TooDeep));
     }

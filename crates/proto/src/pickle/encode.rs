@@ -327,8 +327,14 @@ mod tests {
         assert_eq!(enc(256), b"\x80\x02M\x00\x01.");
         assert_eq!(enc(-1), b"\x80\x02J\xff\xff\xff\xff.");
         assert_eq!(enc(1 << 31), b"\x80\x02\x8a\x05\x00\x00\x00\x80\x00.");
-        assert_eq!(enc(-(1 << 31) - 1), b"\x80\x02\x8a\x05\xff\xff\xff\x7f\xff.");
-        assert_eq!(enc(i64::MIN), b"\x80\x02\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80.");
+        assert_eq!(
+            enc(-(1 << 31) - 1),
+            b"\x80\x02\x8a\x05\xff\xff\xff\x7f\xff."
+        );
+        assert_eq!(
+            enc(i64::MIN),
+            b"\x80\x02\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80."
+        );
     }
 
     #[test]

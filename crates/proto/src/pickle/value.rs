@@ -251,16 +251,22 @@ mod tests {
         assert_eq!(BigInt::from_le_bytes(&[0xff, 0xff]), Value::Int(-1));
         assert_eq!(BigInt::from_le_bytes(&[]), Value::Int(0));
         let v = parse_decimal_int(b"-123456789012345678901234567890").unwrap();
-        let Value::BigInt(b) = &v else { panic!("not big: {v:?}") };
+        let Value::BigInt(b) = &v else {
+            panic!("not big: {v:?}")
+        };
         assert_eq!(b.to_f64(), Some(-1.2345678901234568e29));
         let v = parse_decimal_int(b"18446744073709551617").unwrap();
-        let Value::BigInt(b) = &v else { panic!("not big") };
+        let Value::BigInt(b) = &v else {
+            panic!("not big")
+        };
         assert_eq!(b.to_f64(), Some(18446744073709551616.0));
         // 2**1024 overflows a double, as Python's float() says.
         let mut bytes = vec![0u8; 128];
         bytes.push(1);
         bytes.push(0);
-        let Value::BigInt(b) = BigInt::from_le_bytes(&bytes) else { panic!("not big") };
+        let Value::BigInt(b) = BigInt::from_le_bytes(&bytes) else {
+            panic!("not big")
+        };
         assert_eq!(b.to_f64(), None);
         // Ties round to even: 2**64 + 2**11 sits between two doubles.
         let v = parse_decimal_int(b"18446744073709553664").unwrap();

@@ -16,7 +16,7 @@ pub fn vectors(name: &str) -> serde_json::Value {
 
 /// Decode a lowercase/uppercase hex string.
 pub fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len() & 1 == 0, "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
@@ -39,9 +39,9 @@ pub fn num(v: &serde_json::Value) -> f64 {
 
 /// The venv python (PyPI whisper etc.): `CARBONADO_PYTHON`, default `<workspace>/.venv/bin/python`.
 pub fn venv_python() -> PathBuf {
-    std::env::var_os("CARBONADO_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-    })
+    std::env::var_os("CARBONADO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
 }
 
 /// Debian's python3 that sees graphite-carbon: `CARBONADO_SYS_PYTHON`, default /usr/bin/python3.
