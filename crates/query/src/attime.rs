@@ -23,6 +23,12 @@ pub fn parse_tz(name: &str) -> Result<Tz> {
         .map_err(|_| QueryError::TimeZone(name.to_string()))
 }
 
+/// The request's zone as graphite-web picks it: the `tz` parameter when it names a known zone,
+/// otherwise the default (graphite silently ignores unknown names).
+pub fn tz_or(name: Option<&str>, default: Tz) -> Tz {
+    name.and_then(|n| n.parse::<Tz>().ok()).unwrap_or(default)
+}
+
 /// Parses a time spec relative to `now` (epoch seconds) in zone `tz`; returns epoch seconds.
 pub fn parse_at_time(spec: &str, tz: Tz, now: i64) -> Result<i64> {
     let s: String = spec

@@ -32,6 +32,12 @@ pub trait Fetcher {
     /// Returns every series matching the request. Each series carries name, start/end/step,
     /// values, tags, consolidation function and xff; order does not matter (the evaluator sorts).
     fn fetch(&self, req: &FetchRequest<'_>) -> Result<Vec<Series>, FetchError>;
+
+    /// Called once per request (and per bootstrapped sub-request) with every path expression the
+    /// targets will fetch, before any `fetch`, so an implementation can fetch them in parallel
+    /// and answer the later `fetch` calls from its own cache, as graphite-web's prefetch does.
+    /// The default does nothing.
+    fn prefetch(&self, _reqs: &[FetchRequest<'_>]) {}
 }
 
 /// Per-request bounds; `None` means unbounded.

@@ -270,11 +270,13 @@ impl<'f> Evaluator<'f> {
         ctx: &RequestContext,
         targets: &[String],
     ) -> Result<Vec<Series>> {
+        let mut exprs = Vec::new();
         for t in targets {
             if let Ok(e) = parse_target(t) {
-                crate::parser::path_expressions(&e, &mut self.prefetched);
+                crate::parser::path_expressions(&e, &mut exprs);
             }
         }
+        self.prefetch(ctx, &exprs);
         let mut out = Vec::new();
         for t in targets {
             if t.trim().is_empty() {
@@ -288,7 +290,9 @@ impl<'f> Evaluator<'f> {
     /// Parses and evaluates one target.
     pub fn evaluate_target(&mut self, ctx: &RequestContext, target: &str) -> Result<Vec<Series>> {
         let expr = parse_target(target)?;
-        crate::parser::path_expressions(&expr, &mut self.prefetched);
+        let mut exprs = Vec::new();
+        crate::parser::path_expressions(&expr, &mut exprs);
+        self.prefetch(ctx, &exprs);
         match self.eval(ctx, &expr, None)? {
             Value::Series(s) => Ok(s),
             Value::SeriesLists(_) => {
@@ -431,6 +435,21 @@ impl<'f> Evaluator<'f> {
                 };
                 (def.imp)(self, ctx, &args).map(Value::Series)
             }
+        }
+    }
+
+    /// Records what graphite would prefetch and lets the fetcher fetch it in one go.
+    fn prefetch(&mut self, ctx: &RequestContext, exprs: &[String]) {
+        let fresh: Vec<&String> = exprs.iter().filter(|e| !self.prefetched.contains(e)).collect();
+        let reqs: Vec<FetchRequest<'_>> = exprs
+            .iter()
+            .map(|e| FetchRequest { path_expression: e, from: ctx.from, until: ctx.until, now: ctx.now, local: ctx.local })
+            .collect();
+        if !reqs.is_empty() {
+            self.fetcher.prefetch(&reqs);
+        }
+        for e in fresh {
+            self.prefetched.push(e.clone());
         }
     }
 

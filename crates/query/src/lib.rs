@@ -12,6 +12,8 @@
 //! assert_eq!(out[0].values[0], Some(2.0));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod attime;
 pub mod consolidate;
 pub mod context;

@@ -120,36 +120,88 @@ fn expand_braces(p: &str) -> Vec<String> {
         .collect()
 }
 
-fn fnmatch(p: &[u8], n: &[u8]) -> bool {
-    match p.first() {
-        None => n.is_empty(),
-        Some(b'*') => (0..=n.len()).any(|i| fnmatch(&p[1..], &n[i..])),
-        Some(b'?') => !n.is_empty() && fnmatch(&p[1..], &n[1..]),
-        Some(b'[') => {
-            let Some(end) = p.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
-                return n.first() == Some(&b'[') && fnmatch(&p[1..], &n[1..]);
-            };
-            let Some(&c) = n.first() else { return false };
-            let mut set = &p[1..end];
-            let negate = matches!(set.first(), Some(b'!') | Some(b'^'));
-            if negate {
-                set = &set[1..];
-            }
-            let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                if i + 2 < set.len() && set[i + 1] == b'-' {
-                    hit |= set[i] <= c && c <= set[i + 2];
-                    i += 3;
+/// One pattern element.
+enum Tok<'a> {
+    Lit(u8),
+    Any,
+    Star,
+    Class { set: &'a [u8], negate: bool },
+}
+
+fn tokens(p: &[u8]) -> Vec<Tok<'_>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'*' => out.push(Tok::Star),
+            b'?' => out.push(Tok::Any),
+            b'[' => {
+                if let Some(end) = p[i + 1..].iter().position(|&c| c == b']').map(|e| e + i + 1) {
+                    let mut set = &p[i + 1..end];
+                    let negate = matches!(set.first(), Some(b'!') | Some(b'^'));
+                    if negate {
+                        set = &set[1..];
+                    }
+                    out.push(Tok::Class { set, negate });
+                    i = end;
                 } else {
-                    hit |= set[i] == c;
-                    i += 1;
+                    out.push(Tok::Lit(b'['));
                 }
             }
-            hit != negate && fnmatch(&p[end + 1..], &n[1..])
+            c => out.push(Tok::Lit(c)),
         }
-        Some(&c) => n.first() == Some(&c) && fnmatch(&p[1..], &n[1..]),
+        i += 1;
     }
+    out
+}
+
+fn class_hit(set: &[u8], c: u8) -> bool {
+    let mut i = 0;
+    while i < set.len() {
+        if i + 2 < set.len() && set[i + 1] == b'-' {
+            if set[i] <= c && c <= set[i + 2] {
+                return true;
+            }
+            i += 3;
+        } else {
+            if set[i] == c {
+                return true;
+            }
+            i += 1;
+        }
+    }
+    false
+}
+
+/// fnmatch with single-star backtracking: O(len(pattern) * len(name)) at worst.
+fn fnmatch(p: &[u8], n: &[u8]) -> bool {
+    let toks = tokens(p);
+    let (mut ti, mut ni) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        let step = match toks.get(ti) {
+            Some(Tok::Star) => {
+                star = Some((ti, ni));
+                ti += 1;
+                continue;
+            }
+            Some(Tok::Lit(c)) => *c == n[ni],
+            Some(Tok::Any) => true,
+            Some(Tok::Class { set, negate }) => class_hit(set, n[ni]) != *negate,
+            None => false,
+        };
+        if step {
+            ti += 1;
+            ni += 1;
+        } else if let Some((st, sn)) = star {
+            ti = st + 1;
+            ni = sn + 1;
+            star = Some((st, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    toks[ti..].iter().all(|t| matches!(t, Tok::Star))
 }
 
 #[cfg(test)]
@@ -162,5 +214,9 @@ mod tests {
         assert!(glob_match("{web01,db01}", "db01"));
         assert!(glob_match("w*", "web01"));
         assert!(!glob_match("web0?", "web1"));
+        assert!(glob_match("*a*b", "xxaxxb"));
+        assert!(!glob_match("[!w]*", "web"));
+        // Many stars on a long name must not blow up.
+        assert!(!glob_match("*a*a*a*a*a*a*a*a*b", &"a".repeat(200)));
     }
 }

@@ -554,11 +554,12 @@ fn remove_empty_series(
 }
 
 fn unique(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Series> = Vec::new();
     for v in a.rest("seriesLists") {
         if let Value::Series(list) = v {
             for s in list {
-                if !out.iter().any(|o| o.name == s.name) {
+                if seen.insert(s.name.clone()) {
                     out.push(s);
                 }
             }

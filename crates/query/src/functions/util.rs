@@ -122,12 +122,16 @@ pub fn agg_key(s: &Series, nodes: &[Value]) -> String {
 
 /// Groups series by key preserving first-appearance order.
 pub fn group_by<F: Fn(&Series) -> String>(list: Vec<Series>, key: F) -> Vec<(String, Vec<Series>)> {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut groups: Vec<(String, Vec<Series>)> = Vec::new();
     for s in list {
         let k = key(&s);
-        match groups.iter_mut().find(|(gk, _)| *gk == k) {
-            Some((_, g)) => g.push(s),
-            None => groups.push((k, vec![s])),
+        match index.get(&k) {
+            Some(&i) => groups[i].1.push(s),
+            None => {
+                index.insert(k.clone(), groups.len());
+                groups.push((k, vec![s]));
+            }
         }
     }
     groups
