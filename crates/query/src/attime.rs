@@ -39,9 +39,9 @@ pub fn parse_at_time(spec: &str, tz: Tz, now: i64) -> Result<i64> {
         .collect();
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
         let looks_like_date = s.len() == 8
-            && s[..4].parse::<u32>().map_or(false, |y| y > 1900)
-            && s[4..6].parse::<u32>().map_or(false, |m| m < 13)
-            && s[6..].parse::<u32>().map_or(false, |d| d < 32);
+            && s[..4].parse::<u32>().is_ok_and(|y| y > 1900)
+            && s[4..6].parse::<u32>().is_ok_and(|m| m < 13)
+            && s[6..].parse::<u32>().is_ok_and(|d| d < 32);
         if !looks_like_date {
             return s
                 .parse::<i64>()

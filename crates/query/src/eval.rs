@@ -440,10 +440,19 @@ impl<'f> Evaluator<'f> {
 
     /// Records what graphite would prefetch and lets the fetcher fetch it in one go.
     fn prefetch(&mut self, ctx: &RequestContext, exprs: &[String]) {
-        let fresh: Vec<&String> = exprs.iter().filter(|e| !self.prefetched.contains(e)).collect();
+        let fresh: Vec<&String> = exprs
+            .iter()
+            .filter(|e| !self.prefetched.contains(e))
+            .collect();
         let reqs: Vec<FetchRequest<'_>> = exprs
             .iter()
-            .map(|e| FetchRequest { path_expression: e, from: ctx.from, until: ctx.until, now: ctx.now, local: ctx.local })
+            .map(|e| FetchRequest {
+                path_expression: e,
+                from: ctx.from,
+                until: ctx.until,
+                now: ctx.now,
+                local: ctx.local,
+            })
             .collect();
         if !reqs.is_empty() {
             self.fetcher.prefetch(&reqs);
@@ -510,7 +519,7 @@ fn validate_counts(
     if params.is_empty() {
         return Ok(());
     }
-    if pos.len() + kw.len() > params.len() && !params.last().map_or(false, |p| p.multiple) {
+    if pos.len() + kw.len() > params.len() && !params.last().is_some_and(|p| p.multiple) {
         return param_err(format!(
             "Too many parameters specified for function \"{func}\""
         ));

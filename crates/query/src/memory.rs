@@ -136,7 +136,11 @@ fn tokens(p: &[u8]) -> Vec<Tok<'_>> {
             b'*' => out.push(Tok::Star),
             b'?' => out.push(Tok::Any),
             b'[' => {
-                if let Some(end) = p[i + 1..].iter().position(|&c| c == b']').map(|e| e + i + 1) {
+                if let Some(end) = p[i + 1..]
+                    .iter()
+                    .position(|&c| c == b']')
+                    .map(|e| e + i + 1)
+                {
                     let mut set = &p[i + 1..end];
                     let negate = matches!(set.first(), Some(b'!') | Some(b'^'));
                     if negate {

@@ -196,7 +196,7 @@ fn percent_format(fmt: &str, v: f64) -> Result<String> {
             i += 1;
         }
         let ws = i;
-        while b.get(i).map_or(false, |c| c.is_ascii_digit()) {
+        while b.get(i).is_some_and(|c| c.is_ascii_digit()) {
             i += 1;
         }
         let width: usize = fmt[ws..i].parse().unwrap_or(0);
@@ -204,7 +204,7 @@ fn percent_format(fmt: &str, v: f64) -> Result<String> {
         if b.get(i) == Some(&b'.') {
             i += 1;
             let ps = i;
-            while b.get(i).map_or(false, |c| c.is_ascii_digit()) {
+            while b.get(i).is_some_and(|c| c.is_ascii_digit()) {
                 i += 1;
             }
             prec = Some(fmt[ps..i].parse().unwrap_or(0));

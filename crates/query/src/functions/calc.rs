@@ -423,7 +423,7 @@ fn time_shift(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
     let list = a.series("seriesList")?;
     let mut shift = a.str("timeShift")?;
     let reset_end = a.bool_or("resetEnd", true);
-    if shift.chars().next().map_or(false, |c| c.is_ascii_digit()) {
+    if shift.chars().next().is_some_and(|c| c.is_ascii_digit()) {
         shift = format!("-{shift}");
     }
     let delta = parse_time_offset(&shift)?;
@@ -470,7 +470,7 @@ fn time_slice(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
 fn time_stack(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let mut unit = a.str_or("timeShiftUnit", "1d")?;
-    if unit.chars().next().map_or(false, |c| c.is_ascii_digit()) {
+    if unit.chars().next().is_some_and(|c| c.is_ascii_digit()) {
         unit = format!("-{unit}");
     }
     let delta = parse_time_offset(&unit)?;

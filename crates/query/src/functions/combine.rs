@@ -171,7 +171,7 @@ pub(crate) fn percentile(points: &[Option<f64>], n: f64, interpolate: bool) -> O
     let len = v.len() as i64;
     let mut p = if rank <= 0 {
         v[0]
-    } else if rank - 1 >= len {
+    } else if rank > len {
         v[v.len() - 1]
     } else {
         v[(rank - 1) as usize]

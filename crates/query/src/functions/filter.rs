@@ -72,8 +72,8 @@ fn op_matches(op: &str, val: Option<f64>, t: f64) -> bool {
     match op {
         "=" => val == Some(t),
         "!=" => val != Some(t),
-        ">" => val.map_or(false, |v| v > t),
-        ">=" => val.map_or(false, |v| v >= t),
+        ">" => val.is_some_and(|v| v > t),
+        ">=" => val.is_some_and(|v| v >= t),
         "<" => val.map_or(true, |v| v < t),
         _ => val.map_or(true, |v| v <= t),
     }
@@ -435,7 +435,7 @@ fn use_series_above(
                 "'>' not supported between instances of 'NoneType' and 'float'",
             );
         }
-        if safe_max(&s.values).map_or(false, |m| m > value) {
+        if safe_max(&s.values).is_some_and(|m| m > value) {
             names.push(re.replace_all(&s.name, replace.as_str()).into_owned());
         }
     }

@@ -52,7 +52,7 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
 
 /// graphite-web 1.1.10's _compressPeriodicGaps: if values appear every k-th point only, re-step.
 fn compress_gaps(s: Series) -> Result<Series> {
-    let truthy = |v: &Option<f64>| v.map_or(false, |x| x != 0.0);
+    let truthy = |v: &Option<f64>| v.is_some_and(|x| x != 0.0);
     let (mut first, mut second) = (0usize, 0usize);
     for (i, v) in s.values.iter().enumerate() {
         if truthy(v) {
