@@ -39,7 +39,9 @@ impl AggregationMethod {
             AggregationMethod::Min => "min",
             AggregationMethod::Max => "max",
             AggregationMethod::Count => "count",
-            AggregationMethod::Percentile(p) => PERCENTILES.iter().find(|x| x.1 == p).map_or("p?", |x| x.0),
+            AggregationMethod::Percentile(p) => {
+                PERCENTILES.iter().find(|x| x.1 == p).map_or("p?", |x| x.0)
+            }
         }
     }
 
@@ -71,8 +73,15 @@ impl AggregationMethod {
     }
 }
 
-const PERCENTILES: [(&str, f64); 7] =
-    [("p50", 0.50), ("p75", 0.75), ("p80", 0.80), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)];
+const PERCENTILES: [(&str, f64); 7] = [
+    ("p50", 0.50),
+    ("p75", 0.75),
+    ("p80", 0.80),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p999", 0.999),
+];
 
 impl FromStr for AggregationMethod {
     type Err = String;
@@ -121,19 +130,28 @@ pub struct AggregationRule {
 impl AggregationRule {
     /// Builds a rule from its parts; errors where carbon would fail, at build time or at
     /// first match (unknown output field, stray `<`/`>`/`%` in the output template).
-    pub fn new(input_pattern: &str, output_pattern: &str, method: AggregationMethod, frequency: u32) -> Result<Self> {
+    pub fn new(
+        input_pattern: &str,
+        output_pattern: &str,
+        method: AggregationMethod,
+        frequency: u32,
+    ) -> Result<Self> {
         let bad = |reason: String| Error::AggregationRule { line: 0, reason };
         if frequency == 0 {
             return Err(bad("frequency must be a positive number of seconds".into()));
         }
         let (pattern, fields) = input_regex(input_pattern).map_err(bad)?;
-        let regex = Regex::new(&format!("^(?:{pattern})"))
-            .map_err(|e| Error::Regex { pattern: pattern.clone(), reason: e.to_string() })?;
+        let regex = Regex::new(&format!("^(?:{pattern})")).map_err(|e| Error::Regex {
+            pattern: pattern.clone(),
+            reason: e.to_string(),
+        })?;
         let template = output_template(output_pattern).map_err(bad)?;
         for piece in &template {
             if let Piece::Field(f) = piece {
                 if !fields.contains(f) {
-                    return Err(bad(format!("output field <{f}> is not captured by the input pattern")));
+                    return Err(bad(format!(
+                        "output field <{f}> is not captured by the input pattern"
+                    )));
                 }
             }
         }
@@ -150,7 +168,9 @@ impl AggregationRule {
     /// Parses one definition line: `output (frequency) = method input`.
     pub fn parse(line: &str) -> Result<Self> {
         let bad = |reason: String| Error::AggregationRule { line: 0, reason };
-        let (left, right) = line.split_once('=').ok_or_else(|| bad("missing '='".into()))?;
+        let (left, right) = line
+            .split_once('=')
+            .ok_or_else(|| bad("missing '='".into()))?;
         let left: Vec<&str> = left.split_whitespace().collect();
         let right: Vec<&str> = right.split_whitespace().collect();
         let [output, freq] = left[..] else {
@@ -164,7 +184,11 @@ impl AggregationRule {
             .parse::<u32>()
             .ok()
             .filter(|f| *f > 0 && freq_text.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| bad(format!("frequency {freq:?} is not a positive number of seconds")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "frequency {freq:?} is not a positive number of seconds"
+                ))
+            })?;
         let method = method.parse::<AggregationMethod>().map_err(bad)?;
         Self::new(input, output, method, frequency)
     }
@@ -199,7 +223,9 @@ fn input_regex(input: &str) -> std::result::Result<(String, Vec<String>), String
             _ => None,
         };
         let regex_part = if let Some((i, j)) = wide {
-            let name = part.get(i + 2..j).ok_or_else(|| format!("malformed <<field>> in {part:?}"))?;
+            let name = part
+                .get(i + 2..j)
+                .ok_or_else(|| format!("malformed <<field>> in {part:?}"))?;
             check_field_name(name)?;
             fields.push(name.to_owned());
             format!("{}(?P<{name}>.+?){}", &part[..i], &part[j + 2..])
@@ -222,7 +248,9 @@ fn input_regex(input: &str) -> std::result::Result<(String, Vec<String>), String
 
 fn check_field_name(name: &str) -> std::result::Result<(), String> {
     let mut chars = name.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
@@ -236,9 +264,15 @@ fn output_template(output: &str) -> std::result::Result<Vec<Piece>, String> {
     let mut rest = output;
     while let Some(i) = rest.find(['<', '>', '%']) {
         if !rest[i..].starts_with('<') {
-            return Err(format!("stray '{}' in output template {output:?}", &rest[i..i + 1]));
+            return Err(format!(
+                "stray '{}' in output template {output:?}",
+                &rest[i..i + 1]
+            ));
         }
-        let close = rest[i..].find('>').map(|j| i + j).ok_or_else(|| format!("unclosed '<' in {output:?}"))?;
+        let close = rest[i..]
+            .find('>')
+            .map(|j| i + j)
+            .ok_or_else(|| format!("unclosed '<' in {output:?}"))?;
         let name = &rest[i + 1..close];
         check_field_name(name)?;
         if i > 0 {
@@ -263,8 +297,14 @@ pub fn parse_aggregation_rules(text: &str) -> Result<Vec<AggregationRule>> {
             continue;
         }
         let rule = AggregationRule::parse(line).map_err(|e| match e {
-            Error::AggregationRule { reason, .. } => Error::AggregationRule { line: n + 1, reason },
-            other => Error::AggregationRule { line: n + 1, reason: other.to_string() },
+            Error::AggregationRule { reason, .. } => Error::AggregationRule {
+                line: n + 1,
+                reason,
+            },
+            other => Error::AggregationRule {
+                line: n + 1,
+                reason: other.to_string(),
+            },
         })?;
         rules.push(rule);
     }
@@ -273,8 +313,10 @@ pub fn parse_aggregation_rules(text: &str) -> Result<Vec<AggregationRule>> {
 
 /// Reads and parses an aggregation-rules.conf file.
 pub fn read_aggregation_rules(path: &Path) -> Result<Vec<AggregationRule>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     parse_aggregation_rules(&text)
 }
 
@@ -290,7 +332,11 @@ mod tests {
         .unwrap();
         assert_eq!(r.frequency, 60);
         assert_eq!(r.method, AggregationMethod::Sum);
-        assert_eq!(r.matches("prod.applications.apache.www01.requests").as_deref(), Some("prod.applications.apache.all.requests"));
+        assert_eq!(
+            r.matches("prod.applications.apache.www01.requests")
+                .as_deref(),
+            Some("prod.applications.apache.all.requests")
+        );
         assert_eq!(r.matches("prod.applications.apache.www01.requests.x"), None);
         assert_eq!(r.matches("x.prod.applications.apache.www01"), None);
     }

@@ -79,7 +79,11 @@ impl CarbonRing {
             }
         }
         entries.sort_unstable();
-        Ok(CarbonRing { hash, entries, nodes })
+        Ok(CarbonRing {
+            hash,
+            entries,
+            nodes,
+        })
     }
 
     /// The nodes, in the order given.
@@ -100,12 +104,18 @@ impl CarbonRing {
     fn start_index(&self, key: &str) -> usize {
         let pos = self.hash.position(key);
         let i = self.entries.partition_point(|e| e.0 < pos);
-        if i == self.entries.len() { 0 } else { i }
+        if i == self.entries.len() {
+            0
+        } else {
+            i
+        }
     }
 
     /// `get_node(key)`: the primary node index, None for an empty ring.
     pub fn get_node(&self, key: &str) -> Option<usize> {
-        self.entries.get(self.start_index(key)).map(|e| e.1 as usize)
+        self.entries
+            .get(self.start_index(key))
+            .map(|e| e.1 as usize)
     }
 
     /// `get_nodes(key)`: node indexes in ring order, each once, with carbon's quirks
@@ -175,7 +185,11 @@ pub fn replica_key(hash: CarbonHash, node: &Node, i: usize) -> String {
 /// Python 3 `repr()` of a str: single quotes unless the text holds `'` and no `"`,
 /// backslash escapes for the quote, `\`, control and non-printable characters.
 pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -203,15 +217,30 @@ mod tests {
     use super::*;
 
     fn node(s: &str, i: Option<&str>) -> Node {
-        Node { server: s.into(), instance: i.map(Into::into) }
+        Node {
+            server: s.into(),
+            instance: i.map(Into::into),
+        }
     }
 
     #[test]
     fn replica_keys() {
-        assert_eq!(replica_key(CarbonHash::CarbonCh, &node("127.0.0.1", Some("a")), 0), "('127.0.0.1', 'a'):0");
-        assert_eq!(replica_key(CarbonHash::CarbonCh, &node("127.0.0.1", None), 7), "('127.0.0.1', None):7");
-        assert_eq!(replica_key(CarbonHash::Fnv1aCh, &node("h", Some("b")), 99), "99-b");
-        assert_eq!(replica_key(CarbonHash::Fnv1aCh, &node("h", None), 1), "1-None");
+        assert_eq!(
+            replica_key(CarbonHash::CarbonCh, &node("127.0.0.1", Some("a")), 0),
+            "('127.0.0.1', 'a'):0"
+        );
+        assert_eq!(
+            replica_key(CarbonHash::CarbonCh, &node("127.0.0.1", None), 7),
+            "('127.0.0.1', None):7"
+        );
+        assert_eq!(
+            replica_key(CarbonHash::Fnv1aCh, &node("h", Some("b")), 99),
+            "99-b"
+        );
+        assert_eq!(
+            replica_key(CarbonHash::Fnv1aCh, &node("h", None), 1),
+            "1-None"
+        );
         assert_eq!(py_repr("it's"), "\"it's\"");
         assert_eq!(py_repr("a\\b'\"\x01"), "'a\\\\b\\'\"\\x01'");
     }
@@ -225,7 +254,8 @@ mod tests {
 
     #[test]
     fn fnv_without_instances_collides_and_bumps() {
-        let r = CarbonRing::new(vec![node("a", None), node("b", None)], CarbonHash::Fnv1aCh).unwrap();
+        let r =
+            CarbonRing::new(vec![node("a", None), node("b", None)], CarbonHash::Fnv1aCh).unwrap();
         let mut pos: Vec<u32> = r.entries().iter().map(|e| e.0).collect();
         pos.dedup();
         assert_eq!(pos.len(), 200, "positions must be unique after bumping");
@@ -236,6 +266,8 @@ mod tests {
         let r = CarbonRing::new(vec![], CarbonHash::CarbonCh).unwrap();
         assert_eq!(r.get_node("x"), None);
         assert_eq!(r.get_nodes("x").count(), 0);
-        assert!(CarbonRing::new(vec![node("a", None), node("a", None)], CarbonHash::CarbonCh).is_err());
+        assert!(
+            CarbonRing::new(vec![node("a", None), node("a", None)], CarbonHash::CarbonCh).is_err()
+        );
     }
 }

@@ -78,7 +78,11 @@ impl CRelayRing {
                 entries[i].1 = entries[i - 1].1;
             }
         }
-        CRelayRing { hash, entries, servers: dests.len() }
+        CRelayRing {
+            hash,
+            entries,
+            servers: dests.len(),
+        }
     }
 
     /// The ring: (position, destination index) sorted by position.
@@ -124,10 +128,15 @@ impl JumpRing {
     /// Orders the buckets as c-relay does: servers with an instance first, sorted by instance
     /// (numerically when both are integers), then the ones without, in configuration order.
     pub fn new(dests: &[Destination]) -> Self {
-        let mut with: Vec<usize> = (0..dests.len()).filter(|&i| dests[i].instance.is_some()).collect();
+        let mut with: Vec<usize> = (0..dests.len())
+            .filter(|&i| dests[i].instance.is_some())
+            .collect();
         let without = (0..dests.len()).filter(|&i| dests[i].instance.is_none());
         with.sort_by(|&a, &b| {
-            let (x, y) = (dests[a].instance.as_deref().unwrap_or(""), dests[b].instance.as_deref().unwrap_or(""));
+            let (x, y) = (
+                dests[a].instance.as_deref().unwrap_or(""),
+                dests[b].instance.as_deref().unwrap_or(""),
+            );
             instance_cmp(x, y).then(a.cmp(&b))
         });
         with.extend(without);
@@ -192,7 +201,10 @@ mod tests {
     #[test]
     fn keys() {
         let d = Destination::new("10.0.0.1", 2004, None);
-        assert_eq!(CRelayHash::CarbonCh.replica_key(&d, 3), "('10.0.0.1', None):3");
+        assert_eq!(
+            CRelayHash::CarbonCh.replica_key(&d, 3),
+            "('10.0.0.1', None):3"
+        );
         assert_eq!(CRelayHash::Fnv1aCh.replica_key(&d, 3), "3-10.0.0.1:2004");
         let d = Destination::new("10.0.0.1", 2004, Some("x"));
         assert_eq!(CRelayHash::Fnv1aCh.replica_key(&d, 0), "0-x");
@@ -212,7 +224,9 @@ mod tests {
 
     #[test]
     fn jump_replicas_are_distinct() {
-        let ds: Vec<_> = (0..40).map(|i| Destination::new("h", 1000 + i, Some(&i.to_string()))).collect();
+        let ds: Vec<_> = (0..40)
+            .map(|i| Destination::new("h", 1000 + i, Some(&i.to_string())))
+            .collect();
         let r = JumpRing::new(&ds);
         let mut o = Owners::new();
         r.get_nodes_into(b"some.metric", 40, &mut o);

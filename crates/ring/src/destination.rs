@@ -18,17 +18,26 @@ pub struct Destination {
 impl Destination {
     /// Builds a destination from its parts.
     pub fn new(host: impl Into<String>, port: u16, instance: Option<&str>) -> Self {
-        Destination { host: host.into(), port, instance: instance.map(str::to_owned) }
+        Destination {
+            host: host.into(),
+            port,
+            instance: instance.map(str::to_owned),
+        }
     }
 
     /// Parses one carbon destination the way `carbon.util.parseDestination` does, but
     /// rejects what carbon mis-parses (no port, junk port, empty host) with a typed error.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = |reason| Error::InvalidDestination { input: text.to_owned(), reason };
+        let bad = |reason| Error::InvalidDestination {
+            input: text.to_owned(),
+            reason,
+        };
         let s = text.trim();
         let (host, rest) = if let Some(inner) = s.strip_prefix('[') {
             // carbon takes the text up to the *last* "]:" as the IPv6 address.
-            let close = inner.rfind("]:").ok_or_else(|| bad("missing \"]:port\" after IPv6 address"))?;
+            let close = inner
+                .rfind("]:")
+                .ok_or_else(|| bad("missing \"]:port\" after IPv6 address"))?;
             (&inner[..close], &inner[close + 2..])
         } else {
             let colon = s.find(':').ok_or_else(|| bad("missing \":port\""))?;
@@ -45,13 +54,20 @@ impl Destination {
             None => (rest, None),
         };
         let port = parse_port(port_text).ok_or_else(|| bad("port is not a number in 1..65535"))?;
-        Ok(Destination { host: host.to_owned(), port, instance })
+        Ok(Destination {
+            host: host.to_owned(),
+            port,
+            instance,
+        })
     }
 
     /// Parses carbon-c-relay's server syntax `host[:port][=instance]` (`[v6]:port=inst` for IPv6);
     /// the port defaults to 2003 as in c-relay.
     pub fn parse_crelay(text: &str) -> Result<Self> {
-        let bad = |reason| Error::InvalidDestination { input: text.to_owned(), reason };
+        let bad = |reason| Error::InvalidDestination {
+            input: text.to_owned(),
+            reason,
+        };
         let s = text.trim();
         let (addr, instance) = match s.split_once('=') {
             Some((a, i)) if !i.is_empty() => (a, Some(i.to_owned())),
@@ -59,7 +75,9 @@ impl Destination {
             None => (s, None),
         };
         let (host, port_text) = if let Some(inner) = addr.strip_prefix('[') {
-            let close = inner.find(']').ok_or_else(|| bad("missing ']' after IPv6 address"))?;
+            let close = inner
+                .find(']')
+                .ok_or_else(|| bad("missing ']' after IPv6 address"))?;
             let after = &inner[close + 1..];
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
@@ -80,7 +98,11 @@ impl Destination {
             Some(p) => parse_port(p).ok_or_else(|| bad("port is not a number in 1..65535"))?,
             None => 2003,
         };
-        Ok(Destination { host: host.to_owned(), port, instance })
+        Ok(Destination {
+            host: host.to_owned(),
+            port,
+            instance,
+        })
     }
 
     /// The name carbon's relay client uses for this destination in self-metrics
@@ -140,16 +162,37 @@ mod tests {
         assert_eq!(v6, Destination::new("::1", 2004, Some("a")));
         assert_eq!(v6.to_string(), "[::1]:2004:a");
         // instance keeps everything after the port, colons included; a trailing ':' gives "".
-        assert_eq!(Destination::parse("h:1:a:b").unwrap().instance.as_deref(), Some("a:b"));
-        assert_eq!(Destination::parse("h:1:").unwrap().instance.as_deref(), Some(""));
+        assert_eq!(
+            Destination::parse("h:1:a:b").unwrap().instance.as_deref(),
+            Some("a:b")
+        );
+        assert_eq!(
+            Destination::parse("h:1:").unwrap().instance.as_deref(),
+            Some("")
+        );
         assert_eq!(Destination::parse("h: 2004 ").unwrap().port, 2004);
     }
 
     #[test]
     fn rejects_what_carbon_misparses() {
-        for bad in ["2004", "localhost", "[::1]", "::1:2004", ":2004", "h:", "h:abc", "h:70000", "h:0", "", "a b:1"] {
+        for bad in [
+            "2004",
+            "localhost",
+            "[::1]",
+            "::1:2004",
+            ":2004",
+            "h:",
+            "h:abc",
+            "h:70000",
+            "h:0",
+            "",
+            "a b:1",
+        ] {
             assert!(
-                matches!(Destination::parse(bad), Err(Error::InvalidDestination { .. })),
+                matches!(
+                    Destination::parse(bad),
+                    Err(Error::InvalidDestination { .. })
+                ),
                 "{bad:?} should be rejected"
             );
         }
@@ -157,16 +200,34 @@ mod tests {
 
     #[test]
     fn metric_key_and_display() {
-        assert_eq!(Destination::parse("127.0.0.1:2004:a").unwrap().metric_key(), "127_0_0_1:2004:a");
-        assert_eq!(Destination::parse("10.0.0.1:2004").unwrap().metric_key(), "10_0_0_1:2004:None");
-        assert_eq!(Destination::parse("10.0.0.1:2004").unwrap().to_string(), "10.0.0.1:2004");
+        assert_eq!(
+            Destination::parse("127.0.0.1:2004:a").unwrap().metric_key(),
+            "127_0_0_1:2004:a"
+        );
+        assert_eq!(
+            Destination::parse("10.0.0.1:2004").unwrap().metric_key(),
+            "10_0_0_1:2004:None"
+        );
+        assert_eq!(
+            Destination::parse("10.0.0.1:2004").unwrap().to_string(),
+            "10.0.0.1:2004"
+        );
     }
 
     #[test]
     fn crelay_forms() {
-        assert_eq!(Destination::parse_crelay("127.0.0.1:2004=a").unwrap(), Destination::new("127.0.0.1", 2004, Some("a")));
-        assert_eq!(Destination::parse_crelay("host").unwrap(), Destination::new("host", 2003, None));
-        assert_eq!(Destination::parse_crelay("[::1]:2204").unwrap(), Destination::new("::1", 2204, None));
+        assert_eq!(
+            Destination::parse_crelay("127.0.0.1:2004=a").unwrap(),
+            Destination::new("127.0.0.1", 2004, Some("a"))
+        );
+        assert_eq!(
+            Destination::parse_crelay("host").unwrap(),
+            Destination::new("host", 2003, None)
+        );
+        assert_eq!(
+            Destination::parse_crelay("[::1]:2204").unwrap(),
+            Destination::new("::1", 2204, None)
+        );
         assert!(Destination::parse_crelay("h:x").is_err());
         assert!(Destination::parse_crelay("h:1=").is_err());
     }

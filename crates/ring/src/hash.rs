@@ -15,7 +15,9 @@ pub fn carbon_ch(key: &[u8]) -> u16 {
 
 /// 32-bit FNV-1a over bytes (what Python carbon's `fnv32a` returns).
 pub fn fnv32a(key: &[u8]) -> u32 {
-    key.iter().fold(FNV32_OFFSET, |h, &b| (h ^ u32::from(b)).wrapping_mul(FNV32_PRIME))
+    key.iter().fold(FNV32_OFFSET, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(FNV32_PRIME)
+    })
 }
 
 /// Python carbon's fnv1a_ch position: FNV-1a-32 folded to 16 bits.
@@ -36,8 +38,9 @@ fn signed(b: u8) -> i8 {
 
 /// carbon-c-relay's FNV-1a-32 (signed-char bytes).
 pub fn crelay_fnv32a(key: &[u8]) -> u32 {
-    key.iter()
-        .fold(FNV32_OFFSET, |h, &b| (h ^ i32::from(signed(b)) as u32).wrapping_mul(FNV32_PRIME))
+    key.iter().fold(FNV32_OFFSET, |h, &b| {
+        (h ^ i32::from(signed(b)) as u32).wrapping_mul(FNV32_PRIME)
+    })
 }
 
 /// carbon-c-relay's fnv1a_ch position (signed-char FNV-1a-32 folded to 16 bits).
@@ -47,8 +50,9 @@ pub fn crelay_fnv1a_ch(key: &[u8]) -> u16 {
 
 /// carbon-c-relay's FNV-1a-64 (signed-char bytes), the key of jump_fnv1a_ch.
 pub fn crelay_fnv64a(key: &[u8]) -> u64 {
-    key.iter()
-        .fold(FNV64_OFFSET, |h, &b| (h ^ i64::from(signed(b)) as u64).wrapping_mul(FNV64_PRIME))
+    key.iter().fold(FNV64_OFFSET, |h, &b| {
+        (h ^ i64::from(signed(b)) as u64).wrapping_mul(FNV64_PRIME)
+    })
 }
 
 /// Lamping & Veach jump consistent hash: a bucket in `0..buckets` (0 when `buckets` is 0).

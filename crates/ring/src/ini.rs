@@ -37,7 +37,10 @@ impl Ini {
         let mut pending_blank = 0usize;
         for (n, raw) in text.lines().enumerate() {
             let line_no = n + 1;
-            let err = |reason: String| Error::Ini { line: line_no, reason };
+            let err = |reason: String| Error::Ini {
+                line: line_no,
+                reason,
+            };
             let stripped = raw.trim();
             if stripped.starts_with('#') || stripped.starts_with(';') {
                 continue;
@@ -71,21 +74,31 @@ impl Ini {
                     return Err(err("section header without ']'".into()));
                 };
                 if close != stripped.len() - 1 {
-                    return Err(err("text after a section header (carbon would ignore the section)".into()));
+                    return Err(err(
+                        "text after a section header (carbon would ignore the section)".into(),
+                    ));
                 }
                 let name = &stripped[1..close];
                 if name.is_empty() {
                     return Err(err("empty section name".into()));
                 }
                 if name == "DEFAULT" {
-                    ini.sections.push(Section { name: name.to_owned(), options: Vec::new(), line: line_no });
+                    ini.sections.push(Section {
+                        name: name.to_owned(),
+                        options: Vec::new(),
+                        line: line_no,
+                    });
                     current = Some(None);
                     continue;
                 }
                 if ini.sections.iter().any(|s| s.name == name) {
                     return Err(err(format!("duplicate section [{name}]")));
                 }
-                ini.sections.push(Section { name: name.to_owned(), options: Vec::new(), line: line_no });
+                ini.sections.push(Section {
+                    name: name.to_owned(),
+                    options: Vec::new(),
+                    line: line_no,
+                });
                 current = Some(Some(ini.sections.len() - 1));
                 continue;
             }
@@ -123,17 +136,25 @@ impl Ini {
         let found = found.or_else(|| self.defaults.iter().find(|(k, _, _)| k == key));
         match found {
             None => Ok(None),
-            Some((_, v, line)) => interpolate(v).map(Some).map_err(|reason| Error::Ini { line: *line, reason }),
+            Some((_, v, line)) => interpolate(v).map(Some).map_err(|reason| Error::Ini {
+                line: *line,
+                reason,
+            }),
         }
     }
 
     /// Boolean value as ConfigParser.getboolean reads it.
     pub fn get_bool(&self, section: &Section, key: &str) -> Result<Option<bool>> {
-        let Some(v) = self.get(section, key)? else { return Ok(None) };
+        let Some(v) = self.get(section, key)? else {
+            return Ok(None);
+        };
         match v.to_lowercase().as_str() {
             "1" | "yes" | "true" | "on" => Ok(Some(true)),
             "0" | "no" | "false" | "off" => Ok(Some(false)),
-            _ => Err(Error::Ini { line: section.line, reason: format!("not a boolean: {key} = {v:?}") }),
+            _ => Err(Error::Ini {
+                line: section.line,
+                reason: format!("not a boolean: {key} = {v:?}"),
+            }),
         }
     }
 }
@@ -172,14 +193,28 @@ mod tests {
         assert_eq!(names, ["a", "DEFAULT", "b"]);
         let a = &ini.sections[0];
         assert_eq!(ini.get(a, "pattern").unwrap().as_deref(), Some("^x"));
-        assert_eq!(ini.get(a, "destinations").unwrap().as_deref(), Some("h:1:a,\nh:2:b"));
+        assert_eq!(
+            ini.get(a, "destinations").unwrap().as_deref(),
+            Some("h:1:a,\nh:2:b")
+        );
         assert_eq!(ini.get_bool(a, "continue").unwrap(), Some(true));
-        assert_eq!(ini.get(&ini.sections[2], "v").unwrap().as_deref(), Some("100%"));
+        assert_eq!(
+            ini.get(&ini.sections[2], "v").unwrap().as_deref(),
+            Some("100%")
+        );
     }
 
     #[test]
     fn errors() {
-        for bad in ["x = 1\n", "[a]\nnovalue\n", "[a]\n[a]\n", "[a]\nk=1\nk=2\n", "[a] junk\n", "[a]\n = 1\n", "[a]\nk = 5%\n[b]\n"] {
+        for bad in [
+            "x = 1\n",
+            "[a]\nnovalue\n",
+            "[a]\n[a]\n",
+            "[a]\nk=1\nk=2\n",
+            "[a] junk\n",
+            "[a]\n = 1\n",
+            "[a]\nk = 5%\n[b]\n",
+        ] {
             let r = Ini::parse(bad).and_then(|i| {
                 for s in &i.sections {
                     i.get(s, "k")?;

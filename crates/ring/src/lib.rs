@@ -14,6 +14,7 @@
 //! println!("goes to {}", router.targets()[owners[0]]);
 //! ```
 
+pub mod aggregated;
 pub mod aggregation;
 pub mod carbon_ring;
 pub mod crelay;
@@ -25,6 +26,7 @@ pub mod owners;
 pub mod router;
 pub mod rules;
 
+pub use aggregated::AggregatedRouter;
 pub use aggregation::{parse_aggregation_rules, AggregationMethod, AggregationRule};
 pub use carbon_ring::{CarbonHash, CarbonRing, Node};
 pub use crelay::{CRelayHash, CRelayRing, JumpRing};

@@ -16,7 +16,11 @@ pub struct Owners {
 impl Owners {
     /// An empty set; does not allocate.
     pub const fn new() -> Self {
-        Owners { inline: [0; INLINE], len: 0, spill: Vec::new() }
+        Owners {
+            inline: [0; INLINE],
+            len: 0,
+            spill: Vec::new(),
+        }
     }
 
     /// Forgets the content, keeping any spilled capacity for reuse.
@@ -82,14 +86,27 @@ pub(crate) struct IndexSet {
 impl IndexSet {
     pub(crate) fn with_capacity(n: usize) -> Self {
         let words = n.div_ceil(64);
-        let heap = if words > 4 { vec![0; words] } else { Vec::new() };
-        IndexSet { inline: [0; 4], heap }
+        let heap = if words > 4 {
+            vec![0; words]
+        } else {
+            Vec::new()
+        };
+        IndexSet {
+            inline: [0; 4],
+            heap,
+        }
     }
 
     /// Inserts `i`; returns false when it was already present.
     pub(crate) fn insert(&mut self, i: usize) -> bool {
-        let words: &mut [u64] = if self.heap.is_empty() { &mut self.inline } else { &mut self.heap };
-        let Some(w) = words.get_mut(i / 64) else { return false };
+        let words: &mut [u64] = if self.heap.is_empty() {
+            &mut self.inline
+        } else {
+            &mut self.heap
+        };
+        let Some(w) = words.get_mut(i / 64) else {
+            return false;
+        };
         let bit = 1u64 << (i % 64);
         let fresh = *w & bit == 0;
         *w |= bit;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::aggregated::AggregatedRouter;
 use crate::carbon_ring::{CarbonHash, CarbonRing, Node};
 use crate::crelay::{CRelayHash, CRelayRing, JumpRing};
 use crate::destination::Destination;
@@ -98,7 +99,12 @@ pub struct HashConfig {
 
 impl Default for HashConfig {
     fn default() -> Self {
-        HashConfig { flavor: RingFlavor::Carbon, hash: HashType::CarbonCh, replication_factor: 1, diverse_replicas: true }
+        HashConfig {
+            flavor: RingFlavor::Carbon,
+            hash: HashType::CarbonCh,
+            replication_factor: 1,
+            diverse_replicas: true,
+        }
     }
 }
 
@@ -147,13 +153,22 @@ impl HashRouter {
             return Err(Error::InvalidReplicationFactor);
         }
         let ring = match (config.flavor, config.hash) {
-            (RingFlavor::Carbon, HashType::JumpFnv1aCh) => return Err(Error::UnsupportedHashType("jump_fnv1a_ch")),
+            (RingFlavor::Carbon, HashType::JumpFnv1aCh) => {
+                return Err(Error::UnsupportedHashType("jump_fnv1a_ch"))
+            }
             (RingFlavor::Carbon, h) => {
                 let nodes = dests
                     .iter()
-                    .map(|d| Node { server: d.host.clone(), instance: d.instance.clone() })
+                    .map(|d| Node {
+                        server: d.host.clone(),
+                        instance: d.instance.clone(),
+                    })
                     .collect();
-                let hash = if h == HashType::CarbonCh { CarbonHash::CarbonCh } else { CarbonHash::Fnv1aCh };
+                let hash = if h == HashType::CarbonCh {
+                    CarbonHash::CarbonCh
+                } else {
+                    CarbonHash::Fnv1aCh
+                };
                 Ring::Carbon(CarbonRing::new(nodes, hash)?)
             }
             (RingFlavor::CarbonCRelay, h) => {
@@ -171,7 +186,9 @@ impl HashRouter {
                         e == d
                             || match h {
                                 HashType::CarbonCh => e.host == d.host && e.instance == d.instance,
-                                HashType::Fnv1aCh => e.instance.is_some() && e.instance == d.instance,
+                                HashType::Fnv1aCh => {
+                                    e.instance.is_some() && e.instance == d.instance
+                                }
                                 HashType::JumpFnv1aCh => false,
                             }
                     });
@@ -180,7 +197,9 @@ impl HashRouter {
                     }
                 }
                 match h {
-                    HashType::CarbonCh => Ring::CRelay(CRelayRing::new(&dests, CRelayHash::CarbonCh)),
+                    HashType::CarbonCh => {
+                        Ring::CRelay(CRelayRing::new(&dests, CRelayHash::CarbonCh))
+                    }
                     HashType::Fnv1aCh => Ring::CRelay(CRelayRing::new(&dests, CRelayHash::Fnv1aCh)),
                     HashType::JumpFnv1aCh => Ring::Jump(JumpRing::new(&dests)),
                 }
@@ -196,10 +215,19 @@ impl HashRouter {
             .collect();
         let distinct_servers = ids.len();
         let max_owners = match config.flavor {
-            RingFlavor::Carbon if config.diverse_replicas => config.replication_factor.min(distinct_servers),
+            RingFlavor::Carbon if config.diverse_replicas => {
+                config.replication_factor.min(distinct_servers)
+            }
             _ => config.replication_factor.min(dests.len()),
         };
-        Ok(HashRouter { dests, ring, config, server_ids, max_owners, key_fn: None })
+        Ok(HashRouter {
+            dests,
+            ring,
+            config,
+            server_ids,
+            max_owners,
+            key_fn: None,
+        })
     }
 
     /// Installs a routing-key function (carbon's `ROUTER key function` hook).
@@ -223,8 +251,12 @@ impl HashRouter {
     fn place(&self, key: &str, out: &mut Owners) {
         match &self.ring {
             Ring::Carbon(ring) => self.place_carbon(ring, key, out),
-            Ring::CRelay(ring) => ring.get_nodes_into(key.as_bytes(), self.config.replication_factor, out),
-            Ring::Jump(ring) => ring.get_nodes_into(key.as_bytes(), self.config.replication_factor, out),
+            Ring::CRelay(ring) => {
+                ring.get_nodes_into(key.as_bytes(), self.config.replication_factor, out)
+            }
+            Ring::Jump(ring) => {
+                ring.get_nodes_into(key.as_bytes(), self.config.replication_factor, out)
+            }
         }
     }
 
@@ -276,6 +308,8 @@ pub enum AnyRouter {
     Hash(HashRouter),
     /// relay-rules.conf.
     Rules(RulesRouter),
+    /// aggregated-consistent-hashing.
+    Aggregated(AggregatedRouter),
 }
 
 impl Router for AnyRouter {
@@ -283,6 +317,7 @@ impl Router for AnyRouter {
         match self {
             AnyRouter::Hash(r) => r.destinations_into(metric, out),
             AnyRouter::Rules(r) => r.destinations_into(metric, out),
+            AnyRouter::Aggregated(r) => r.destinations_into(metric, out),
         }
     }
 
@@ -290,6 +325,7 @@ impl Router for AnyRouter {
         match self {
             AnyRouter::Hash(r) => r.replication_factor(),
             AnyRouter::Rules(r) => r.replication_factor(),
+            AnyRouter::Aggregated(r) => r.replication_factor(),
         }
     }
 
@@ -297,6 +333,7 @@ impl Router for AnyRouter {
         match self {
             AnyRouter::Hash(r) => r.targets(),
             AnyRouter::Rules(r) => r.targets(),
+            AnyRouter::Aggregated(r) => r.targets(),
         }
     }
 }
@@ -307,7 +344,11 @@ mod tests {
     use crate::destination::parse_destinations;
 
     fn router(list: &str, rf: usize, diverse: bool) -> HashRouter {
-        let cfg = HashConfig { replication_factor: rf, diverse_replicas: diverse, ..HashConfig::default() };
+        let cfg = HashConfig {
+            replication_factor: rf,
+            diverse_replicas: diverse,
+            ..HashConfig::default()
+        };
         HashRouter::new(parse_destinations(list).unwrap(), cfg).unwrap()
     }
 
@@ -332,24 +373,53 @@ mod tests {
     #[test]
     fn config_errors() {
         let d = parse_destinations("h:1:a, h:2:a").unwrap();
-        assert!(matches!(HashRouter::new(d, HashConfig::default()), Err(Error::DuplicateDestination(_))));
-        assert!(matches!(HashRouter::new(vec![], HashConfig::default()), Err(Error::NoDestinations)));
+        assert!(matches!(
+            HashRouter::new(d, HashConfig::default()),
+            Err(Error::DuplicateDestination(_))
+        ));
+        assert!(matches!(
+            HashRouter::new(vec![], HashConfig::default()),
+            Err(Error::NoDestinations)
+        ));
         let d = parse_destinations("h:1:a").unwrap();
-        let cfg = HashConfig { replication_factor: 0, ..HashConfig::default() };
-        assert!(matches!(HashRouter::new(d.clone(), cfg), Err(Error::InvalidReplicationFactor)));
-        let cfg = HashConfig { hash: HashType::JumpFnv1aCh, ..HashConfig::default() };
-        assert!(matches!(HashRouter::new(d, cfg), Err(Error::UnsupportedHashType(_))));
+        let cfg = HashConfig {
+            replication_factor: 0,
+            ..HashConfig::default()
+        };
+        assert!(matches!(
+            HashRouter::new(d.clone(), cfg),
+            Err(Error::InvalidReplicationFactor)
+        ));
+        let cfg = HashConfig {
+            hash: HashType::JumpFnv1aCh,
+            ..HashConfig::default()
+        };
+        assert!(matches!(
+            HashRouter::new(d, cfg),
+            Err(Error::UnsupportedHashType(_))
+        ));
         assert!("md5".parse::<HashType>().is_err());
-        assert_eq!("jump_fnv1a_ch".parse::<HashType>().unwrap(), HashType::JumpFnv1aCh);
+        assert_eq!(
+            "jump_fnv1a_ch".parse::<HashType>().unwrap(),
+            HashType::JumpFnv1aCh
+        );
     }
 
     #[test]
     fn key_function_changes_the_hashed_text() {
         let mut r = router("10.0.0.1:2004:a, 10.0.0.2:2004:b, 10.0.0.3:2004:c", 1, true);
-        let plain: Vec<_> = (0..50).map(|i| r.destinations(&format!("m{i}.x"))[0]).collect();
-        r.set_key_function(Arc::new(|m: &str| Cow::Owned(m.split('.').next().unwrap_or(m).to_owned())));
-        let keyed: Vec<_> = (0..50).map(|i| r.destinations(&format!("m{i}.x"))[0]).collect();
-        let by_prefix: Vec<_> = (0..50).map(|i| r.destinations(&format!("m{i}"))[0]).collect();
+        let plain: Vec<_> = (0..50)
+            .map(|i| r.destinations(&format!("m{i}.x"))[0])
+            .collect();
+        r.set_key_function(Arc::new(|m: &str| {
+            Cow::Owned(m.split('.').next().unwrap_or(m).to_owned())
+        }));
+        let keyed: Vec<_> = (0..50)
+            .map(|i| r.destinations(&format!("m{i}.x"))[0])
+            .collect();
+        let by_prefix: Vec<_> = (0..50)
+            .map(|i| r.destinations(&format!("m{i}"))[0])
+            .collect();
         assert_eq!(keyed, by_prefix);
         assert_ne!(plain, keyed);
     }

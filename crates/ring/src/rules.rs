@@ -26,7 +26,10 @@ pub struct RelayRule {
 impl RelayRule {
     /// Whether the rule applies: case-insensitive, unanchored search, as carbon's `regex.search`.
     pub fn matches(&self, metric: &str) -> bool {
-        self.pattern.as_ref().map_or(true, |r| r.is_match(metric))
+        match &self.pattern {
+            Some(r) => r.is_match(metric),
+            None => true,
+        }
     }
 }
 
@@ -40,10 +43,14 @@ pub fn parse_relay_rules(text: &str) -> Result<Vec<RelayRule>> {
     for section in &ini.sections {
         let name = &section.name;
         let Some(dest_text) = ini.get(section, "destinations")? else {
-            return Err(Error::RelayRules(format!("section [{name}] does not define a 'destinations' list")));
+            return Err(Error::RelayRules(format!(
+                "section [{name}] does not define a 'destinations' list"
+            )));
         };
-        let destinations =
-            dest_text.split(',').map(Destination::parse).collect::<Result<Vec<_>>>()?;
+        let destinations = dest_text
+            .split(',')
+            .map(Destination::parse)
+            .collect::<Result<Vec<_>>>()?;
         if let Some(pattern) = ini.get(section, "pattern")? {
             if ini.get(section, "default")?.is_some() {
                 return Err(Error::RelayRules(format!(
@@ -53,9 +60,17 @@ pub fn parse_relay_rules(text: &str) -> Result<Vec<RelayRule>> {
             let regex = RegexBuilder::new(&pattern)
                 .case_insensitive(true)
                 .build()
-                .map_err(|e| Error::Regex { pattern: pattern.clone(), reason: e.to_string() })?;
+                .map_err(|e| Error::Regex {
+                    pattern: pattern.clone(),
+                    reason: e.to_string(),
+                })?;
             let continue_matching = ini.get_bool(section, "continue")?.unwrap_or(false);
-            rules.push(RelayRule { name: name.clone(), pattern: Some(regex), destinations, continue_matching });
+            rules.push(RelayRule {
+                name: name.clone(),
+                pattern: Some(regex),
+                destinations,
+                continue_matching,
+            });
             continue;
         }
         if let Some(is_default) = ini.get_bool(section, "default")? {
@@ -63,9 +78,16 @@ pub fn parse_relay_rules(text: &str) -> Result<Vec<RelayRule>> {
                 continue;
             }
             if default.is_some() {
-                return Err(Error::RelayRules("only one default rule can be specified".into()));
+                return Err(Error::RelayRules(
+                    "only one default rule can be specified".into(),
+                ));
             }
-            default = Some(RelayRule { name: name.clone(), pattern: None, destinations, continue_matching: false });
+            default = Some(RelayRule {
+                name: name.clone(),
+                pattern: None,
+                destinations,
+                continue_matching: false,
+            });
         }
     }
     let Some(default) = default else {
@@ -93,9 +115,18 @@ impl RulesRouter {
     pub fn new(rules: Vec<RelayRule>, dests: Vec<Destination>) -> Self {
         let resolved = rules
             .iter()
-            .map(|r| r.destinations.iter().filter_map(|d| dests.iter().position(|x| x == d)).collect())
+            .map(|r| {
+                r.destinations
+                    .iter()
+                    .filter_map(|d| dests.iter().position(|x| x == d))
+                    .collect()
+            })
             .collect();
-        RulesRouter { rules, resolved, dests }
+        RulesRouter {
+            rules,
+            resolved,
+            dests,
+        }
     }
 
     /// Parses rules text and builds the router.
@@ -105,8 +136,10 @@ impl RulesRouter {
 
     /// Reads a relay-rules.conf file and builds the router.
     pub fn from_path(path: &Path, dests: Vec<Destination>) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Self::from_text(&text, dests)
     }
 
@@ -161,7 +194,11 @@ destinations = 127.0.0.1:2004:a, 10.9.9.9:2004:z
 
     #[test]
     fn order_continue_and_unknown_destinations() {
-        let r = RulesRouter::from_text(RULES, parse_destinations("127.0.0.1:2004:a, 127.0.0.1:2104:b").unwrap()).unwrap();
+        let r = RulesRouter::from_text(
+            RULES,
+            parse_destinations("127.0.0.1:2004:a, 127.0.0.1:2104:b").unwrap(),
+        )
+        .unwrap();
         assert_eq!(r.rules().last().map(|x| x.name.as_str()), Some("default"));
         // case-insensitive, continues into the default rule.
         assert_eq!(&r.destinations("collectd.x")[..], &[1, 0, 1]);

@@ -15,14 +15,24 @@ use ring::{Destination, HashConfig, HashRouter, HashType, RingFlavor, Router};
 use common::{metric_names, rng, run_with_stdin};
 
 fn crelay_bin() -> PathBuf {
-    let p = PathBuf::from(std::env::var("CARBONADO_CRELAY").unwrap_or_else(|_| "/usr/bin/carbon-c-relay".into()));
-    assert!(p.exists(), "carbon-c-relay {} is missing (set CARBONADO_CRELAY)", p.display());
+    let p = PathBuf::from(
+        std::env::var("CARBONADO_CRELAY").unwrap_or_else(|_| "/usr/bin/carbon-c-relay".into()),
+    );
+    assert!(
+        p.exists(),
+        "carbon-c-relay {} is missing (set CARBONADO_CRELAY)",
+        p.display()
+    );
     p
 }
 
 /// c-relay's server syntax for a destination.
 fn crelay_server(d: &Destination) -> String {
-    let host = if d.host.contains(':') { format!("[{}]", d.host) } else { d.host.clone() };
+    let host = if d.host.contains(':') {
+        format!("[{}]", d.host)
+    } else {
+        d.host.clone()
+    };
     match &d.instance {
         Some(i) => format!("{host}:{}={i}", d.port),
         None => format!("{host}:{}", d.port),
@@ -30,7 +40,12 @@ fn crelay_server(d: &Destination) -> String {
 }
 
 /// Runs c-relay in test mode; returns, per metric, the servers printed as `host:port`.
-fn crelay_placements(dests: &[Destination], hash: HashType, rf: usize, metrics: &[String]) -> Result<Vec<Vec<usize>>, String> {
+fn crelay_placements(
+    dests: &[Destination],
+    hash: HashType,
+    rf: usize,
+    metrics: &[String],
+) -> Result<Vec<Vec<usize>>, String> {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("relay.conf");
     let mut text = format!("cluster c\n    {} replication {rf}\n", hash.name());
@@ -41,8 +56,15 @@ fn crelay_placements(dests: &[Destination], hash: HashType, rf: usize, metrics: 
     std::fs::write(&conf, &text).unwrap();
     // Shown only when the test fails.
     eprintln!("c-relay config:\n{text}");
-    let input: String = metrics.iter().map(|m| format!("{m} 1 1700000000\n")).collect();
-    let (ok, out) = run_with_stdin(Command::new(crelay_bin()).arg("-t").arg("-f").arg(&conf), input.as_bytes(), Duration::from_secs(30));
+    let input: String = metrics
+        .iter()
+        .map(|m| format!("{m} 1 1700000000\n"))
+        .collect();
+    let (ok, out) = run_with_stdin(
+        Command::new(crelay_bin()).arg("-t").arg("-f").arg(&conf),
+        input.as_bytes(),
+        Duration::from_secs(30),
+    );
     if !ok || out.contains("failed to read configuration") {
         return Err(out);
     }
@@ -50,7 +72,11 @@ fn crelay_placements(dests: &[Destination], hash: HashType, rf: usize, metrics: 
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let host = if d.host.contains(':') { format!("[{}]", d.host) } else { d.host.clone() };
+            let host = if d.host.contains(':') {
+                format!("[{}]", d.host)
+            } else {
+                d.host.clone()
+            };
             (format!("{host}:{}", d.port), i)
         })
         .collect();
@@ -69,7 +95,11 @@ fn crelay_placements(dests: &[Destination], hash: HashType, rf: usize, metrics: 
     }
     Ok(metrics
         .iter()
-        .map(|m| placed.remove(m).unwrap_or_else(|| panic!("c-relay printed no placement for {m:?}:\n{text}")))
+        .map(|m| {
+            placed
+                .remove(m)
+                .unwrap_or_else(|| panic!("c-relay printed no placement for {m:?}:\n{text}"))
+        })
         .collect())
 }
 
@@ -95,7 +125,11 @@ fn random_cluster(r: &mut StdRng) -> Vec<Destination> {
                     _ => None,
                 },
             };
-            Destination { host, port: 2004 + 100 * i as u16, instance }
+            Destination {
+                host,
+                port: 2004 + 100 * i as u16,
+                instance,
+            }
         })
         .collect()
 }
@@ -119,13 +153,20 @@ fn random_clusters_match_carbon_c_relay() {
         let dests = random_cluster(&mut r);
         for hash in [HashType::CarbonCh, HashType::Fnv1aCh, HashType::JumpFnv1aCh] {
             for rf in 1..=3 {
-                let config =
-                    HashConfig { flavor: RingFlavor::CarbonCRelay, hash, replication_factor: rf, diverse_replicas: false };
+                let config = HashConfig {
+                    flavor: RingFlavor::CarbonCRelay,
+                    hash,
+                    replication_factor: rf,
+                    diverse_replicas: false,
+                };
                 let ours = match HashRouter::new(dests.clone(), config) {
                     Err(ring::Error::DuplicateDestination(_)) => {
                         // Identical replica keys: c-relay would hang (rf > 1) or send everything to
                         // one server; we refuse, and do not run it.
-                        assert!(hash != HashType::JumpFnv1aCh && has_key_clash(&dests, hash), "{dests:?} {hash}");
+                        assert!(
+                            hash != HashType::JumpFnv1aCh && has_key_clash(&dests, hash),
+                            "{dests:?} {hash}"
+                        );
                         refused += 1;
                         continue;
                     }
@@ -135,13 +176,21 @@ fn random_clusters_match_carbon_c_relay() {
                 match (ours, theirs) {
                     (Ok(router), Ok(theirs)) => {
                         for (m, want) in metrics.iter().zip(&theirs) {
-                            assert_eq!(&router.destinations(m)[..], &want[..], "round {round} {hash} rf{rf} {dests:?}: {m:?}");
+                            assert_eq!(
+                                &router.destinations(m)[..],
+                                &want[..],
+                                "round {round} {hash} rf{rf} {dests:?}: {m:?}"
+                            );
                         }
                         checked += 1;
                     }
                     (Err(e), Err(_)) => assert!(rf > dests.len(), "unexpected refusal: {e}"),
-                    (Ok(_), Err(out)) => panic!("c-relay refused {dests:?} {hash} rf{rf} but we accept:\n{out}"),
-                    (Err(e), Ok(_)) => panic!("we refuse {dests:?} {hash} rf{rf} ({e}) but c-relay accepts"),
+                    (Ok(_), Err(out)) => {
+                        panic!("c-relay refused {dests:?} {hash} rf{rf} but we accept:\n{out}")
+                    }
+                    (Err(e), Ok(_)) => {
+                        panic!("we refuse {dests:?} {hash} rf{rf} ({e}) but c-relay accepts")
+                    }
                 }
             }
         }

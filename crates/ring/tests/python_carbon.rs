@@ -53,7 +53,11 @@ fn random_destinations(r: &mut rand::rngs::StdRng) -> Vec<String> {
             };
             let port = 2004 + 100 * i;
             if instances {
-                let inst = if r.gen_bool(0.5) { format!("{}", (b'a' + i as u8) as char) } else { format!("{}", i + 1) };
+                let inst = if r.gen_bool(0.5) {
+                    format!("{}", (b'a' + i as u8) as char)
+                } else {
+                    format!("{}", i + 1)
+                };
                 format!("{host}:{port}:{inst}")
             } else {
                 format!("{host}:{port}")
@@ -68,34 +72,52 @@ fn random_rings_match_python_carbon() {
     let metrics = metric_names(&mut r, 250, true);
     let mut cases = Vec::new();
     // Fixed cases first: a one-node ring (carbon yields it twice) and a duplicate carbon refuses.
-    let mut lists: Vec<Vec<String>> =
-        vec![vec!["127.0.0.1:2004:a".into()], vec!["127.0.0.1:2004".into(), "127.0.0.1:2104".into()]];
+    let mut lists: Vec<Vec<String>> = vec![
+        vec!["127.0.0.1:2004:a".into()],
+        vec!["127.0.0.1:2004".into(), "127.0.0.1:2104".into()],
+    ];
     lists.extend((0..14).map(|_| random_destinations(&mut r)));
     for dests in lists {
         for hash in ["carbon_ch", "fnv1a_ch"] {
             for rf in 1..=3 {
                 for diverse in [false, true] {
-                    cases.push(json!({"destinations": dests, "hash": hash, "rf": rf, "diverse": diverse}));
+                    cases.push(
+                        json!({"destinations": dests, "hash": hash, "rf": rf, "diverse": diverse}),
+                    );
                 }
             }
         }
     }
     let dir = tempfile::tempdir().unwrap();
     let job = dir.path().join("job.json");
-    std::fs::write(&job, json!({"cases": cases, "metrics": metrics}).to_string()).unwrap();
+    std::fs::write(
+        &job,
+        json!({"cases": cases, "metrics": metrics}).to_string(),
+    )
+    .unwrap();
     let out: Value = serde_json::from_str(&run_python(CARBON_SCRIPT, &[&job])).unwrap();
     let results = out.as_array().unwrap();
     assert_eq!(results.len(), cases.len());
     let mut lookups = 0;
     let mut rejected = 0;
     for (case, res) in cases.iter().zip(results) {
-        let dests: Vec<Destination> =
-            case["destinations"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().parse().unwrap()).collect();
+        let dests: Vec<Destination> = case["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().parse().unwrap())
+            .collect();
         let parsed: Vec<Destination> = res["parsed"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| Destination::new(d[0].as_str().unwrap(), d[1].as_u64().unwrap() as u16, d[2].as_str()))
+            .map(|d| {
+                Destination::new(
+                    d[0].as_str().unwrap(),
+                    d[1].as_u64().unwrap() as u16,
+                    d[2].as_str(),
+                )
+            })
             .collect();
         assert_eq!(dests, parsed, "destination parsing differs for {case}");
         let config = HashConfig {
@@ -107,7 +129,10 @@ fn random_rings_match_python_carbon() {
         if res.get("error").is_some() {
             // carbon refuses two destinations with the same (server, instance); so must we.
             assert!(
-                matches!(HashRouter::new(dests, config), Err(ring::Error::DuplicateDestination(_))),
+                matches!(
+                    HashRouter::new(dests, config),
+                    Err(ring::Error::DuplicateDestination(_))
+                ),
                 "{case}: carbon said {}",
                 res["error"]
             );
@@ -121,13 +146,25 @@ fn random_rings_match_python_carbon() {
             .iter()
             .map(|e| (e[0].as_u64().unwrap() as u32, e[1].as_u64().unwrap() as u32))
             .collect();
-        assert_eq!(router.carbon_ring().unwrap().entries(), &ring[..], "ring differs for {case}");
+        assert_eq!(
+            router.carbon_ring().unwrap().entries(),
+            &ring[..],
+            "ring differs for {case}"
+        );
         for (m, want) in metrics.iter().zip(res["owners"].as_array().unwrap()) {
-            let want: Vec<usize> = want.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            let want: Vec<usize> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
             assert_eq!(&router.destinations(m)[..], &want[..], "{case}: {m:?}");
             lookups += 1;
         }
     }
     assert_eq!(lookups, (cases.len() - rejected) * metrics.len());
-    assert!(rejected >= 12, "the duplicate case must be refused by both ({rejected})");
+    assert!(
+        rejected >= 12,
+        "the duplicate case must be refused by both ({rejected})"
+    );
 }

@@ -94,24 +94,43 @@ const METRICS: [&str; 12] = [
 fn relay_rules_match_carbon() {
     let dir = tempfile::tempdir().unwrap();
     let cases = relay_cases();
-    let job_cases: Vec<Value> = cases.iter().map(|(_, t)| json!({"text": t, "destinations": DESTS})).collect();
+    let job_cases: Vec<Value> = cases
+        .iter()
+        .map(|(_, t)| json!({"text": t, "destinations": DESTS}))
+        .collect();
     let job = dir.path().join("job.json");
-    std::fs::write(&job, json!({"cases": job_cases, "metrics": METRICS, "dir": dir.path()}).to_string()).unwrap();
+    std::fs::write(
+        &job,
+        json!({"cases": job_cases, "metrics": METRICS, "dir": dir.path()}).to_string(),
+    )
+    .unwrap();
     let out: Value = serde_json::from_str(&run_python(RELAY_SCRIPT, &[&job])).unwrap();
     let dests: Vec<Destination> = DESTS.iter().map(|d| d.parse().unwrap()).collect();
     let (mut ok, mut errors) = (0, 0);
     for ((name, text), res) in cases.iter().zip(out.as_array().unwrap()) {
         let ours = parse_relay_rules(text);
         if let Some(err) = res.get("error") {
-            assert!(ours.is_err(), "{name}: carbon refuses ({err}) but we accept");
+            assert!(
+                ours.is_err(),
+                "{name}: carbon refuses ({err}) but we accept"
+            );
             errors += 1;
             continue;
         }
         let rules = ours.unwrap_or_else(|e| panic!("{name}: carbon accepts but we refuse: {e}"));
-        assert_eq!(rules.len() as u64, res["rules"].as_u64().unwrap(), "{name}: rule count");
+        assert_eq!(
+            rules.len() as u64,
+            res["rules"].as_u64().unwrap(),
+            "{name}: rule count"
+        );
         let router = RulesRouter::new(rules, dests.clone());
         for (m, want) in METRICS.iter().zip(res["owners"].as_array().unwrap()) {
-            let want: Vec<usize> = want.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            let want: Vec<usize> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
             assert_eq!(&router.destinations(m)[..], &want[..], "{name}: {m:?}");
         }
         ok += 1;
@@ -197,32 +216,62 @@ const STRICTER: [usize; 5] = [19, 20, 21, 22, 23];
 fn aggregation_rules_match_carbon() {
     let dir = tempfile::tempdir().unwrap();
     let job = dir.path().join("job.json");
-    std::fs::write(&job, json!({"lines": AGG_LINES, "metrics": AGG_METRICS}).to_string()).unwrap();
+    std::fs::write(
+        &job,
+        json!({"lines": AGG_LINES, "metrics": AGG_METRICS}).to_string(),
+    )
+    .unwrap();
     let out: Value = serde_json::from_str(&run_python(AGG_SCRIPT, &[&job])).unwrap();
     let mut matched = 0;
     for (i, (line, res)) in AGG_LINES.iter().zip(out.as_array().unwrap()).enumerate() {
         let ours = AggregationRule::parse(line);
         if STRICTER.contains(&i) {
-            assert!(res.get("error").is_none(), "{line}: carbon was expected to accept this");
-            assert!(ours.is_err(), "{line}: we should refuse what carbon cannot apply");
+            assert!(
+                res.get("error").is_none(),
+                "{line}: carbon was expected to accept this"
+            );
+            assert!(
+                ours.is_err(),
+                "{line}: we should refuse what carbon cannot apply"
+            );
             continue;
         }
         if let Some(err) = res.get("error") {
-            assert!(ours.is_err(), "{line}: carbon refuses ({err}) but we accept");
+            assert!(
+                ours.is_err(),
+                "{line}: carbon refuses ({err}) but we accept"
+            );
             continue;
         }
         let rule = ours.unwrap_or_else(|e| panic!("{line}: carbon accepts but we refuse: {e}"));
-        assert_eq!(format!("^(?:{})", res["regex"].as_str().unwrap()), rule.regex().as_str(), "{line}");
-        assert_eq!(u64::from(rule.frequency), res["frequency"].as_u64().unwrap(), "{line}");
-        assert_eq!(rule.method.name(), res["method"].as_str().unwrap(), "{line}");
+        assert_eq!(
+            format!("^(?:{})", res["regex"].as_str().unwrap()),
+            rule.regex().as_str(),
+            "{line}"
+        );
+        assert_eq!(
+            u64::from(rule.frequency),
+            res["frequency"].as_u64().unwrap(),
+            "{line}"
+        );
+        assert_eq!(
+            rule.method.name(),
+            res["method"].as_str().unwrap(),
+            "{line}"
+        );
         for (m, r) in AGG_METRICS.iter().zip(res["results"].as_array().unwrap()) {
-            let want = r.get("ok").unwrap_or_else(|| panic!("{line}: carbon raised on {m:?}: {r}"));
+            let want = r
+                .get("ok")
+                .unwrap_or_else(|| panic!("{line}: carbon raised on {m:?}: {r}"));
             let ours = rule.matches(m);
             assert_eq!(ours.as_deref(), want.as_str(), "{line}: {m:?}");
             matched += usize::from(ours.is_some());
         }
     }
-    assert!(matched >= 12, "too few matching metrics exercised: {matched}");
+    assert!(
+        matched >= 12,
+        "too few matching metrics exercised: {matched}"
+    );
 }
 
 #[test]
@@ -233,9 +282,16 @@ fn rules_files_from_disk() {
     let dests: Vec<Destination> = DESTS.iter().map(|d| d.parse().unwrap()).collect();
     let r = RulesRouter::from_path(&relay, dests.clone()).unwrap();
     assert_eq!(&r.destinations("collectd.x")[..], &[1, 0, 1]);
-    assert!(matches!(RulesRouter::from_path(&dir.path().join("missing"), dests), Err(ring::Error::Io { .. })));
+    assert!(matches!(
+        RulesRouter::from_path(&dir.path().join("missing"), dests),
+        Err(ring::Error::Io { .. })
+    ));
     let agg = dir.path().join("aggregation-rules.conf");
-    std::fs::write(&agg, format!("# rules\n\n{}\n  {}  \n", AGG_LINES[0], AGG_LINES[1])).unwrap();
+    std::fs::write(
+        &agg,
+        format!("# rules\n\n{}\n  {}  \n", AGG_LINES[0], AGG_LINES[1]),
+    )
+    .unwrap();
     let rules = ring::aggregation::read_aggregation_rules(&agg).unwrap();
     assert_eq!(rules.len(), 2);
     std::fs::write(&agg, format!("{}\n{}\n", AGG_LINES[0], AGG_LINES[13])).unwrap();
@@ -243,4 +299,85 @@ fn rules_files_from_disk() {
         ring::aggregation::read_aggregation_rules(&agg),
         Err(ring::Error::AggregationRule { line: 2, .. })
     ));
+}
+
+const AGGREGATED_SCRIPT: &str = r#"
+import json, sys
+from carbon.util import parseDestinations
+from carbon.routers import AggregatedConsistentHashingRouter
+
+class Settings(dict):
+    def __getattr__(self, k):
+        return self[k]
+
+from carbon.aggregator.rules import RuleManager
+
+job = json.load(open(sys.argv[1], encoding='utf-8'))
+# The rule manager is a process-wide singleton whose reload task can start only once.
+RuleManager.read_from(job['rules'])
+assert len(RuleManager.rules) == job['rule_count'], RuleManager.rules
+out = []
+for case in job['cases']:
+    r = AggregatedConsistentHashingRouter(Settings({'aggregation-rules': None,
+        'REPLICATION_FACTOR': case['rf'], 'DIVERSE_REPLICAS': case['diverse'], 'ROUTER_HASH_TYPE': case['hash']}))
+    dests = parseDestinations(job['destinations'])
+    for d in dests:
+        r.addDestination(d)
+    out.append([sorted(dests.index(d) for d in r.getDestinations(m)) for m in job['metrics']])
+json.dump(out, sys.stdout)
+"#;
+
+#[test]
+fn aggregated_router_matches_carbon() {
+    use ring::{AggregatedRouter, HashConfig, HashRouter, HashType, RingFlavor};
+    let dir = tempfile::tempdir().unwrap();
+    let rules_path = dir.path().join("aggregation-rules.conf");
+    let rules_text = AGG_LINES[..12].join("\n") + "\n";
+    std::fs::write(&rules_path, &rules_text).unwrap();
+    let dests = [
+        "10.0.0.1:2004:a",
+        "10.0.0.2:2004:b",
+        "10.0.0.3:2004:c",
+        "10.0.0.3:2104:d",
+    ];
+    let mut cases = Vec::new();
+    for hash in ["carbon_ch", "fnv1a_ch"] {
+        for rf in 1..=3 {
+            for diverse in [false, true] {
+                cases.push(json!({"hash": hash, "rf": rf, "diverse": diverse}));
+            }
+        }
+    }
+    let job = dir.path().join("job.json");
+    let doc = json!({"cases": cases, "rules": rules_path, "rule_count": 12, "destinations": dests, "metrics": AGG_METRICS});
+    std::fs::write(&job, doc.to_string()).unwrap();
+    let out: Value = serde_json::from_str(&run_python(AGGREGATED_SCRIPT, &[&job])).unwrap();
+    let rules = ring::parse_aggregation_rules(&rules_text).unwrap();
+    let parsed: Vec<Destination> = dests.iter().map(|d| d.parse().unwrap()).collect();
+    for (case, res) in cases.iter().zip(out.as_array().unwrap()) {
+        let config = HashConfig {
+            flavor: RingFlavor::Carbon,
+            hash: case["hash"].as_str().unwrap().parse::<HashType>().unwrap(),
+            replication_factor: case["rf"].as_u64().unwrap() as usize,
+            diverse_replicas: case["diverse"].as_bool().unwrap(),
+        };
+        let router = AggregatedRouter::new(
+            HashRouter::new(parsed.clone(), config).unwrap(),
+            rules.clone(),
+        );
+        for (m, want) in AGG_METRICS.iter().zip(res.as_array().unwrap()) {
+            let want: Vec<usize> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            let mut ours = router.destinations(m).to_vec();
+            let n = ours.len();
+            ours.sort_unstable();
+            ours.dedup();
+            assert_eq!(ours.len(), n, "{case} {m:?}: repeated destination");
+            assert_eq!(ours, want, "{case} {m:?}");
+        }
+    }
 }

@@ -18,15 +18,28 @@ fn load(name: &str) -> Value {
 }
 
 fn metrics() -> Vec<String> {
-    load("metrics.json").as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    load("metrics.json")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn dest(v: &Value) -> Destination {
-    Destination::new(v[0].as_str().unwrap(), v[1].as_u64().unwrap() as u16, v[2].as_str())
+    Destination::new(
+        v[0].as_str().unwrap(),
+        v[1].as_u64().unwrap() as u16,
+        v[2].as_str(),
+    )
 }
 
 fn owners(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 #[test]
@@ -36,10 +49,25 @@ fn hash_functions() {
     assert_eq!(rows.len(), 291);
     for row in rows {
         let key = row["key"].as_str().unwrap().as_bytes();
-        assert_eq!(u64::from(hash::carbon_ch(key)), row["carbon_ch"].as_u64().unwrap(), "{row}");
-        assert_eq!(u64::from(hash::fnv1a_ch(key)), row["fnv1a_ch"].as_u64().unwrap(), "{row}");
-        assert_eq!(u64::from(hash::fnv32a(key)), row["fnv32a_full"].as_u64().unwrap(), "{row}");
-        let hex: String = Md5::digest(key).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            u64::from(hash::carbon_ch(key)),
+            row["carbon_ch"].as_u64().unwrap(),
+            "{row}"
+        );
+        assert_eq!(
+            u64::from(hash::fnv1a_ch(key)),
+            row["fnv1a_ch"].as_u64().unwrap(),
+            "{row}"
+        );
+        assert_eq!(
+            u64::from(hash::fnv32a(key)),
+            row["fnv32a_full"].as_u64().unwrap(),
+            "{row}"
+        );
+        let hex: String = Md5::digest(key)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(hex, row["md5_hex"].as_str().unwrap());
     }
 }
@@ -60,7 +88,12 @@ fn python_carbon_placements() {
             .iter()
             .map(|s| Destination::parse(s.as_str().unwrap()).unwrap())
             .collect();
-        let expected: Vec<Destination> = doc["parsed_destinations"].as_array().unwrap().iter().map(dest).collect();
+        let expected: Vec<Destination> = doc["parsed_destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(dest)
+            .collect();
         assert_eq!(parsed, expected, "{f}");
         let config = HashConfig {
             flavor: RingFlavor::Carbon,
@@ -73,12 +106,18 @@ fn python_carbon_placements() {
         let want = doc["owners"].as_array().unwrap();
         assert_eq!(want.len(), names.len(), "{f}");
         for (name, w) in names.iter().zip(want) {
-            assert_eq!(&router.destinations(name)[..], &owners(w)[..], "{f}: {name:?}");
+            assert_eq!(
+                &router.destinations(name)[..],
+                &owners(w)[..],
+                "{f}: {name:?}"
+            );
         }
         if let Some(ring) = doc["ring"].as_array() {
             let ours = router.carbon_ring().unwrap().entries();
-            let theirs: Vec<(u32, u32)> =
-                ring.iter().map(|e| (e[0].as_u64().unwrap() as u32, e[1].as_u64().unwrap() as u32)).collect();
+            let theirs: Vec<(u32, u32)> = ring
+                .iter()
+                .map(|e| (e[0].as_u64().unwrap() as u32, e[1].as_u64().unwrap() as u32))
+                .collect();
             assert_eq!(ours, &theirs[..], "{f}: ring listing");
             rings_checked += 1;
         }
@@ -89,20 +128,39 @@ fn python_carbon_placements() {
 #[test]
 fn carbon_c_relay_placements() {
     let doc = load("carbon-c-relay_placements.json");
-    let names: Vec<&str> = doc["metrics"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let names: Vec<&str> = doc["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results.len(), 18);
     for r in results {
-        let dests: Vec<Destination> = r["destinations"].as_array().unwrap().iter().map(dest).collect();
+        let dests: Vec<Destination> = r["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(dest)
+            .collect();
         let ht: HashType = r["hash"].as_str().unwrap().parse().unwrap();
         let rf = r["replication"].as_u64().unwrap() as usize;
-        let config =
-            HashConfig { flavor: RingFlavor::CarbonCRelay, hash: ht, replication_factor: rf, diverse_replicas: false };
+        let config = HashConfig {
+            flavor: RingFlavor::CarbonCRelay,
+            hash: ht,
+            replication_factor: rf,
+            diverse_replicas: false,
+        };
         let router = HashRouter::new(dests.clone(), config).unwrap();
         let want = r["owners"].as_array().unwrap();
         assert_eq!(want.len(), names.len());
         for (name, w) in names.iter().zip(want) {
-            assert_eq!(&router.destinations(name)[..], &owners(w)[..], "{} {ht} rf{rf}: {name:?}", dests.len());
+            assert_eq!(
+                &router.destinations(name)[..],
+                &owners(w)[..],
+                "{} {ht} rf{rf}: {name:?}",
+                dests.len()
+            );
         }
     }
 }
