@@ -21,9 +21,20 @@ fn get(addr: &str, path: &str) -> Result<(u16, usize)> {
     write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n")?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
-    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").context("no HTTP header end")?;
-    let status_line = std::str::from_utf8(&buf[..head_end])?.lines().next().unwrap_or("").to_string();
-    let status: u16 = status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).context("bad status line")?;
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no HTTP header end")?;
+    let status_line = std::str::from_utf8(&buf[..head_end])?
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .context("bad status line")?;
     Ok((status, buf.len() - head_end - 4))
 }
 
@@ -78,7 +89,9 @@ fn throughput(addr: &str, paths: &[String], clients: usize, per_client: usize) -
         .collect();
     let mut ok = 0;
     for h in handles {
-        ok += h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        ok += h
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
     }
     Ok(ok as f64 / t.elapsed().as_secs_f64())
 }
@@ -102,21 +115,40 @@ fn main() -> Result<()> {
             path: "/render?target=aliasByNode(movingAverage(bench.render.*,10),2)&from=-1d&format=json".into(),
         },
     ];
-    println!("{:<48} {:>12} {:>12} {:>12} {:>12} {:>9}", "request", "gw p50 ms", "gw p95 ms", "cb p50 ms", "cb p95 ms", "p50 ratio");
+    println!(
+        "{:<48} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "request", "gw p50 ms", "gw p95 ms", "cb p50 ms", "cb p95 ms", "p50 ratio"
+    );
     let mut worst_ratio = f64::INFINITY;
     for k in &kinds {
         let g = latencies(gw, &k.path, n)?;
         let c = latencies(cb, &k.path, n)?;
-        let (g50, g95, c50, c95) = (percentile(&g, 0.5), percentile(&g, 0.95), percentile(&c, 0.5), percentile(&c, 0.95));
+        let (g50, g95, c50, c95) = (
+            percentile(&g, 0.5),
+            percentile(&g, 0.95),
+            percentile(&c, 0.5),
+            percentile(&c, 0.95),
+        );
         let ratio = g50 / c50;
         worst_ratio = worst_ratio.min(ratio);
-        println!("{:<48} {:>12.2} {:>12.2} {:>12.2} {:>12.2} {:>8.1}x", k.label, g50, g95, c50, c95, ratio);
+        println!(
+            "{:<48} {:>12.2} {:>12.2} {:>12.2} {:>12.2} {:>8.1}x",
+            k.label, g50, g95, c50, c95, ratio
+        );
     }
     let paths: Vec<String> = kinds.iter().map(|k| k.path.clone()).collect();
     let per_client = n.max(4);
     let g_rps = throughput(gw, &paths, 4, per_client)?;
     let c_rps = throughput(cb, &paths, 4, per_client)?;
-    println!("{:<48} {:>12.1} {:>12} {:>12.1} {:>12} {:>8.1}x", "requests/s, 4 clients, mixed", g_rps, "", c_rps, "", c_rps / g_rps);
+    println!(
+        "{:<48} {:>12.1} {:>12} {:>12.1} {:>12} {:>8.1}x",
+        "requests/s, 4 clients, mixed",
+        g_rps,
+        "",
+        c_rps,
+        "",
+        c_rps / g_rps
+    );
     println!("worst median-latency ratio: {worst_ratio:.1}x; throughput ratio: {:.1}x (target: 10x each)", c_rps / g_rps);
     Ok(())
 }

@@ -15,12 +15,24 @@ fn wsp(root: &Path, name: &str, points: &[(i64, f64)], now: i64) {
                   whisper.create(p, [(60, 1440)])\n\
                   whisper.update_many(p, [tuple(x) for x in json.loads(sys.argv[2])], now=int(sys.argv[3]))";
     let path = root.join(name.replace('.', "/") + ".wsp");
-    let pts = serde_json::to_string(&points.iter().map(|(t, v)| vec![*t as f64, *v]).collect::<Vec<_>>()).expect("json");
-    run_python(script, &[path.to_str().expect("utf-8"), &pts, &now.to_string()]);
+    let pts = serde_json::to_string(
+        &points
+            .iter()
+            .map(|(t, v)| vec![*t as f64, *v])
+            .collect::<Vec<_>>(),
+    )
+    .expect("json");
+    run_python(
+        script,
+        &[path.to_str().expect("utf-8"), &pts, &now.to_string()],
+    );
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
 }
 
 fn send_lines(addr: &str, lines: &str) {
@@ -32,13 +44,25 @@ fn datapoints(body: &[u8]) -> Vec<(Option<f64>, i64)> {
     let v: serde_json::Value = serde_json::from_slice(body).expect("render json");
     v[0]["datapoints"]
         .as_array()
-        .map(|a| a.iter().map(|p| (p[0].as_f64(), p[1].as_i64().unwrap_or(0))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|p| (p[0].as_f64(), p[1].as_i64().unwrap_or(0)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-fn cache_config(dir: &Path, line: &str, query: &str, web: Option<&str>, extra_cache: &str) -> String {
+fn cache_config(
+    dir: &Path,
+    line: &str,
+    query: &str,
+    web: Option<&str>,
+    extra_cache: &str,
+) -> String {
     let web = match web {
-        Some(http) => format!("[web]\nenabled = true\nlisten = \"{http}\"\ndefault_cache_duration = 0\n"),
+        Some(http) => {
+            format!("[web]\nenabled = true\nlisten = \"{http}\"\ndefault_cache_duration = 0\n")
+        }
         None => "[web]\nenabled = false\n".to_string(),
     };
     format!(
@@ -54,27 +78,59 @@ fn cached_points_not_yet_on_disk_are_rendered_over_carbonlink() {
     // points for live.cpu stay in A's memory. Web process B has live.cpu's file on disk and asks A.
     let t = now() - now() % 60;
     let a_dir = tempfile::tempdir().expect("tmp");
-    let (line, query) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let (line, query) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
     let a_http = format!("127.0.0.1:{}", free_port());
-    let mut cfg_a = cache_config(a_dir.path(), &line, &query, Some(&a_http), "max_creates_per_minute = 1");
-    cfg_a = cfg_a.replace("[web]\nenabled = true", "[web]\nenabled = true\ncarbonlink_hosts = []");
+    let mut cfg_a = cache_config(
+        a_dir.path(),
+        &line,
+        &query,
+        Some(&a_http),
+        "max_creates_per_minute = 1",
+    );
+    cfg_a = cfg_a.replace(
+        "[web]\nenabled = true",
+        "[web]\nenabled = true\ncarbonlink_hosts = []",
+    );
     let _a = start(a_dir.path(), &cfg_a, &a_http);
     send_lines(&line, &format!("zz.first 1 {}\n", t - 600));
     let deadline = Instant::now() + Duration::from_secs(10);
     while !a_dir.path().join("data/zz/first.wsp").exists() {
-        assert!(Instant::now() < deadline, "cache never created its first file");
+        assert!(
+            Instant::now() < deadline,
+            "cache never created its first file"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    send_lines(&line, &format!("live.cpu 7 {}\nlive.cpu 8 {}\n", t - 120, t - 60));
+    send_lines(
+        &line,
+        &format!("live.cpu 7 {}\nlive.cpu 8 {}\n", t - 120, t - 60),
+    );
 
     let b_dir = tempfile::tempdir().expect("tmp");
     let data = b_dir.path().join("whisper");
-    wsp(&data, "live.cpu", &[(t - 300, 1.0), (t - 240, 2.0), (t - 120, 3.0)], t);
+    wsp(
+        &data,
+        "live.cpu",
+        &[(t - 300, 1.0), (t - 240, 2.0), (t - 120, 3.0)],
+        t,
+    );
     let b_http = format!("127.0.0.1:{}", free_port());
-    let cfg_b = web_only_config(&data, &b_http, 0, &format!("carbonlink_hosts = [\"{query}:a\"]"))
-        .replace("carbonlink_hosts = []\n", "");
+    let cfg_b = web_only_config(
+        &data,
+        &b_http,
+        0,
+        &format!("carbonlink_hosts = [\"{query}:a\"]"),
+    )
+    .replace("carbonlink_hosts = []\n", "");
     let b = start(b_dir.path(), &cfg_b, &b_http);
-    let url = format!("/render?target=live.cpu&from={}&until={}&format=json", t - 360, t);
+    let url = format!(
+        "/render?target=live.cpu&from={}&until={}&format=json",
+        t - 360,
+        t
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     let pts = loop {
         let r = get(&b.http, &url);
@@ -88,10 +144,16 @@ fn cached_points_not_yet_on_disk_are_rendered_over_carbonlink() {
     let at = |ts: i64| pts.iter().find(|p| p.1 == ts).and_then(|p| p.0);
     assert_eq!(at(t - 300), Some(1.0), "disk value kept: {pts:?}");
     assert_eq!(at(t - 240), Some(2.0), "disk value kept: {pts:?}");
-    assert_eq!(at(t - 120), Some(7.0), "cached value wins over disk: {pts:?}");
+    assert_eq!(
+        at(t - 120),
+        Some(7.0),
+        "cached value wins over disk: {pts:?}"
+    );
     assert_eq!(at(t - 60), Some(8.0), "cache-only point shown: {pts:?}");
-    assert!(!a_dir.path().join("data/live/cpu.wsp").exists(), "points must still be only in A's cache");
-
+    assert!(
+        !a_dir.path().join("data/live/cpu.wsp").exists(),
+        "points must still be only in A's cache"
+    );
 }
 
 #[test]
@@ -105,9 +167,17 @@ fn lines_sent_to_the_cache_render_at_once_in_the_same_process() {
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
     );
-    let s = start(dir.path(), &cache_config(dir.path(), &line, &query, Some(&http), ""), &http);
+    let s = start(
+        dir.path(),
+        &cache_config(dir.path(), &line, &query, Some(&http), ""),
+        &http,
+    );
     send_lines(&line, &format!("app.req 42 {}\n", t - 60));
-    let url = format!("/render?target=app.req&from={}&until={}&format=json", t - 900, t);
+    let url = format!(
+        "/render?target=app.req&from={}&until={}&format=json",
+        t - 900,
+        t
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let pts = datapoints(&get(&s.http, &url).body);
@@ -126,7 +196,11 @@ fn lines_sent_to_the_cache_render_at_once_in_the_same_process() {
         if r.text().contains("app.fresh") {
             break;
         }
-        assert!(Instant::now() < deadline, "new metric never indexed: {}", r.text());
+        assert!(
+            Instant::now() < deadline,
+            "new metric never indexed: {}",
+            r.text()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -137,11 +211,17 @@ fn grafana_requests_get_the_shapes_grafana_parses() {
     let r = get(&s.http, "/version");
     assert_eq!(r.text(), "1.1.10\n");
     // query editor: treejson find
-    let r = get(&s.http, "/metrics/find?query=test.servers.*&from=-6h&until=now");
+    let r = get(
+        &s.http,
+        "/metrics/find?query=test.servers.*&from=-6h&until=now",
+    );
     let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     for n in v.as_array().expect("list") {
         assert!(n["text"].is_string() && n["id"].is_string(), "{n}");
-        assert!(n["expandable"].is_i64() && n["leaf"].is_i64() && n["allowChildren"].is_i64(), "{n}");
+        assert!(
+            n["expandable"].is_i64() && n["leaf"].is_i64() && n["allowChildren"].is_i64(),
+            "{n}"
+        );
     }
     // panel query: POST form, several targets, maxDataPoints; Grafana sends Accept with several types
     let form = "target=test.servers.web01.cpu.user&target=aliasByNode(test.servers.*.cpu.user%2C2)\
@@ -150,15 +230,24 @@ fn grafana_requests_get_the_shapes_grafana_parses() {
         &s.http,
         "POST",
         "/render",
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json, text/plain, */*")],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "application/json, text/plain, */*"),
+        ],
         form.as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
     let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     let list = v.as_array().expect("list");
-    let names: Vec<&str> = list.iter().map(|x| x["target"].as_str().expect("target")).collect();
-    assert_eq!(names, ["test.servers.web01.cpu.user", "db01", "web01", "web02"]);
+    let names: Vec<&str> = list
+        .iter()
+        .map(|x| x["target"].as_str().expect("target"))
+        .collect();
+    assert_eq!(
+        names,
+        ["test.servers.web01.cpu.user", "db01", "web01", "web02"]
+    );
     for x in list {
         let dps = x["datapoints"].as_array().expect("datapoints");
         assert!(!dps.is_empty() && dps.len() <= 20, "{} points", dps.len());
@@ -187,7 +276,10 @@ fn grafana_requests_get_the_shapes_grafana_parses() {
     assert_eq!(r.status, 404);
     assert_eq!(r.text(), r#"{"error": "Function not found: nope"}"#);
     // graphs are a later issue: a clear 400
-    let r = get(&s.http, "/render?target=test.servers.web01.cpu.user&format=png");
+    let r = get(
+        &s.http,
+        "/render?target=test.servers.web01.cpu.user&format=png",
+    );
     assert_eq!(r.status, 400);
     assert!(r.text().contains("not supported yet"), "{}", r.text());
 }
@@ -205,22 +297,49 @@ fn request_limits_answer_clear_4xx() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("more than 2"), "{}", r.text());
     let q = "&from=1700000000&until=1700001800&now=1700003600&format=json";
-    let r = get(&s.http, &format!("/render?target=test.servers.web0*.cpu.user{q}"));
-    assert_eq!(r.status, 200, "two series are within the limit: {}", r.text());
-    let r = get(&s.http, &format!("/render?target=test.servers.web0*.cpu.user&target=test.servers.db01.cpu.user{q}"));
+    let r = get(
+        &s.http,
+        &format!("/render?target=test.servers.web0*.cpu.user{q}"),
+    );
+    assert_eq!(
+        r.status,
+        200,
+        "two series are within the limit: {}",
+        r.text()
+    );
+    let r = get(
+        &s.http,
+        &format!("/render?target=test.servers.web0*.cpu.user&target=test.servers.db01.cpu.user{q}"),
+    );
     assert_eq!(r.status, 400);
     assert!(r.text().contains("series"), "{}", r.text());
     let r = get(&s.http, "/render?target=test.servers.web01.cpu.user&from=1699917300&until=1700003600&now=1700003600&format=json");
     assert_eq!(r.status, 400, "1440 points are over the 100-point limit");
-    assert!(r.text().contains("points") || r.text().contains("datapoints"), "{}", r.text());
+    assert!(
+        r.text().contains("points") || r.text().contains("datapoints"),
+        "{}",
+        r.text()
+    );
     let big = format!("target={}", "x".repeat(5000));
     let r = post_form(&s.http, "/render", &big);
     assert_eq!(r.status, 413);
-    let r = get(&s.http, "/render?target=sumSeries(test.servers.web01.cpu.user&format=json&from=-1h");
-    assert_eq!(r.status, 200, "unbalanced target is a path matching nothing, as graphite-web");
+    let r = get(
+        &s.http,
+        "/render?target=sumSeries(test.servers.web01.cpu.user&format=json&from=-1h",
+    );
+    assert_eq!(
+        r.status, 200,
+        "unbalanced target is a path matching nothing, as graphite-web"
+    );
     assert_eq!(r.text(), "[]");
-    let r = get(&s.http, "/render?target=test.a&format=json&from=1700000000&until=1700000000");
-    assert_eq!((r.status, r.text().as_str()), (400, "Invalid parameters (Invalid empty time range)"));
+    let r = get(
+        &s.http,
+        "/render?target=test.a&format=json&from=1700000000&until=1700000000",
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Invalid parameters (Invalid empty time range)")
+    );
 }
 
 struct Memcached(std::process::Child);
@@ -238,18 +357,33 @@ fn memcached_items(addr: &str) -> u64 {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.lines()
-        .find_map(|l| l.strip_prefix("STAT curr_items ").and_then(|n| n.trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("STAT curr_items ")
+                .and_then(|n| n.trim().parse().ok())
+        })
         .expect("curr_items in stats")
 }
 
 #[test]
 fn render_results_are_cached_in_a_real_memcached() {
     let bin = Path::new("/usr/bin/memcached");
-    assert!(bin.exists(), "memcached is missing (scripts/test.sh installs it)");
+    assert!(
+        bin.exists(),
+        "memcached is missing (scripts/test.sh installs it)"
+    );
     let port = free_port();
     let mc = Memcached(
         std::process::Command::new(bin)
-            .args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-u", "root"])
+            .args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "0",
+                "-u",
+                "root",
+            ])
             .spawn()
             .expect("spawn memcached"),
     );
@@ -264,12 +398,28 @@ fn render_results_are_cached_in_a_real_memcached() {
     let t = 1_700_003_600;
     wsp(&data, "mc.value", &[(t - 120, 1.0)], t);
     let http = format!("127.0.0.1:{}", free_port());
-    let s = start(dir.path(), &web_only_config(&data, &http, 60, &format!("memcache_hosts = [\"{mc_addr}\"]")), &http);
+    let s = start(
+        dir.path(),
+        &web_only_config(
+            &data,
+            &http,
+            60,
+            &format!("memcache_hosts = [\"{mc_addr}\"]"),
+        ),
+        &http,
+    );
     assert_eq!(memcached_items(&mc_addr), 0);
-    let url = format!("/render?target=mc.value&from={}&until={}&now={t}&format=json", t - 300, t);
+    let url = format!(
+        "/render?target=mc.value&from={}&until={}&now={t}&format=json",
+        t - 300,
+        t
+    );
     let first = get(&s.http, &url);
     assert_eq!(first.status, 200);
-    assert!(memcached_items(&mc_addr) >= 1, "the answer was stored in memcached");
+    assert!(
+        memcached_items(&mc_addr) >= 1,
+        "the answer was stored in memcached"
+    );
     // change the data on disk: the cached answer is served until it expires
     run_python(
         "import whisper,sys; whisper.update(sys.argv[1], 9.0, int(sys.argv[2]) - 120, now=int(sys.argv[2]))",
@@ -278,7 +428,11 @@ fn render_results_are_cached_in_a_real_memcached() {
     let second = get(&s.http, &url);
     assert_eq!(second.text(), first.text(), "served from memcached");
     let fresh = get(&s.http, &format!("{url}&noCache=1"));
-    assert!(fresh.text().contains("[9.0, "), "noCache bypasses the cache: {}", fresh.text());
+    assert!(
+        fresh.text().contains("[9.0, "),
+        "noCache bypasses the cache: {}",
+        fresh.text()
+    );
     drop(mc);
     // memcached gone: requests still succeed (cache failures are misses)
     let r = get(&s.http, &format!("{url}&x=1"));

@@ -15,7 +15,11 @@ fn metrics_api_vectors_match_graphite_web() {
     for case in cases {
         let path = case["path"].as_str().expect("path");
         let qs = query_string(&case["params"]);
-        let url = if qs.is_empty() { path.to_string() } else { format!("{path}?{qs}") };
+        let url = if qs.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{qs}")
+        };
         let r = get(&server.http, &url);
         let want_body = case["body"].as_str().expect("body");
         let mut problems = Vec::new();
@@ -23,12 +27,17 @@ fn metrics_api_vectors_match_graphite_web() {
             problems.push(format!("status {} != {}", r.status, case["status"]));
         }
         if r.header("content-type") != case["content_type"].as_str() {
-            problems.push(format!("content-type {:?} != {}", r.header("content-type"), case["content_type"]));
+            problems.push(format!(
+                "content-type {:?} != {}",
+                r.header("content-type"),
+                case["content_type"]
+            ));
         }
         let is_find_json = path.starts_with("/metrics/find") && case["params"]["format"] == "json";
         if is_find_json {
             // interval bounds follow the wall clock and file mtimes: compare everything else exactly
-            let mut got: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+            let mut got: serde_json::Value =
+                serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
             let mut want: serde_json::Value = serde_json::from_str(want_body).expect("vector json");
             blank_intervals(&mut got);
             blank_intervals(&mut want);
@@ -42,7 +51,13 @@ fn metrics_api_vectors_match_graphite_web() {
             failures.push(format!("{url}: {}", problems.join("; ")));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -50,26 +65,52 @@ fn find_errors_and_other_formats() {
     let (_dir, server) = vector_server();
     let r = get(&server.http, "/metrics/find");
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("Missing required parameter 'query'"), "{}", r.text());
+    assert!(
+        r.text().contains("Missing required parameter 'query'"),
+        "{}",
+        r.text()
+    );
     let r = get(&server.http, "/metrics/find?query=");
     assert_eq!(r.status, 400);
-    let r = get(&server.http, "/metrics/find?query=test.servers.*.cpu.user&format=nodelist&position=2");
+    let r = get(
+        &server.http,
+        "/metrics/find?query=test.servers.*.cpu.user&format=nodelist&position=2",
+    );
     assert_eq!(r.text(), r#"{"nodes": ["db01", "web01", "web02"]}"#);
     let r = get(&server.http, "/metrics/find?query=test.*&jsonp=cb");
     assert_eq!(r.header("content-type"), Some("text/javascript"));
-    assert!(r.text().starts_with("cb([{\"text\": \"counters\""), "{}", r.text());
-    let r = get(&server.http, "/metrics/find?query=test.servers.*&format=bogus");
+    assert!(
+        r.text().starts_with("cb([{\"text\": \"counters\""),
+        "{}",
+        r.text()
+    );
+    let r = get(
+        &server.http,
+        "/metrics/find?query=test.servers.*&format=bogus",
+    );
     assert_eq!(r.status, 400);
     // leavesOnly drops branches
-    let r = get(&server.http, "/metrics/find?query=test.servers.web01.cpu.*&format=completer&leavesOnly=1");
+    let r = get(
+        &server.http,
+        "/metrics/find?query=test.servers.web01.cpu.*&format=completer&leavesOnly=1",
+    );
     assert!(r.text().contains("\"is_leaf\": \"1\""), "{}", r.text());
-    let r = get(&server.http, "/metrics/find?query=test.*&format=completer&leavesOnly=1");
+    let r = get(
+        &server.http,
+        "/metrics/find?query=test.*&format=completer&leavesOnly=1",
+    );
     assert_eq!(r.text(), r#"{"metrics": []}"#);
     // POST form works like GET (Grafana sends both)
     let r = post_form(&server.http, "/metrics/find", "query=test.serv*");
-    assert_eq!(r.text(), r#"[{"text": "servers", "id": "test.servers", "allowChildren": 1, "expandable": 1, "leaf": 0}]"#);
+    assert_eq!(
+        r.text(),
+        r#"[{"text": "servers", "id": "test.servers", "allowChildren": 1, "expandable": 1, "leaf": 0}]"#
+    );
     // pickle answers unpickle in python to the same nodes
-    let r = get(&server.http, "/metrics/find?query=test.servers.web01.cpu.*&format=pickle");
+    let r = get(
+        &server.http,
+        "/metrics/find?query=test.servers.web01.cpu.*&format=pickle",
+    );
     assert_eq!(r.header("content-type"), Some("application/pickle"));
     let dir = tempfile::tempdir().expect("tmp");
     let f = dir.path().join("nodes.pickle");

@@ -7,7 +7,11 @@ use serde_json::Value;
 use web_support::*;
 
 fn url_of(case: &Value) -> String {
-    format!("{}?{}", case["path"].as_str().expect("path"), query_string(&case["params"]))
+    format!(
+        "{}?{}",
+        case["path"].as_str().expect("path"),
+        query_string(&case["params"])
+    )
 }
 
 #[test]
@@ -25,7 +29,11 @@ fn render_formats_vectors_match_byte_for_byte() {
             problems.push(format!("status {} != {}", r.status, case["status"]));
         }
         if r.header("content-type") != case["content_type"].as_str() {
-            problems.push(format!("content-type {:?} != {}", r.header("content-type"), case["content_type"]));
+            problems.push(format!(
+                "content-type {:?} != {}",
+                r.header("content-type"),
+                case["content_type"]
+            ));
         }
         if let Some(want) = case["body"].as_str() {
             if r.text() != want {
@@ -48,14 +56,24 @@ fn render_formats_vectors_match_byte_for_byte() {
                     &[f.to_str().expect("utf-8"), wf.to_str().expect("utf-8")],
                 );
             } else if r.body != want {
-                problems.push(format!("body\n  got  {}\n  want {}", r.text(), String::from_utf8_lossy(&want)));
+                problems.push(format!(
+                    "body\n  got  {}\n  want {}",
+                    r.text(),
+                    String::from_utf8_lossy(&want)
+                ));
             }
         }
         if !problems.is_empty() {
             failures.push(format!("{url}: {}", problems.join("; ")));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// JSON equality as a client parsing it sees it: object key order and int-vs-float spelling of a
@@ -63,12 +81,19 @@ fn render_formats_vectors_match_byte_for_byte() {
 fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
         }
         _ => a == b,
     }
@@ -79,7 +104,9 @@ fn function_names(target: &str) -> Vec<String> {
     let b = target.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i].is_ascii_alphabetic() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.')) {
+        if b[i].is_ascii_alphabetic()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+        {
             let s = i;
             while i < b.len() && b[i].is_ascii_alphanumeric() {
                 i += 1;
@@ -105,10 +132,12 @@ fn render_functions_vectors_match_for_implemented_functions() {
     for case in cases {
         let target = case["params"]["target"].as_str().expect("target");
         let names = function_names(target);
-        let expect_unknown = case["body"].as_str().is_some_and(|b| b.contains("unknown function"));
-        let implemented = names
-            .iter()
-            .all(|n| n == "seriesByTag" || get(&server.http, &format!("/functions/{n}")).status == 200);
+        let expect_unknown = case["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("unknown function"));
+        let implemented = names.iter().all(|n| {
+            n == "seriesByTag" || get(&server.http, &format!("/functions/{n}")).status == 200
+        });
         if !implemented && !expect_unknown {
             skipped.push(target.to_string());
             continue;
@@ -118,20 +147,39 @@ fn render_functions_vectors_match_for_implemented_functions() {
         let r = get(&server.http, &url);
         let problem = if case.get("exception").is_some() {
             // graphite-web raised (a 500 under a real server)
-            (r.status != 500).then(|| format!("status {} for a case graphite-web fails with {}", r.status, case["exception"]))
+            (r.status != 500).then(|| {
+                format!(
+                    "status {} for a case graphite-web fails with {}",
+                    r.status, case["exception"]
+                )
+            })
         } else if Some(u64::from(r.status)) != case["status"].as_u64() {
-            Some(format!("status {} != {}: {}", r.status, case["status"], r.text()))
+            Some(format!(
+                "status {} != {}: {}",
+                r.status,
+                case["status"],
+                r.text()
+            ))
         } else if case["status"] != 200 {
             (r.text() != case["body"].as_str().unwrap_or_default())
                 .then(|| format!("body {:?} != {:?}", r.text(), case["body"]))
         } else {
             let got: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-            (!same_json(&got, &case["body_json"])).then(|| format!("\n  got  {}\n  want {}", got, case["body_json"]))
+            (!same_json(&got, &case["body_json"]))
+                .then(|| format!("\n  got  {}\n  want {}", got, case["body_json"]))
         };
         if let Some(p) = problem {
             failures.push(format!("{target}: {p}"));
         }
     }
-    assert!(checked >= 90, "only {checked} cases checked; unimplemented: {skipped:?}");
-    assert!(failures.is_empty(), "{} of {checked} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        checked >= 90,
+        "only {checked} cases checked; unimplemented: {skipped:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

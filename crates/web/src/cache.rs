@@ -27,7 +27,10 @@ impl CachedResponse {
     fn from_bytes(b: &[u8]) -> Option<Self> {
         let nl = b.iter().position(|c| *c == b'\n')?;
         let content_type = std::str::from_utf8(b.get(..nl)?).ok()?.to_string();
-        Some(CachedResponse { content_type, body: b.get(nl + 1..)?.to_vec() })
+        Some(CachedResponse {
+            content_type,
+            body: b.get(nl + 1..)?.to_vec(),
+        })
     }
 }
 
@@ -45,7 +48,10 @@ pub struct LocalCache {
 impl LocalCache {
     /// A cache holding at most `max_bytes` of bodies.
     pub fn new(max_bytes: usize) -> Self {
-        LocalCache { max_bytes, inner: Mutex::new((HashMap::new(), 0)) }
+        LocalCache {
+            max_bytes,
+            inner: Mutex::new((HashMap::new(), 0)),
+        }
     }
 
     fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
@@ -77,12 +83,24 @@ impl LocalCache {
         }
         // Still full of live entries: drop those closest to expiry until the new one fits.
         while *used + size > self.max_bytes {
-            let Some(k) = map.iter().min_by_key(|(_, e)| e.expires).map(|(k, _)| k.clone()) else { break };
+            let Some(k) = map
+                .iter()
+                .min_by_key(|(_, e)| e.expires)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
             if let Some(e) = map.remove(&k) {
                 *used -= e.value.body.len();
             }
         }
-        if let Some(old) = map.insert(key, Entry { expires: now + ttl, value: Arc::new(value) }) {
+        if let Some(old) = map.insert(
+            key,
+            Entry {
+                expires: now + ttl,
+                value: Arc::new(value),
+            },
+        ) {
             *used -= old.value.body.len();
         }
         *used += size;
@@ -139,7 +157,10 @@ mod tests {
     use super::*;
 
     fn resp(n: usize) -> CachedResponse {
-        CachedResponse { content_type: "application/json".into(), body: vec![b'x'; n] }
+        CachedResponse {
+            content_type: "application/json".into(),
+            body: vec![b'x'; n],
+        }
     }
 
     #[test]
@@ -148,7 +169,10 @@ mod tests {
         c.put("a".into(), resp(60), Duration::from_secs(60));
         assert_eq!(c.get("a").map(|r| r.body.len()), Some(60));
         c.put("b".into(), resp(60), Duration::from_secs(120));
-        assert!(c.get("a").is_none(), "oldest-expiring entry is evicted to make room");
+        assert!(
+            c.get("a").is_none(),
+            "oldest-expiring entry is evicted to make room"
+        );
         assert!(c.get("b").is_some());
         c.put("big".into(), resp(101), Duration::from_secs(60));
         assert!(c.get("big").is_none());
@@ -159,7 +183,10 @@ mod tests {
 
     #[test]
     fn serialized_form_round_trips() {
-        let r = CachedResponse { content_type: "text/csv".into(), body: b"a\nb".to_vec() };
+        let r = CachedResponse {
+            content_type: "text/csv".into(),
+            body: b"a\nb".to_vec(),
+        };
         assert_eq!(CachedResponse::from_bytes(&r.to_bytes()), Some(r));
     }
 }

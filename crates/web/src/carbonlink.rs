@@ -2,7 +2,7 @@
 //! `cache-query-bulk` per cache per fetch, routed like graphite-web's `CarbonLinkPool`
 //! (consistent-hash ring over `carbonlink_hosts`, first `replication_factor` distinct servers).
 
-use crate::local::{CacheLookup, InProcessCache};
+use crate::local::{CacheLookup, CachedPoints, InProcessCache};
 use crate::source::BoxFuture;
 use proto::pickle::{DecodeLimits, Value};
 use std::collections::HashMap;
@@ -70,23 +70,40 @@ impl CarbonlinkPool {
     ) -> Result<Self, CarbonlinkError> {
         let mut parsed = Vec::new();
         for h in hosts {
-            parsed.push(ring::Destination::parse(h).map_err(|e| CarbonlinkError::Hosts(e.to_string()))?);
+            parsed.push(
+                ring::Destination::parse(h).map_err(|e| CarbonlinkError::Hosts(e.to_string()))?,
+            );
         }
-        let servers: std::collections::HashSet<&str> = parsed.iter().map(|d| d.host.as_str()).collect();
+        let servers: std::collections::HashSet<&str> =
+            parsed.iter().map(|d| d.host.as_str()).collect();
         if servers.len() < replication {
-            return Err(CarbonlinkError::Replication { factor: replication, servers: servers.len() });
+            return Err(CarbonlinkError::Replication {
+                factor: replication,
+                servers: servers.len(),
+            });
         }
         let nodes = parsed
             .iter()
-            .map(|d| ring::Node { server: d.host.clone(), instance: d.instance.clone() })
+            .map(|d| ring::Node {
+                server: d.host.clone(),
+                instance: d.instance.clone(),
+            })
             .collect();
-        let kind = if hash == "fnv1a_ch" { ring::CarbonHash::Fnv1aCh } else { ring::CarbonHash::CarbonCh };
-        let ring = ring::CarbonRing::new(nodes, kind).map_err(|e| CarbonlinkError::Hosts(e.to_string()))?;
+        let kind = if hash == "fnv1a_ch" {
+            ring::CarbonHash::Fnv1aCh
+        } else {
+            ring::CarbonHash::CarbonCh
+        };
+        let ring = ring::CarbonRing::new(nodes, kind)
+            .map_err(|e| CarbonlinkError::Hosts(e.to_string()))?;
         let hosts = parsed
             .iter()
             .map(|d| {
                 let addr = format!("{}:{}", d.host, d.port);
-                let local = local.as_ref().filter(|(a, _)| *a == addr).map(|(_, c)| c.clone());
+                let local = local
+                    .as_ref()
+                    .filter(|(a, _)| *a == addr)
+                    .map(|(_, c)| c.clone());
                 Host {
                     addr,
                     server: d.host.clone(),
@@ -96,7 +113,14 @@ impl CarbonlinkPool {
                 }
             })
             .collect();
-        Ok(CarbonlinkPool { inner: Arc::new(Inner { hosts, ring, replication: replication.max(1), timeout }) })
+        Ok(CarbonlinkPool {
+            inner: Arc::new(Inner {
+                hosts,
+                ring,
+                replication: replication.max(1),
+                timeout,
+            }),
+        })
     }
 
     /// The cache that answers for `metric`: among the first `replication_factor` distinct servers
@@ -106,7 +130,9 @@ impl CarbonlinkPool {
         let mut servers: Vec<&str> = Vec::new();
         let mut nodes = Vec::new();
         for idx in inner.ring.get_nodes(metric) {
-            let Some(h) = inner.hosts.get(idx) else { continue };
+            let Some(h) = inner.hosts.get(idx) else {
+                continue;
+            };
             if servers.contains(&h.server.as_str()) {
                 continue;
             }
@@ -118,7 +144,10 @@ impl CarbonlinkPool {
         }
         let healthy = nodes.iter().copied().find(|i| {
             inner.hosts.get(*i).is_some_and(|h| {
-                h.last_failure.lock().map(|f| f.is_none_or(|t| t.elapsed() > RETRY_DELAY)).unwrap_or(true)
+                h.last_failure
+                    .lock()
+                    .map(|f| f.is_none_or(|t| t.elapsed() > RETRY_DELAY))
+                    .unwrap_or(true)
             })
         });
         healthy.or_else(|| nodes.first().copied())
@@ -126,8 +155,10 @@ impl CarbonlinkPool {
 }
 
 impl Inner {
-    async fn bulk(&self, idx: usize, metrics: Vec<String>) -> HashMap<String, Vec<(f64, f64)>> {
-        let Some(host) = self.hosts.get(idx) else { return HashMap::new() };
+    async fn bulk(&self, idx: usize, metrics: Vec<String>) -> HashMap<String, CachedPoints> {
+        let Some(host) = self.hosts.get(idx) else {
+            return HashMap::new();
+        };
         if let Some(local) = &host.local {
             return local.query_bulk(&metrics).await;
         }
@@ -141,7 +172,11 @@ impl Inner {
                 HashMap::new()
             }
             Err(_) => {
-                tracing::warn!("carbonlink {}: timed out after {:?}", host.addr, self.timeout);
+                tracing::warn!(
+                    "carbonlink {}: timed out after {:?}",
+                    host.addr,
+                    self.timeout
+                );
                 if let Ok(mut f) = host.last_failure.lock() {
                     *f = Some(Instant::now());
                 }
@@ -150,10 +185,17 @@ impl Inner {
         }
     }
 
-    async fn exchange(&self, host: &Host, metrics: &[String]) -> Result<HashMap<String, Vec<(f64, f64)>>, String> {
+    async fn exchange(
+        &self,
+        host: &Host,
+        metrics: &[String],
+    ) -> Result<HashMap<String, CachedPoints>, String> {
         let request = Value::Dict(vec![
             (Value::str("type"), Value::str("cache-query-bulk")),
-            (Value::str("metrics"), Value::List(metrics.iter().map(|m| Value::str(m.as_str())).collect())),
+            (
+                Value::str("metrics"),
+                Value::List(metrics.iter().map(|m| Value::str(m.as_str())).collect()),
+            ),
         ]);
         let payload = proto::pickle::encode(&request).map_err(|e| e.to_string())?;
         let frame = proto::frame::framed(&payload).map_err(|e| e.to_string())?;
@@ -161,21 +203,30 @@ impl Inner {
         let mut conn = match pooled {
             Some(c) => c,
             None => {
-                let c = TcpStream::connect(&host.addr).await.map_err(|e| format!("connect: {e}"))?;
+                let c = TcpStream::connect(&host.addr)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
                 let _ = c.set_nodelay(true);
                 c
             }
         };
-        conn.write_all(&frame).await.map_err(|e| format!("send: {e}"))?;
+        conn.write_all(&frame)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
         let mut prefix = [0u8; 4];
-        conn.read_exact(&mut prefix).await.map_err(|e| format!("read: {e}"))?;
+        conn.read_exact(&mut prefix)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         let len = proto::frame::frame_len(prefix) as usize;
         if len > MAX_ANSWER {
             return Err(format!("answer of {len} bytes exceeds {MAX_ANSWER}"));
         }
         let mut body = vec![0u8; len];
-        conn.read_exact(&mut body).await.map_err(|e| format!("read: {e}"))?;
-        let value = proto::pickle::decode_with(&body, &DecodeLimits::default()).map_err(|e| e.to_string())?;
+        conn.read_exact(&mut body)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        let value = proto::pickle::decode_with(&body, &DecodeLimits::default())
+            .map_err(|e| e.to_string())?;
         {
             let mut idle = host.idle.lock().await;
             if idle.len() < MAX_IDLE {
@@ -190,7 +241,9 @@ impl Inner {
         };
         let mut out = HashMap::with_capacity(by_metric.len());
         for (k, v) in by_metric {
-            let (Some(name), Some(points)) = (k.as_str(), v.as_seq()) else { continue };
+            let (Some(name), Some(points)) = (k.as_str(), v.as_seq()) else {
+                continue;
+            };
             let pts: Vec<(f64, f64)> = points
                 .iter()
                 .filter_map(|p| match p.as_seq() {
@@ -205,7 +258,10 @@ impl Inner {
 }
 
 impl CacheLookup for CarbonlinkPool {
-    fn query_bulk<'a>(&'a self, metrics: &'a [String]) -> BoxFuture<'a, HashMap<String, Vec<(f64, f64)>>> {
+    fn query_bulk<'a>(
+        &'a self,
+        metrics: &'a [String],
+    ) -> BoxFuture<'a, HashMap<String, CachedPoints>> {
         Box::pin(async move {
             let n_hosts = self.inner.hosts.len();
             let mut per_host: Vec<Vec<String>> = vec![Vec::new(); n_hosts];
@@ -228,7 +284,7 @@ impl CacheLookup for CarbonlinkPool {
                 let inner = self.inner.clone();
                 tasks.spawn(async move { (i, inner.bulk(i, list).await) });
             }
-            let mut answers: Vec<(usize, HashMap<String, Vec<(f64, f64)>>)> = Vec::new();
+            let mut answers: Vec<(usize, HashMap<String, CachedPoints>)> = Vec::new();
             while let Some(r) = tasks.join_next().await {
                 if let Ok(a) = r {
                     answers.push(a);
@@ -236,7 +292,7 @@ impl CacheLookup for CarbonlinkPool {
             }
             // Host order matters for carbon.* metrics: later hosts overwrite earlier timestamps.
             answers.sort_by_key(|(i, _)| *i);
-            let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
+            let mut out: HashMap<String, CachedPoints> = HashMap::new();
             for (_, map) in answers {
                 for (name, pts) in map {
                     if !name.starts_with(CARBON_PREFIX) {

@@ -28,8 +28,10 @@ pub struct WebConfig {
     pub memcache_hosts: Vec<String>,
     /// Timeout for remote calls (memcached, later cluster peers), e.g. `"2s"`.
     pub remote_timeout: String,
-    /// Seconds a render or find answer is cached (DEFAULT_CACHE_DURATION); 0 turns caching off.
+    /// Seconds a render answer is cached (DEFAULT_CACHE_DURATION); 0 turns all answer caching off.
     pub default_cache_duration: u64,
+    /// Seconds a find answer is cached (FIND_CACHE_DURATION); new metrics show up after at most this.
+    pub find_cache_duration: u64,
     /// Bytes of answers the in-process cache may hold.
     pub local_cache_bytes: usize,
     /// Time zone for absolute times and CSV output (TIME_ZONE).
@@ -60,6 +62,7 @@ impl Default for WebConfig {
             memcache_hosts: Vec::new(),
             remote_timeout: "2s".into(),
             default_cache_duration: 60,
+            find_cache_duration: 60,
             local_cache_bytes: 256 << 20,
             time_zone: "UTC".into(),
             max_find_results: 100_000,
@@ -84,7 +87,9 @@ pub struct ConfigError {
 /// Parses `"500ms"`, `"2s"`, `"1m"`, `"1h"` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
@@ -101,14 +106,23 @@ impl WebConfig {
     /// Checks every setting that has a syntax, so `check-config` and start-up report them.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let dur = |key, v: &str| {
-            parse_duration(v).map(|_| ()).ok_or(ConfigError { key, msg: format!("invalid duration {v:?}") })
+            parse_duration(v).map(|_| ()).ok_or(ConfigError {
+                key,
+                msg: format!("invalid duration {v:?}"),
+            })
         };
         dur("carbonlink_timeout", &self.carbonlink_timeout)?;
         dur("remote_timeout", &self.remote_timeout)?;
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(ConfigError { key: "time_zone", msg: format!("unknown time zone {:?}", self.time_zone) });
+            return Err(ConfigError {
+                key: "time_zone",
+                msg: format!("unknown time zone {:?}", self.time_zone),
+            });
         }
-        if !matches!(self.carbonlink_hashing_type.as_str(), "carbon_ch" | "fnv1a_ch") {
+        if !matches!(
+            self.carbonlink_hashing_type.as_str(),
+            "carbon_ch" | "fnv1a_ch"
+        ) {
             return Err(ConfigError {
                 key: "carbonlink_hashing_type",
                 msg: format!("unknown hashing type {:?}", self.carbonlink_hashing_type),
@@ -116,14 +130,23 @@ impl WebConfig {
         }
         for h in &self.carbonlink_hosts {
             if h.split(':').count() < 2 {
-                return Err(ConfigError { key: "carbonlink_hosts", msg: format!("expected host:port[:instance], got {h:?}") });
+                return Err(ConfigError {
+                    key: "carbonlink_hosts",
+                    msg: format!("expected host:port[:instance], got {h:?}"),
+                });
             }
         }
         if self.replication_factor == 0 {
-            return Err(ConfigError { key: "replication_factor", msg: "must be at least 1".into() });
+            return Err(ConfigError {
+                key: "replication_factor",
+                msg: "must be at least 1".into(),
+            });
         }
         if self.read_concurrency == 0 {
-            return Err(ConfigError { key: "read_concurrency", msg: "must be at least 1".into() });
+            return Err(ConfigError {
+                key: "read_concurrency",
+                msg: "must be at least 1".into(),
+            });
         }
         Ok(())
     }
@@ -145,7 +168,10 @@ mod tests {
     #[test]
     fn defaults_validate_and_bad_values_are_named() {
         assert_eq!(WebConfig::default().validate(), Ok(()));
-        let c = WebConfig { time_zone: "Mars/Olympus".into(), ..WebConfig::default() };
+        let c = WebConfig {
+            time_zone: "Mars/Olympus".into(),
+            ..WebConfig::default()
+        };
         assert_eq!(c.validate().unwrap_err().key, "time_zone");
     }
 }

@@ -1,7 +1,7 @@
 //! Render output encoders (json, csv, raw, dygraph, rickshaw, pickle, msgpack), each reproducing
 //! graphite-web 1.1's bytes where clients parse them (render-api.md §1.1).
 
-use crate::pickle::{PickleWriter, PyValue};
+use crate::pickle::PyValue;
 use crate::pyfmt::write_float_repr;
 use crate::pyjson::{write_json_string, PyJson};
 use std::fmt::Write;
@@ -80,13 +80,24 @@ pub struct Encoded {
 
 fn wrap_jsonp(text: String, jsonp: Option<&str>, ct: &'static str) -> Encoded {
     match jsonp {
-        Some(cb) => Encoded { content_type: "text/javascript", body: format!("{cb}({text})").into_bytes() },
-        None => Encoded { content_type: ct, body: text.into_bytes() },
+        Some(cb) => Encoded {
+            content_type: "text/javascript",
+            body: format!("{cb}({text})").into_bytes(),
+        },
+        None => Encoded {
+            content_type: ct,
+            body: text.into_bytes(),
+        },
     }
 }
 
 /// `format=json`: `[{"target", "tags", "datapoints": [[v, ts], ...]}]` with graphite's NaN/Infinity replacement.
-pub fn json<S: SeriesOut>(series: &[S], pretty: bool, no_null_points: bool, jsonp: Option<&str>) -> Encoded {
+pub fn json<S: SeriesOut>(
+    series: &[S],
+    pretty: bool,
+    no_null_points: bool,
+    jsonp: Option<&str>,
+) -> Encoded {
     let mut w = PyJson::new(pretty, true);
     w.begin_array();
     for s in series {
@@ -145,7 +156,11 @@ fn points_in<S: SeriesOut>(s: &S) -> usize {
     if step <= 0 {
         return 0;
     }
-    let n_ts = if s.end() + 1 > s.start() { ((s.end() + 1 - s.start()) + step - 1) / step } else { 0 };
+    let n_ts = if s.end() + 1 > s.start() {
+        ((s.end() + 1 - s.start()) + step - 1) / step
+    } else {
+        0
+    };
     s.len().min(usize::try_from(n_ts).unwrap_or(0))
 }
 
@@ -179,7 +194,10 @@ pub fn csv<S: SeriesOut>(series: &[S], tz: chrono_tz::Tz) -> Encoded {
             out.push_str("\r\n");
         }
     }
-    Encoded { content_type: "text/csv", body: out.into_bytes() }
+    Encoded {
+        content_type: "text/csv",
+        body: out.into_bytes(),
+    }
 }
 
 /// A field as Python's csv excel dialect writes it (quoted only when needed).
@@ -204,7 +222,10 @@ pub fn raw<S: SeriesOut>(series: &[S]) -> Encoded {
         }
         out.push('\n');
     }
-    Encoded { content_type: "text/plain", body: out.into_bytes() }
+    Encoded {
+        content_type: "text/plain",
+        body: out.into_bytes(),
+    }
 }
 
 /// `format=dygraph`: `{"labels" : [...], "data" : [[ts_ms, v...], ...]}` on the first series' timeline.
@@ -226,7 +247,9 @@ pub fn dygraph<S: SeriesOut>(series: &[S], jsonp: Option<&str>) -> Encoded {
             match s.value(i) {
                 Val::None => line.push_str("null"),
                 Val::Float(f) if f.is_nan() => line.push_str("null"),
-                Val::Float(f) if f.is_infinite() => line.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" }),
+                Val::Float(f) if f.is_infinite() => {
+                    line.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" })
+                }
                 v => {
                     let mut t = String::new();
                     match v {
@@ -244,11 +267,21 @@ pub fn dygraph<S: SeriesOut>(series: &[S], jsonp: Option<&str>) -> Encoded {
         write_json_string(&mut labels, s.name());
     }
     labels.push(']');
-    let body: Vec<String> = lines.into_iter().map(|mut l| {
-        l.push(']');
-        l
-    }).collect();
-    wrap_jsonp(format!("{{\"labels\" : {labels}, \"data\" : [{}]}}", body.join(", ")), jsonp, "application/json")
+    let body: Vec<String> = lines
+        .into_iter()
+        .map(|mut l| {
+            l.push(']');
+            l
+        })
+        .collect();
+    wrap_jsonp(
+        format!(
+            "{{\"labels\" : {labels}, \"data\" : [{}]}}",
+            body.join(", ")
+        ),
+        jsonp,
+        "application/json",
+    )
 }
 
 /// `format=rickshaw`: `[{"target", "datapoints": [{"x": ts, "y": v}]}]`.
@@ -294,23 +327,41 @@ fn info_value<S: SeriesOut>(s: &S) -> PyValue {
         (PyValue::Str("end".into()), PyValue::Int(s.end())),
         (PyValue::Str("step".into()), PyValue::Int(s.step())),
         (PyValue::Str("values".into()), PyValue::List(values)),
-        (PyValue::Str("pathExpression".into()), PyValue::Str(s.path_expression().into())),
-        (PyValue::Str("valuesPerPoint".into()), PyValue::Int(s.values_per_point())),
-        (PyValue::Str("consolidationFunc".into()), PyValue::Str(s.consolidation_func().into())),
-        (PyValue::Str("xFilesFactor".into()), PyValue::Float(s.x_files_factor())),
+        (
+            PyValue::Str("pathExpression".into()),
+            PyValue::Str(s.path_expression().into()),
+        ),
+        (
+            PyValue::Str("valuesPerPoint".into()),
+            PyValue::Int(s.values_per_point()),
+        ),
+        (
+            PyValue::Str("consolidationFunc".into()),
+            PyValue::Str(s.consolidation_func().into()),
+        ),
+        (
+            PyValue::Str("xFilesFactor".into()),
+            PyValue::Float(s.x_files_factor()),
+        ),
     ])
 }
 
 /// `format=pickle`: a list of `series.getInfo()` dicts, as cluster peers expect.
 pub fn pickle<S: SeriesOut>(series: &[S]) -> Encoded {
     let list = PyValue::List(series.iter().map(info_value).collect());
-    Encoded { content_type: "application/pickle", body: PickleWriter::dumps(&list) }
+    Encoded {
+        content_type: "application/pickle",
+        body: crate::pickle::pickle_dumps(&list),
+    }
 }
 
 /// `format=msgpack`: the same list of dicts in msgpack.
 pub fn msgpack<S: SeriesOut>(series: &[S]) -> Encoded {
     let list = PyValue::List(series.iter().map(info_value).collect());
-    Encoded { content_type: "application/x-msgpack", body: crate::pickle::msgpack_dumps(&list) }
+    Encoded {
+        content_type: "application/x-msgpack",
+        body: crate::pickle::msgpack_dumps(&list),
+    }
 }
 
 #[cfg(test)]
@@ -331,7 +382,10 @@ mod tests {
             &self.name
         }
         fn tags(&self) -> Vec<(&str, &str)> {
-            self.tags.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+            self.tags
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect()
         }
         fn start(&self) -> i64 {
             self.start
@@ -369,7 +423,12 @@ mod tests {
             start: 60,
             end: 240,
             step: 60,
-            values: vec![Val::Float(2.0), Val::None, Val::Float(f64::INFINITY), Val::Int(3)],
+            values: vec![
+                Val::Float(2.0),
+                Val::None,
+                Val::Float(f64::INFINITY),
+                Val::Int(3),
+            ],
         }]
     }
 
@@ -396,7 +455,10 @@ mod tests {
             "a.b,1970-01-01 00:01:00,2.0\r\na.b,1970-01-01 00:02:00,\r\na.b,1970-01-01 00:03:00,inf\r\na.b,1970-01-01 00:04:00,3\r\n"
         );
         let e = raw(&sample());
-        assert_eq!(String::from_utf8(e.body).unwrap(), "a.b,60,240,60|2.0,None,inf,3\n");
+        assert_eq!(
+            String::from_utf8(e.body).unwrap(),
+            "a.b,60,240,60|2.0,None,inf,3\n"
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ impl WebError {
     /// The status code this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            WebError::BadRequest(_) | WebError::Limit(_) | WebError::UnsupportedFormat(_) => StatusCode::BAD_REQUEST,
+            WebError::BadRequest(_) | WebError::Limit(_) | WebError::UnsupportedFormat(_) => {
+                StatusCode::BAD_REQUEST
+            }
             WebError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -42,6 +44,11 @@ impl axum::response::IntoResponse for WebError {
     fn into_response(self) -> axum::response::Response {
         let status = self.status();
         // graphite-web answers its errors with Django's default content type and a plain-text body
-        (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], self.to_string()).into_response()
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            self.to_string(),
+        )
+            .into_response()
     }
 }

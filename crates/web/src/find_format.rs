@@ -1,7 +1,7 @@
 //! `/metrics/find` answer formats (treejson, completer, json, nodelist, pickle, msgpack), as
 //! graphite-web's `metrics/views.py` lays them out (render-api.md §4).
 
-use crate::pickle::{msgpack_dumps, PickleWriter, PyValue};
+use crate::pickle::{msgpack_dumps, PyValue};
 use crate::pyjson::PyJson;
 
 /// One node matched by a find.
@@ -147,7 +147,11 @@ pub fn nodelist(w: &mut PyJson, nodes: &[FoundNode], position: i64) -> Result<()
     let mut found = std::collections::BTreeSet::new();
     for n in nodes {
         let parts: Vec<&str> = n.path.split('.').collect();
-        let idx = if position < 0 { parts.len() as i64 + position } else { position };
+        let idx = if position < 0 {
+            parts.len() as i64 + position
+        } else {
+            position
+        };
         match usize::try_from(idx).ok().and_then(|i| parts.get(i)) {
             Some(p) => {
                 found.insert(*p);
@@ -191,7 +195,7 @@ fn node_values(nodes: &[FoundNode]) -> PyValue {
 
 /// `format=pickle` (intervals as a list of `(start, end)` tuples).
 pub fn pickle_nodes(nodes: &[FoundNode]) -> Vec<u8> {
-    PickleWriter::dumps(&node_values(nodes))
+    crate::pickle::pickle_dumps(&node_values(nodes))
 }
 
 /// `format=msgpack`.
@@ -204,12 +208,20 @@ mod tests {
     use super::*;
 
     fn n(path: &str, leaf: bool) -> FoundNode {
-        FoundNode { path: path.into(), is_leaf: leaf, intervals: if leaf { vec![(1.0, 2.5)] } else { vec![] } }
+        FoundNode {
+            path: path.into(),
+            is_leaf: leaf,
+            intervals: if leaf { vec![(1.0, 2.5)] } else { vec![] },
+        }
     }
 
     #[test]
     fn treejson_dedups_and_lists_branches_first() {
-        let mut nodes = vec![n("a.x.user", true), n("a.y.user", true), n("a.y.sys", false)];
+        let mut nodes = vec![
+            n("a.x.user", true),
+            n("a.y.user", true),
+            n("a.y.sys", false),
+        ];
         sort_matches(&mut nodes);
         let mut w = PyJson::new(false, false);
         treejson(&mut w, &nodes, "a.*.", true);

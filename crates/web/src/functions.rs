@@ -43,15 +43,26 @@ pub fn list(params: &Params) -> Result<String, WebError> {
         w.end_object();
         return Ok(w.finish());
     }
-    let grouped = params.get("grouped").is_some_and(|g| matches!(g.to_ascii_lowercase().as_str(), "1" | "true"));
+    let grouped = params
+        .get("grouped")
+        .is_some_and(|g| matches!(g.to_ascii_lowercase().as_str(), "1" | "true"));
     let group = params.get("group");
     let all = query::functions::functions_json();
     let Some(map) = all.as_object() else {
-        return Err(WebError::Internal("function catalog is not an object".into()));
+        return Err(WebError::Internal(
+            "function catalog is not an object".into(),
+        ));
     };
-    let group_of = |info: &serde_json::Value| info.get("group").and_then(|g| g.as_str()).unwrap_or("").to_string();
-    let selected: Vec<(&String, &serde_json::Value)> =
-        map.iter().filter(|(_, info)| group.is_none_or(|g| g == group_of(info))).collect();
+    let group_of = |info: &serde_json::Value| {
+        info.get("group")
+            .and_then(|g| g.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let selected: Vec<(&String, &serde_json::Value)> = map
+        .iter()
+        .filter(|(_, info)| group.is_none_or(|g| g == group_of(info)))
+        .collect();
     w.begin_object();
     if grouped {
         let mut groups: Vec<String> = selected.iter().map(|(_, i)| group_of(i)).collect();
@@ -91,15 +102,25 @@ mod tests {
 
     #[test]
     fn catalog_lists_sum_series_and_filters_groups() {
-        let all: serde_json::Value = serde_json::from_str(&list(&Params::default()).unwrap()).unwrap();
+        let all: serde_json::Value =
+            serde_json::from_str(&list(&Params::default()).unwrap()).unwrap();
         assert_eq!(all["sumSeries"]["group"], "Combine");
         let combine = list(&Params::from_pairs([("group", "Combine")])).unwrap();
         let combine: serde_json::Value = serde_json::from_str(&combine).unwrap();
-        assert!(combine.as_object().unwrap().values().all(|i| i["group"] == "Combine"));
-        let grouped: serde_json::Value = serde_json::from_str(&list(&Params::from_pairs([("grouped", "1")])).unwrap()).unwrap();
+        assert!(combine
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|i| i["group"] == "Combine"));
+        let grouped: serde_json::Value =
+            serde_json::from_str(&list(&Params::from_pairs([("grouped", "1")])).unwrap()).unwrap();
         assert!(grouped["Combine"]["sumSeries"].is_object());
-        assert!(matches!(one("noSuchFunction", &Params::default()), Err(WebError::NotFound(_))));
-        let one: serde_json::Value = serde_json::from_str(&one("sumSeries", &Params::default()).unwrap()).unwrap();
+        assert!(matches!(
+            one("noSuchFunction", &Params::default()),
+            Err(WebError::NotFound(_))
+        ));
+        let one: serde_json::Value =
+            serde_json::from_str(&one("sumSeries", &Params::default()).unwrap()).unwrap();
         assert_eq!(one["function"], "sumSeries(*seriesLists)");
     }
 }

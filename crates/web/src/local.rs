@@ -9,26 +9,38 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Cached `(timestamp, value)` points of one metric, in the cache's order.
+pub type CachedPoints = Vec<(f64, f64)>;
+
+/// A function answering the in-process cache's points for one metric.
+pub type CacheQueryFn = Arc<dyn Fn(&str) -> CachedPoints + Send + Sync>;
+
 /// Where cached (not yet persisted) points come from: carbonlink, or the cache role in this process.
 pub trait CacheLookup: Send + Sync {
     /// Cached `(timestamp, value)` points per metric, for all `metrics` in one round.
-    fn query_bulk<'a>(&'a self, metrics: &'a [String]) -> BoxFuture<'a, HashMap<String, Vec<(f64, f64)>>>;
+    fn query_bulk<'a>(
+        &'a self,
+        metrics: &'a [String],
+    ) -> BoxFuture<'a, HashMap<String, CachedPoints>>;
 }
 
 /// A cache role in the same process, queried through a function (no socket, no pickle).
 pub struct InProcessCache {
-    query: Arc<dyn Fn(&str) -> Vec<(f64, f64)> + Send + Sync>,
+    query: CacheQueryFn,
 }
 
 impl InProcessCache {
     /// Wraps the cache's per-metric query.
-    pub fn new(query: Arc<dyn Fn(&str) -> Vec<(f64, f64)> + Send + Sync>) -> Self {
+    pub fn new(query: CacheQueryFn) -> Self {
         InProcessCache { query }
     }
 }
 
 impl CacheLookup for InProcessCache {
-    fn query_bulk<'a>(&'a self, metrics: &'a [String]) -> BoxFuture<'a, HashMap<String, Vec<(f64, f64)>>> {
+    fn query_bulk<'a>(
+        &'a self,
+        metrics: &'a [String],
+    ) -> BoxFuture<'a, HashMap<String, CachedPoints>> {
         Box::pin(async move {
             metrics
                 .iter()
@@ -98,11 +110,15 @@ impl LocalSource {
     }
 
     fn read_one(data_dir: &Path, name: &str, range: TimeRange) -> Result<Option<Read>, WebError> {
-        let Some(path) = metric_file(data_dir, name) else { return Ok(None) };
+        let Some(path) = metric_file(data_dir, name) else {
+            return Ok(None);
+        };
         let w = match whisper::Whisper::open(&path) {
             Ok(w) => w,
             // vanished between find and fetch (deleted, rebalanced): graphite logs and skips it
-            Err(whisper::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(whisper::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None)
+            }
             Err(e) => {
                 tracing::warn!("whisper open {}: {e}", path.display());
                 return Ok(None);
@@ -121,19 +137,31 @@ impl LocalSource {
             name: name.to_string(),
             fetched,
             aggregation: h.aggregation_method.name(),
-            raw_step: h.archives.first().map(|a| i64::from(a.seconds_per_point)).unwrap_or(1),
+            raw_step: h
+                .archives
+                .first()
+                .map(|a| i64::from(a.seconds_per_point))
+                .unwrap_or(1),
         }))
     }
 
     async fn read_all(&self, leaves: &[String], range: TimeRange) -> Result<Vec<Read>, WebError> {
         // One blocking task per chunk keeps task overhead low for thousands of small files while
         // the semaphore bounds how many files are read at once across all requests.
-        let chunk = leaves.len().div_ceil(self.reads.available_permits().clamp(1, 64)).max(1);
+        let chunk = leaves
+            .len()
+            .div_ceil(self.reads.available_permits().clamp(1, 64))
+            .max(1);
         let mut tasks = tokio::task::JoinSet::new();
         for (ci, names) in leaves.chunks(chunk).enumerate() {
             let names: Vec<String> = names.to_vec();
             let dir = self.data_dir.clone();
-            let permit = self.reads.clone().acquire_owned().await.map_err(|e| WebError::Internal(e.to_string()))?;
+            let permit = self
+                .reads
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| WebError::Internal(e.to_string()))?;
             tasks.spawn_blocking(move || {
                 let _permit = permit;
                 let mut out = Vec::with_capacity(names.len());
@@ -169,7 +197,9 @@ impl LocalSource {
 /// Finds under `_tagged/` by walking the directory (the name index leaves that tree out).
 fn tagged_fs_find(data_dir: &Path, pattern: &str, limit: usize) -> Vec<store::Node> {
     let parts: Vec<&str> = pattern.split('.').collect();
-    let Some(first) = parts.first() else { return Vec::new() };
+    let Some(first) = parts.first() else {
+        return Vec::new();
+    };
     if !store::glob::Glob::new(first).is_match(store::index::TAGGED_DIR) {
         return Vec::new();
     }
@@ -184,7 +214,9 @@ fn tagged_fs_find(data_dir: &Path, pattern: &str, limit: usize) -> Vec<store::No
         let last = depth == parts.len() - 1;
         let mut next = Vec::new();
         for (dir, prefix) in &frontier {
-            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let fname = e.file_name().to_string_lossy().into_owned();
                 if fname.starts_with('.') {
@@ -201,7 +233,10 @@ fn tagged_fs_find(data_dir: &Path, pattern: &str, limit: usize) -> Vec<store::No
                 }
                 let path = format!("{prefix}.{name}");
                 if last {
-                    out.push(store::Node { path, is_leaf: leaf });
+                    out.push(store::Node {
+                        path,
+                        is_leaf: leaf,
+                    });
                     if out.len() > limit {
                         return out;
                     }
@@ -213,7 +248,10 @@ fn tagged_fs_find(data_dir: &Path, pattern: &str, limit: usize) -> Vec<store::No
         frontier = next;
     }
     if parts.len() == 1 {
-        out.push(store::Node { path: store::index::TAGGED_DIR.to_string(), is_leaf: false });
+        out.push(store::Node {
+            path: store::index::TAGGED_DIR.to_string(),
+            is_leaf: false,
+        });
     }
     out
 }
@@ -222,7 +260,9 @@ fn tagged_leaves(dir: &Path, prefix: &str, out: &mut Vec<String>, depth: usize) 
     if depth > 16 {
         return;
     }
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let fname = e.file_name().to_string_lossy().into_owned();
         if fname.starts_with('.') {
@@ -240,7 +280,10 @@ fn tagged_leaves(dir: &Path, prefix: &str, out: &mut Vec<String>, depth: usize) 
 fn leaf_interval(data_dir: &Path, metric: &str) -> Option<(f64, f64)> {
     let path = metric_file(data_dir, metric)?;
     let w = whisper::Whisper::open(&path).ok()?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
     let start = now - f64::from(w.header().max_retention);
     let mtime = std::fs::metadata(&path)
         .and_then(|m| m.modified())
@@ -257,7 +300,9 @@ impl Source for LocalSource {
             let mut nodes = match self.index.find(&q.pattern, q.limit) {
                 Ok(n) => n,
                 Err(store::IndexError::TooManyMatches { pattern, limit }) => {
-                    return Err(WebError::Limit(format!("find pattern {pattern:?} matches more than {limit} nodes")))
+                    return Err(WebError::Limit(format!(
+                        "find pattern {pattern:?} matches more than {limit} nodes"
+                    )))
                 }
                 Err(e) => return Err(WebError::BadRequest(e.to_string())),
             };
@@ -267,19 +312,40 @@ impl Source for LocalSource {
                 }
             }
             if nodes.len() > q.limit {
-                return Err(WebError::Limit(format!("find pattern {:?} matches more than {} nodes", q.pattern, q.limit)));
+                return Err(WebError::Limit(format!(
+                    "find pattern {:?} matches more than {} nodes",
+                    q.pattern, q.limit
+                )));
             }
-            let nodes: Vec<store::Node> = nodes.into_iter().filter(|n| n.is_leaf || !q.leaves_only).collect();
+            let nodes: Vec<store::Node> = nodes
+                .into_iter()
+                .filter(|n| n.is_leaf || !q.leaves_only)
+                .collect();
             if !q.with_intervals {
-                return Ok(nodes.into_iter().map(|n| FoundNode { path: n.path, is_leaf: n.is_leaf, intervals: vec![] }).collect());
+                return Ok(nodes
+                    .into_iter()
+                    .map(|n| FoundNode {
+                        path: n.path,
+                        is_leaf: n.is_leaf,
+                        intervals: vec![],
+                    })
+                    .collect());
             }
             let dir = self.data_dir.clone();
             tokio::task::spawn_blocking(move || {
                 nodes
                     .into_iter()
                     .map(|n| {
-                        let intervals = if n.is_leaf { leaf_interval(&dir, &n.path).into_iter().collect() } else { vec![] };
-                        FoundNode { path: n.path, is_leaf: n.is_leaf, intervals }
+                        let intervals = if n.is_leaf {
+                            leaf_interval(&dir, &n.path).into_iter().collect()
+                        } else {
+                            vec![]
+                        };
+                        FoundNode {
+                            path: n.path,
+                            is_leaf: n.is_leaf,
+                            intervals,
+                        }
                     })
                     .collect()
             })
@@ -288,7 +354,11 @@ impl Source for LocalSource {
         })
     }
 
-    fn fetch<'a>(&'a self, leaves: &'a [String], range: TimeRange) -> BoxFuture<'a, Result<Vec<Answer>, WebError>> {
+    fn fetch<'a>(
+        &'a self,
+        leaves: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<Vec<Answer>, WebError>> {
         Box::pin(async move {
             // Cache and disk are asked at the same time; the merge needs both.
             let cached = async {
@@ -301,13 +371,31 @@ impl Source for LocalSource {
             let reads = reads?;
             let mut out = Vec::with_capacity(reads.len());
             for r in reads {
-                let whisper::Fetched { from, until, step, mut values } = r.fetched;
+                let whisper::Fetched {
+                    from,
+                    until,
+                    step,
+                    mut values,
+                } = r.fetched;
                 if let Some(points) = cached.remove(&r.name) {
                     // graphite-web fails the whole fetch here; we do the same (500)
-                    merge_with_cache(&points, from, step, &mut values, Some(r.aggregation), Some(r.raw_step))
-                        .map_err(|e| WebError::Internal(e.to_string()))?;
+                    merge_with_cache(
+                        &points,
+                        from,
+                        step,
+                        &mut values,
+                        Some(r.aggregation),
+                        Some(r.raw_step),
+                    )
+                    .map_err(|e| WebError::Internal(e.to_string()))?;
                 }
-                out.push(Answer { name: r.name, start: from, end: until, step, values });
+                out.push(Answer {
+                    name: r.name,
+                    start: from,
+                    end: until,
+                    step,
+                    values,
+                });
             }
             Ok(out)
         })
@@ -333,11 +421,17 @@ mod tests {
     #[test]
     fn metric_paths_stay_inside_the_data_dir() {
         let d = Path::new("/data");
-        assert_eq!(metric_file(d, "a.b.c"), Some(PathBuf::from("/data/a/b/c.wsp")));
+        assert_eq!(
+            metric_file(d, "a.b.c"),
+            Some(PathBuf::from("/data/a/b/c.wsp"))
+        );
         assert_eq!(metric_file(d, "a..b"), None);
         assert_eq!(metric_file(d, "a/../../etc.passwd"), None);
         assert_eq!(metric_file(d, ".hidden"), None);
-        assert_eq!(metric_file(d, "v1.5"), Some(PathBuf::from("/data/v1/5.wsp")));
+        assert_eq!(
+            metric_file(d, "v1.5"),
+            Some(PathBuf::from("/data/v1/5.wsp"))
+        );
     }
 }
 
@@ -351,9 +445,19 @@ mod fetch_tests {
         let path = dir.path().join("a").join("b.wsp");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let arch = [whisper::parse_retention_def("60:100").unwrap()];
-        whisper::create(&path, &arch, 0.5, whisper::AggregationMethod::Average, whisper::CreateOptions::default()).unwrap();
+        whisper::create(
+            &path,
+            &arch,
+            0.5,
+            whisper::AggregationMethod::Average,
+            whisper::CreateOptions::default(),
+        )
+        .unwrap();
         let now = 1_700_000_000 - 1_700_000_000 % 60;
-        whisper::Whisper::open_rw(&path).unwrap().update_many(&[(now - 180, 1.0), (now - 120, 2.0)], now).unwrap();
+        whisper::Whisper::open_rw(&path)
+            .unwrap()
+            .update_many(&[(now - 180, 1.0), (now - 120, 2.0)], now)
+            .unwrap();
         let index = Arc::new(store::NameIndex::load(dir.path()).unwrap().0);
         let cache = InProcessCache::new(Arc::new(move |m: &str| {
             if m == "a.b" {
@@ -362,12 +466,41 @@ mod fetch_tests {
                 vec![]
             }
         }));
-        let src = LocalSource::new(dir.path().to_path_buf(), index, Some(Arc::new(cache)), 2, 1000);
-        let out = src.fetch(&["a.b".to_string()], TimeRange { from: now - 240, until: now, now }).await.unwrap();
+        let src = LocalSource::new(
+            dir.path().to_path_buf(),
+            index,
+            Some(Arc::new(cache)),
+            2,
+            1000,
+        );
+        let out = src
+            .fetch(
+                &["a.b".to_string()],
+                TimeRange {
+                    from: now - 240,
+                    until: now,
+                    now,
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].values, vec![Some(1.0), Some(5.0), Some(6.0), None], "first point is from - from % step + step");
+        assert_eq!(
+            out[0].values,
+            vec![Some(1.0), Some(5.0), Some(6.0), None],
+            "first point is from - from % step + step"
+        );
         let too_many = LocalSource::new(dir.path().to_path_buf(), src.index().clone(), None, 2, 3);
-        let err = too_many.fetch(&["a.b".to_string()], TimeRange { from: now - 240, until: now, now }).await;
+        let err = too_many
+            .fetch(
+                &["a.b".to_string()],
+                TimeRange {
+                    from: now - 240,
+                    until: now,
+                    now,
+                },
+            )
+            .await;
         assert!(matches!(err, Err(WebError::Limit(_))), "{err:?}");
     }
 }

@@ -57,7 +57,13 @@ impl Memcache {
     /// A client for `hosts` (`"host:port"`), with a per-operation `timeout` and a cap on value size.
     pub fn new(hosts: &[String], timeout: Duration, max_value: usize) -> Self {
         Memcache {
-            servers: hosts.iter().map(|h| Server { addr: h.clone(), idle: Mutex::new(Vec::new()) }).collect(),
+            servers: hosts
+                .iter()
+                .map(|h| Server {
+                    addr: h.clone(),
+                    idle: Mutex::new(Vec::new()),
+                })
+                .collect(),
             timeout,
             max_value,
         }
@@ -80,7 +86,10 @@ impl Memcache {
         if let Some(c) = s.idle.lock().await.pop() {
             return Ok(c);
         }
-        let io = |source| MemcacheError::Io { host: s.addr.clone(), source };
+        let io = |source| MemcacheError::Io {
+            host: s.addr.clone(),
+            source,
+        };
         let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&s.addr))
             .await
             .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
@@ -98,7 +107,9 @@ impl Memcache {
 
     /// Fetches `key`; `Ok(None)` on a miss. Keys must be memcached-safe (no spaces, at most 250 bytes).
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, MemcacheError> {
-        let Some(s) = self.server_for(key) else { return Ok(None) };
+        let Some(s) = self.server_for(key) else {
+            return Ok(None);
+        };
         let mut c = self.checkout(s).await?;
         let res = tokio::time::timeout(self.timeout, self.get_on(&mut c, &s.addr, key)).await;
         match res {
@@ -107,44 +118,76 @@ impl Memcache {
                 Ok(v)
             }
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(MemcacheError::Io { host: s.addr.clone(), source: std::io::ErrorKind::TimedOut.into() }),
+            Err(_) => Err(MemcacheError::Io {
+                host: s.addr.clone(),
+                source: std::io::ErrorKind::TimedOut.into(),
+            }),
         }
     }
 
-    async fn get_on(&self, c: &mut Conn, host: &str, key: &str) -> Result<Option<Vec<u8>>, MemcacheError> {
-        let io = |source| MemcacheError::Io { host: host.to_string(), source };
-        c.get_mut().write_all(format!("get {key}\r\n").as_bytes()).await.map_err(io)?;
+    async fn get_on(
+        &self,
+        c: &mut Conn,
+        host: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, MemcacheError> {
+        let io = |source| MemcacheError::Io {
+            host: host.to_string(),
+            source,
+        };
+        c.get_mut()
+            .write_all(format!("get {key}\r\n").as_bytes())
+            .await
+            .map_err(io)?;
         let line = read_line(c, host).await?;
         if line == "END" {
             return Ok(None);
         }
-        let proto = || MemcacheError::Protocol { host: host.to_string(), reply: line.clone() };
+        let proto = || MemcacheError::Protocol {
+            host: host.to_string(),
+            reply: line.clone(),
+        };
         let mut parts = line.split(' ');
         if parts.next() != Some("VALUE") || parts.next() != Some(key) {
             return Err(proto());
         }
         let _flags = parts.next().ok_or_else(proto)?;
-        let len: usize = parts.next().and_then(|n| n.parse().ok()).ok_or_else(proto)?;
+        let len: usize = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(proto)?;
         if len > self.max_value {
-            return Err(MemcacheError::TooLarge { host: host.to_string(), len, max: self.max_value });
+            return Err(MemcacheError::TooLarge {
+                host: host.to_string(),
+                len,
+                max: self.max_value,
+            });
         }
         let mut data = vec![0u8; len + 2];
         c.read_exact(&mut data).await.map_err(io)?;
         data.truncate(len);
         let end = read_line(c, host).await?;
         if end != "END" {
-            return Err(MemcacheError::Protocol { host: host.to_string(), reply: end });
+            return Err(MemcacheError::Protocol {
+                host: host.to_string(),
+                reply: end,
+            });
         }
         Ok(Some(data))
     }
 
     /// Stores `value` under `key` for `ttl` seconds. A value the server refuses (too large) is not an error.
     pub async fn set(&self, key: &str, value: &[u8], ttl: u32) -> Result<(), MemcacheError> {
-        let Some(s) = self.server_for(key) else { return Ok(()) };
+        let Some(s) = self.server_for(key) else {
+            return Ok(());
+        };
         let mut c = self.checkout(s).await?;
         let host = s.addr.clone();
         let op = async {
-            let io = |source| MemcacheError::Io { host: host.clone(), source };
+            let io = |source| MemcacheError::Io {
+                host: host.clone(),
+                source,
+            };
             let mut msg = format!("set {key} 0 {ttl} {}\r\n", value.len()).into_bytes();
             msg.extend_from_slice(value);
             msg.extend_from_slice(b"\r\n");
@@ -153,7 +196,10 @@ impl Memcache {
             match line.as_str() {
                 "STORED" | "NOT_STORED" => Ok(true),
                 l if l.starts_with("SERVER_ERROR") => Ok(true),
-                _ => Err(MemcacheError::Protocol { host: host.clone(), reply: line }),
+                _ => Err(MemcacheError::Protocol {
+                    host: host.clone(),
+                    reply: line,
+                }),
             }
         };
         match tokio::time::timeout(self.timeout, op).await {
@@ -162,7 +208,10 @@ impl Memcache {
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(MemcacheError::Io { host: s.addr.clone(), source: std::io::ErrorKind::TimedOut.into() }),
+            Err(_) => Err(MemcacheError::Io {
+                host: s.addr.clone(),
+                source: std::io::ErrorKind::TimedOut.into(),
+            }),
         }
     }
 }
@@ -174,9 +223,15 @@ async fn read_line(c: &mut Conn, host: &str) -> Result<String, MemcacheError> {
     let n = limited
         .read_until(b'\n', &mut buf)
         .await
-        .map_err(|source| MemcacheError::Io { host: host.to_string(), source })?;
+        .map_err(|source| MemcacheError::Io {
+            host: host.to_string(),
+            source,
+        })?;
     if n == 0 || !buf.ends_with(b"\r\n") {
-        return Err(MemcacheError::Protocol { host: host.to_string(), reply: String::from_utf8_lossy(&buf).into_owned() });
+        return Err(MemcacheError::Protocol {
+            host: host.to_string(),
+            reply: String::from_utf8_lossy(&buf).into_owned(),
+        });
     }
     buf.truncate(buf.len() - 2);
     Ok(String::from_utf8_lossy(&buf).into_owned())

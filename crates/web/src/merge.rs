@@ -55,7 +55,11 @@ fn group_in_order(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, Vec<f64
     let mut out: Vec<(f64, Vec<f64>)> = Vec::new();
     let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     for (k, v) in points {
-        let key = if k == 0.0 { 0.0f64.to_bits() } else { k.to_bits() };
+        let key = if k == 0.0 {
+            0.0f64.to_bits()
+        } else {
+            k.to_bits()
+        };
         match index.get(&key) {
             Some(&i) => {
                 if let Some(slot) = out.get_mut(i) {
@@ -88,14 +92,22 @@ pub fn merge_with_cache(
     let mut points: Vec<(f64, f64)> = cached.to_vec();
     if let Some(rs) = raw_step.filter(|rs| *rs > 1) {
         // last cached point per raw interval wins, keeping first-seen order of intervals
-        points = group_in_order(points.into_iter().map(|(t, v)| (t - py_mod(t, rs as f64), v)))
-            .into_iter()
-            .filter_map(|(k, vs)| vs.last().map(|v| (k, *v)))
-            .collect();
+        points = group_in_order(
+            points
+                .into_iter()
+                .map(|(t, v)| (t - py_mod(t, rs as f64), v)),
+        )
+        .into_iter()
+        .filter_map(|(k, vs)| vs.last().map(|v| (k, *v)))
+        .collect();
     }
     let consolidated: Vec<(f64, Option<f64>)> = match func {
         Some(f) if Some(step) != raw_step => {
-            let groups = group_in_order(points.into_iter().map(|(t, v)| (t - py_mod(t, step as f64), v)));
+            let groups = group_in_order(
+                points
+                    .into_iter()
+                    .map(|(t, v)| (t - py_mod(t, step as f64), v)),
+            );
             let mut out = Vec::with_capacity(groups.len());
             for (k, vs) in groups {
                 out.push((k, consolidate(f, &vs)?));
@@ -175,15 +187,30 @@ mod tests {
     #[test]
     fn cached_points_overwrite_disk_values() {
         let mut v = vec![Some(1.0), None, Some(3.0)];
-        merge_with_cache(&[(180.0, 9.0), (120.5, 7.0), (400.0, 1.0), (10.0, 5.0)], 120, 60, &mut v, Some("average"), Some(60))
-            .unwrap();
+        merge_with_cache(
+            &[(180.0, 9.0), (120.5, 7.0), (400.0, 1.0), (10.0, 5.0)],
+            120,
+            60,
+            &mut v,
+            Some("average"),
+            Some(60),
+        )
+        .unwrap();
         assert_eq!(v, vec![Some(7.0), Some(9.0), Some(3.0)]);
     }
 
     #[test]
     fn raw_step_keeps_last_point_per_interval() {
         let mut v = vec![None, None];
-        merge_with_cache(&[(120.0, 1.0), (130.0, 2.0), (185.0, 4.0)], 120, 60, &mut v, Some("average"), Some(60)).unwrap();
+        merge_with_cache(
+            &[(120.0, 1.0), (130.0, 2.0), (185.0, 4.0)],
+            120,
+            60,
+            &mut v,
+            Some("average"),
+            Some(60),
+        )
+        .unwrap();
         assert_eq!(v, vec![Some(2.0), Some(4.0)]);
     }
 
@@ -211,7 +238,13 @@ mod tests {
     }
 
     fn ans(name: &str, values: Vec<Option<f64>>) -> Answer {
-        Answer { name: name.into(), start: 0, end: 60 * values.len() as i64, step: 60, values }
+        Answer {
+            name: name.into(),
+            start: 0,
+            end: 60 * values.len() as i64,
+            step: 60,
+            values,
+        }
     }
 
     #[test]
@@ -224,7 +257,10 @@ mod tests {
         ]);
         assert_eq!(out[0].values, vec![Some(1.0)], "complete series is kept");
         assert_eq!(out[1].values, vec![Some(1.0), Some(2.0), Some(3.0)]);
-        let out = merge_answers(vec![ans("x", vec![Some(1.0), None, Some(3.0)]), ans("x", vec![None; 4])]);
+        let out = merge_answers(vec![
+            ans("x", vec![Some(1.0), None, Some(3.0)]),
+            ans("x", vec![None; 4]),
+        ]);
         assert_eq!(out[0].values, vec![None; 4], "different length replaces");
     }
 }

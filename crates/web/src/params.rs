@@ -12,7 +12,9 @@ impl Params {
     pub fn parse(query: Option<&str>, body: Option<&[u8]>) -> Self {
         let mut pairs = Vec::new();
         if let Some(q) = query {
-            pairs.extend(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())));
+            pairs.extend(
+                form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
+            );
         }
         if let Some(b) = body {
             pairs.extend(form_urlencoded::parse(b).map(|(k, v)| (k.into_owned(), v.into_owned())));
@@ -21,18 +23,30 @@ impl Params {
     }
 
     /// Builds from explicit pairs (tests, internal callers).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(it: impl IntoIterator<Item = (K, V)>) -> Self {
-        Params { pairs: it.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        it: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Params {
+            pairs: it.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
     }
 
     /// The last value given for `key` (Django's `QueryDict.get`).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value given for `key`, in order (`getlist`).
     pub fn get_all(&self, key: &str) -> Vec<&str> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Whether `key` was given at all, even empty.
@@ -53,10 +67,18 @@ impl Params {
     /// A canonical text of the parameters, independent of order, for cache keys
     /// (keys starting with `_` are ignored, as graphite-web's `hashRequest` does).
     pub fn canonical(&self) -> String {
-        let mut keys: Vec<&str> = self.pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !k.starts_with('_')).collect();
+        let mut keys: Vec<&str> = self
+            .pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !k.starts_with('_'))
+            .collect();
         keys.sort_unstable();
         keys.dedup();
-        let mut parts: Vec<String> = keys.iter().map(|k| format!("{}={}", k, self.get_all(k).join("&"))).collect();
+        let mut parts: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}={}", k, self.get_all(k).join("&")))
+            .collect();
         parts.sort();
         parts.join(",")
     }
@@ -68,7 +90,10 @@ mod tests {
 
     #[test]
     fn post_appends_to_get() {
-        let p = Params::parse(Some("target=a&format=json&x="), Some(b"target=b%2Bc&format=raw&t=a+b"));
+        let p = Params::parse(
+            Some("target=a&format=json&x="),
+            Some(b"target=b%2Bc&format=raw&t=a+b"),
+        );
         assert_eq!(p.get_all("target"), vec!["a", "b+c"]);
         assert_eq!(p.get("format"), Some("raw"));
         assert_eq!(p.get("t"), Some("a b"));

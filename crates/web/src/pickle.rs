@@ -1,4 +1,4 @@
-//! A Python value tree and its pickle (protocol 2) and msgpack encodings, for `format=pickle|msgpack`
+//! A Python value tree and its pickle (protocol 2, via proto) and msgpack encodings, for `format=pickle|msgpack`
 //! answers that graphite-web cluster peers unpickle.
 
 /// A Python value.
@@ -22,76 +22,33 @@ pub enum PyValue {
     Dict(Vec<(PyValue, PyValue)>),
 }
 
-/// Pickle protocol 2 writer (readable by every Python 3 and by Python 2.7 peers).
-pub struct PickleWriter {
-    out: Vec<u8>,
+fn to_proto(v: &PyValue) -> proto::pickle::Value {
+    use proto::pickle::Value as P;
+    match v {
+        PyValue::None => P::None,
+        PyValue::Bool(b) => P::Bool(*b),
+        PyValue::Int(i) => P::Int(*i),
+        PyValue::Float(f) => P::Float(*f),
+        PyValue::Str(s) => P::Str(s.clone()),
+        PyValue::List(items) => P::List(items.iter().map(to_proto).collect()),
+        PyValue::Tuple(items) => P::Tuple(items.iter().map(to_proto).collect()),
+        PyValue::Dict(items) => P::Dict(
+            items
+                .iter()
+                .map(|(k, v)| (to_proto(k), to_proto(v)))
+                .collect(),
+        ),
+    }
 }
 
-// Python batches APPENDS/SETITEMS by 1000; any batch size unpickles the same, but following it keeps
-// the unpickler's mark stack shallow on huge lists.
-const BATCH: usize = 1000;
-
-impl PickleWriter {
-    /// Pickles `v` (protocol 2).
-    pub fn dumps(v: &PyValue) -> Vec<u8> {
-        let mut w = PickleWriter { out: vec![0x80, 2] };
-        w.value(v);
-        w.out.push(b'.');
-        w.out
-    }
-
-    fn value(&mut self, v: &PyValue) {
-        match v {
-            PyValue::None => self.out.push(b'N'),
-            PyValue::Bool(b) => self.out.push(if *b { 0x88 } else { 0x89 }),
-            PyValue::Int(i) => {
-                if let Ok(small) = i32::try_from(*i) {
-                    self.out.push(b'J');
-                    self.out.extend_from_slice(&small.to_le_bytes());
-                } else {
-                    // LONG1: little-endian two's complement, 8 bytes is always enough for i64
-                    self.out.push(0x8a);
-                    self.out.push(8);
-                    self.out.extend_from_slice(&i.to_le_bytes());
-                }
-            }
-            PyValue::Float(f) => {
-                self.out.push(b'G');
-                self.out.extend_from_slice(&f.to_be_bytes());
-            }
-            PyValue::Str(s) => {
-                self.out.push(b'X');
-                self.out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                self.out.extend_from_slice(s.as_bytes());
-            }
-            PyValue::List(items) => {
-                self.out.push(b']');
-                for chunk in items.chunks(BATCH) {
-                    self.out.push(b'(');
-                    for it in chunk {
-                        self.value(it);
-                    }
-                    self.out.push(b'e');
-                }
-            }
-            PyValue::Tuple(items) => {
-                self.out.push(b'(');
-                for it in items {
-                    self.value(it);
-                }
-                self.out.push(b't');
-            }
-            PyValue::Dict(items) => {
-                self.out.push(b'}');
-                for chunk in items.chunks(BATCH) {
-                    self.out.push(b'(');
-                    for (k, v) in chunk {
-                        self.value(k);
-                        self.value(v);
-                    }
-                    self.out.push(b'u');
-                }
-            }
+/// `pickle.dumps(v, protocol=2)` through proto's CPython-exact encoder (readable by any peer).
+pub fn pickle_dumps(v: &PyValue) -> Vec<u8> {
+    match proto::pickle::encode(&to_proto(v)) {
+        Ok(b) => b,
+        Err(e) => {
+            // every PyValue variant has a protocol-2 form, so this is unreachable in practice
+            tracing::error!("pickle encode: {e}");
+            Vec::new()
         }
     }
 }
@@ -142,20 +99,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pickles_basic_values() {
+    fn pickles_round_trip_through_proto_decoder() {
         let v = PyValue::List(vec![PyValue::Dict(vec![
             (PyValue::Str("a".into()), PyValue::Int(1)),
             (PyValue::Str("b".into()), PyValue::Float(2.0)),
             (PyValue::Str("c".into()), PyValue::None),
+            (
+                PyValue::Str("d".into()),
+                PyValue::Tuple(vec![PyValue::Bool(true), PyValue::Int(1 << 40)]),
+            ),
         ])]);
-        let b = PickleWriter::dumps(&v);
-        let want: Vec<u8> = [
-            &[0x80, 2, b']', b'(', b'}', b'(', b'X', 1, 0, 0, 0, b'a', b'J', 1, 0, 0, 0][..],
-            &[b'X', 1, 0, 0, 0, b'b', b'G', 0x40, 0, 0, 0, 0, 0, 0, 0],
-            &[b'X', 1, 0, 0, 0, b'c', b'N', b'u', b'e', b'.'],
-        ]
-        .concat();
-        assert_eq!(b, want);
+        let b = pickle_dumps(&v);
+        assert_eq!(&b[..2], &[0x80, 2]);
+        assert_eq!(proto::pickle::decode(&b).unwrap(), to_proto(&v));
     }
 
     #[test]

@@ -129,7 +129,8 @@ impl PyJson {
         if x.is_nan() {
             self.buf.push_str("NaN");
         } else if x.is_infinite() {
-            self.buf.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+            self.buf
+                .push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
         } else {
             write_float_repr(&mut self.buf, x);
         }
@@ -141,7 +142,8 @@ impl PyJson {
         if x.is_nan() {
             self.buf.push_str("null");
         } else if x.is_infinite() {
-            self.buf.push_str(if x > 0.0 { "1e9999" } else { "-1e9999" });
+            self.buf
+                .push_str(if x > 0.0 { "1e9999" } else { "-1e9999" });
         } else {
             write_float_repr(&mut self.buf, x);
         }
@@ -253,11 +255,17 @@ mod tests {
         w.end_array();
         w.end_object();
         w.end_array();
-        assert_eq!(w.finish(), "[\n  {\n    \"a\": [\n      1,\n      null\n    ],\n    \"b\": []\n  }\n]");
+        assert_eq!(
+            w.finish(),
+            "[\n  {\n    \"a\": [\n      1,\n      null\n    ],\n    \"b\": []\n  }\n]"
+        );
     }
 
     #[test]
     fn escapes_like_ensure_ascii() {
-        assert_eq!(json_string("é\"\\\u{1}😀~\u{7f}"), r#""\u00e9\"\\\u0001\ud83d\ude00~\u007f""#);
+        assert_eq!(
+            json_string("é\"\\\u{1}😀~\u{7f}"),
+            r#""\u00e9\"\\\u0001\ud83d\ude00~\u007f""#
+        );
     }
 }

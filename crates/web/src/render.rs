@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 
 /// The request's time zone: `tz` if it names a zone (unknown names are ignored, as graphite does).
 pub fn request_tz(app: &App, params: &Params) -> Tz {
-    params.get("tz").and_then(|t| t.parse::<Tz>().ok()).unwrap_or(app.tz)
+    params
+        .get("tz")
+        .and_then(|t| t.parse::<Tz>().ok())
+        .unwrap_or(app.tz)
 }
 
 /// The wall clock, epoch seconds.
@@ -29,7 +32,8 @@ pub fn wall_now() -> i64 {
 pub fn parse_now(params: &Params, tz: Tz) -> Result<i64, WebError> {
     let wall = wall_now();
     match params.get("now") {
-        Some(v) => parse_time(v, tz, wall).map_err(|e| WebError::BadRequest(format!("Invalid parameters ({e})"))),
+        Some(v) => parse_time(v, tz, wall)
+            .map_err(|e| WebError::BadRequest(format!("Invalid parameters ({e})"))),
         None => Ok(wall),
     }
 }
@@ -47,7 +51,9 @@ pub fn cache_hash(text: &str) -> String {
 }
 
 /// Output formats `/render` produces itself; anything else is a graph (png/svg/pdf, not yet).
-const DATA_FORMATS: [&str; 7] = ["json", "csv", "raw", "pickle", "msgpack", "dygraph", "rickshaw"];
+const DATA_FORMATS: [&str; 7] = [
+    "json", "csv", "raw", "pickle", "msgpack", "dygraph", "rickshaw",
+];
 
 /// The evaluator's window onto the fetch layer: runs on a blocking thread, drives the async
 /// sources through the runtime handle, and remembers each (expression, range) it fetched.
@@ -75,12 +81,20 @@ impl Fetcher for WebFetcher {
             limit: self.find_limit,
             with_intervals: false,
         };
-        let range = TimeRange { from: req.from, until: req.until, now: req.now };
+        let range = TimeRange {
+            from: req.from,
+            until: req.until,
+            now: req.now,
+        };
         let answers = self
             .handle
             .block_on(async {
                 let nodes = self.sources.find(&q).await?;
-                let leaves: Vec<String> = nodes.into_iter().filter(|n| n.is_leaf).map(|n| n.path).collect();
+                let leaves: Vec<String> = nodes
+                    .into_iter()
+                    .filter(|n| n.is_leaf)
+                    .map(|n| n.path)
+                    .collect();
                 self.sources.fetch(&leaves, range).await
             })
             .map_err(|e| FetchError(e.to_string()))?;
@@ -120,9 +134,18 @@ impl OutSeries {
         if let Some(n) = s.tags.get("name") {
             tags.push(("name".into(), n.clone()));
         }
-        tags.extend(s.tags.iter().filter(|(k, _)| k.as_str() != "name").map(|(k, v)| (k.clone(), v.clone())));
+        tags.extend(
+            s.tags
+                .iter()
+                .filter(|(k, _)| k.as_str() != "name")
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         let vpp = s.values_per_point.max(1);
-        let values = if vpp > 1 { s.consolidated_values(vpp) } else { s.values };
+        let values = if vpp > 1 {
+            s.consolidated_values(vpp)
+        } else {
+            s.values
+        };
         OutSeries {
             name: s.name,
             tags,
@@ -143,7 +166,10 @@ impl SeriesOut for OutSeries {
         &self.name
     }
     fn tags(&self) -> Vec<(&str, &str)> {
-        self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        self.tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
     }
     fn start(&self) -> i64 {
         self.start
@@ -213,21 +239,38 @@ fn consolidate_for_json(series: &mut [Series], max_points: usize) -> Result<(), 
 fn query_error(e: query::error::QueryError, targets: &[String]) -> WebError {
     use query::error::QueryError as Q;
     match e {
-        Q::Limit { what, got, max } => WebError::Limit(format!("request fetches {got} {what}, more than the limit of {max}")),
-        Q::EmptyTimeRange => WebError::BadRequest("Invalid parameters (Invalid empty time range)".into()),
-        e if e.is_client_error() => {
-            WebError::BadRequest(format!("Invalid parameters ({e}); targets: \"{}\"", targets.join(", ")))
+        Q::Limit { what, got, max } => WebError::Limit(format!(
+            "request fetches {got} {what}, more than the limit of {max}"
+        )),
+        Q::EmptyTimeRange => {
+            WebError::BadRequest("Invalid parameters (Invalid empty time range)".into())
         }
-        Q::Fetch(msg) if msg.starts_with("find pattern") || msg.starts_with("request would fetch") => WebError::Limit(msg),
+        e if e.is_client_error() => WebError::BadRequest(format!(
+            "Invalid parameters ({e}); targets: \"{}\"",
+            targets.join(", ")
+        )),
+        Q::Fetch(msg)
+            if msg.starts_with("find pattern") || msg.starts_with("request would fetch") =>
+        {
+            WebError::Limit(msg)
+        }
         e => WebError::Internal(e.to_string()),
     }
 }
 
 /// Renders a request; returns the encoded answer and how many seconds it may be cached.
 pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebError> {
-    let mut targets: Vec<String> = params.get_all("target").into_iter().map(str::to_string).collect();
+    let mut targets: Vec<String> = params
+        .get_all("target")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     if targets.is_empty() {
-        targets = params.get_all("target[]").into_iter().map(str::to_string).collect();
+        targets = params
+            .get_all("target[]")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
     }
     let mut format: Option<&str> = None;
     if params.has("pickle") {
@@ -248,7 +291,9 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
     };
     let graph_type = params.get("graphType").unwrap_or("line");
     if graph_type != "line" {
-        return Err(WebError::UnsupportedFormat(format!("graphType={graph_type}")));
+        return Err(WebError::UnsupportedFormat(format!(
+            "graphType={graph_type}"
+        )));
     }
     let pretty = params.truthy("pretty");
     let max_data_points = params
@@ -258,22 +303,27 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
     let no_null_points = params.has("noNullPoints");
     let tz = request_tz(app, params);
     let now = parse_now(params, tz)?;
-    let range = query::attime::TimeRange::resolve(params.get("from"), params.get("until"), now, tz).map_err(|e| match e {
-        query::error::QueryError::EmptyTimeRange => WebError::BadRequest("Invalid parameters (Invalid empty time range)".into()),
-        e => WebError::BadRequest(format!("Invalid parameters ({e})")),
-    })?;
+    let range = query::attime::TimeRange::resolve(params.get("from"), params.get("until"), now, tz)
+        .map_err(|e| match e {
+            query::error::QueryError::EmptyTimeRange => {
+                WebError::BadRequest("Invalid parameters (Invalid empty time range)".into())
+            }
+            e => WebError::BadRequest(format!("Invalid parameters ({e})")),
+        })?;
     let cache_timeout = match params.get("cacheTimeout") {
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|e| WebError::BadRequest(format!("Invalid parameters (invalid cacheTimeout {v:?}: {e})")))?,
+        Some(v) => v.trim().parse::<u64>().map_err(|e| {
+            WebError::BadRequest(format!(
+                "Invalid parameters (invalid cacheTimeout {v:?}: {e})"
+            ))
+        })?,
         None => app.cfg.default_cache_duration,
     };
     let xff = match params.get("xFilesFactor") {
-        Some(v) => v
-            .trim()
-            .parse::<f64>()
-            .map_err(|e| WebError::BadRequest(format!("Invalid parameters (invalid xFilesFactor {v:?}: {e})")))?,
+        Some(v) => v.trim().parse::<f64>().map_err(|e| {
+            WebError::BadRequest(format!(
+                "Invalid parameters (invalid xFilesFactor {v:?}: {e})"
+            ))
+        })?,
         None => 0.0,
     };
     let mut ctx = RequestContext::new(range.from, range.until, range.now);
@@ -287,7 +337,10 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
         max_points: Some(app.cfg.max_points_per_request),
     };
     for (k, v) in params.pairs() {
-        if let Some(name) = k.strip_prefix("template[").and_then(|r| r.strip_suffix(']')) {
+        if let Some(name) = k
+            .strip_prefix("template[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
             ctx.templates.insert(name.to_string(), v.clone());
         }
     }
@@ -331,7 +384,13 @@ mod tests {
     use super::*;
 
     fn s(start: i64, n: usize) -> Series {
-        Series::new("a", start, start + 60 * n as i64, 60, (0..n).map(|i| Some(i as f64)).collect())
+        Series::new(
+            "a",
+            start,
+            start + 60 * n as i64,
+            60,
+            (0..n).map(|i| Some(i as f64)).collect(),
+        )
     }
 
     #[test]

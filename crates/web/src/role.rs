@@ -38,7 +38,7 @@ pub struct LocalCacheHook {
     /// The cache's carbonlink address (`host:port`), to recognise it among `carbonlink_hosts`.
     pub carbonlink_addr: String,
     /// Cached points of one metric.
-    pub query: Arc<dyn Fn(&str) -> Vec<(f64, f64)> + Send + Sync>,
+    pub query: crate::local::CacheQueryFn,
 }
 
 /// A ready web role.
@@ -50,7 +50,11 @@ pub struct WebRole {
 
 impl WebRole {
     /// Validates `cfg`, indexes `data_dir` (empty index when `None` or missing) and wires the sources.
-    pub fn build(cfg: WebConfig, data_dir: Option<PathBuf>, local_cache: Option<LocalCacheHook>) -> Result<WebRole, StartError> {
+    pub fn build(
+        cfg: WebConfig,
+        data_dir: Option<PathBuf>,
+        local_cache: Option<LocalCacheHook>,
+    ) -> Result<WebRole, StartError> {
         cfg.validate()?;
         let data_dir = cfg.local_data_dir.clone().or(data_dir);
         let index = match &data_dir {
@@ -62,9 +66,14 @@ impl WebRole {
             _ => Arc::new(store::NameIndex::new()),
         };
         let timeout = parse_duration(&cfg.carbonlink_timeout).unwrap_or(Duration::from_secs(1));
-        let in_process = local_cache.as_ref().map(|h| Arc::new(InProcessCache::new(h.query.clone())));
+        let in_process = local_cache
+            .as_ref()
+            .map(|h| Arc::new(InProcessCache::new(h.query.clone())));
         let cache: Option<Arc<dyn CacheLookup>> = if !cfg.carbonlink_hosts.is_empty() {
-            let local = local_cache.as_ref().zip(in_process.clone()).map(|(h, c)| (h.carbonlink_addr.clone(), c));
+            let local = local_cache
+                .as_ref()
+                .zip(in_process.clone())
+                .map(|(h, c)| (h.carbonlink_addr.clone(), c));
             Some(Arc::new(CarbonlinkPool::new(
                 &cfg.carbonlink_hosts,
                 &cfg.carbonlink_hashing_type,
@@ -86,10 +95,16 @@ impl WebRole {
             )));
         }
         if !cfg.cluster_servers.is_empty() {
-            tracing::warn!("web: cluster_servers is not supported yet; answering from local data only");
+            tracing::warn!(
+                "web: cluster_servers is not supported yet; answering from local data only"
+            );
         }
         let listen = cfg.listen.clone();
-        Ok(WebRole { app: Arc::new(App::new(cfg, Sources::new(list))), index, listen })
+        Ok(WebRole {
+            app: Arc::new(App::new(cfg, Sources::new(list))),
+            index,
+            listen,
+        })
     }
 
     /// The name index; the cache role inserts each metric it creates so find sees it at once.
@@ -101,7 +116,10 @@ impl WebRole {
     pub async fn bind(&self) -> Result<tokio::net::TcpListener, StartError> {
         tokio::net::TcpListener::bind(&self.listen)
             .await
-            .map_err(|source| StartError::Listen { addr: self.listen.clone(), source })
+            .map_err(|source| StartError::Listen {
+                addr: self.listen.clone(),
+                source,
+            })
     }
 
     /// Serves on `listener` until `shutdown` resolves.

@@ -34,16 +34,26 @@ pub struct App {
 impl App {
     /// Builds the state from settings and sources (the response cache follows `memcache_hosts`).
     pub fn new(cfg: WebConfig, sources: Sources) -> Self {
-        let remote_timeout = crate::config::parse_duration(&cfg.remote_timeout).unwrap_or(Duration::from_secs(2));
+        let remote_timeout =
+            crate::config::parse_duration(&cfg.remote_timeout).unwrap_or(Duration::from_secs(2));
         let cache = if cfg.default_cache_duration == 0 {
             ResponseCache::Off
         } else if !cfg.memcache_hosts.is_empty() {
-            ResponseCache::Memcached(crate::memcache::Memcache::new(&cfg.memcache_hosts, remote_timeout, 64 << 20))
+            ResponseCache::Memcached(crate::memcache::Memcache::new(
+                &cfg.memcache_hosts,
+                remote_timeout,
+                64 << 20,
+            ))
         } else {
             ResponseCache::Local(crate::cache::LocalCache::new(cfg.local_cache_bytes))
         };
         let tz = cfg.time_zone.parse().unwrap_or(chrono_tz::UTC);
-        App { cfg, sources, cache, tz }
+        App {
+            cfg,
+            sources,
+            cache,
+            tz,
+        }
     }
 }
 
@@ -75,7 +85,9 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Parameters of a request: query string, then a form body (POST) appended.
@@ -96,8 +108,15 @@ pub(crate) fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> 
 }
 
 /// Mirrors `json_response_for`: ASCII-escaped unless the client's Accept is something else than JSON.
-fn json_response(headers: &HeaderMap, params: &Params, text_of: impl FnOnce(&mut PyJson)) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+fn json_response(
+    headers: &HeaderMap,
+    params: &Params,
+    text_of: impl FnOnce(&mut PyJson),
+) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     let ascii = accept == "application/json";
     let mut w = PyJson::new(params.truthy("pretty"), false).ensure_ascii(ascii);
     text_of(&mut w);
@@ -106,7 +125,11 @@ fn json_response(headers: &HeaderMap, params: &Params, text_of: impl FnOnce(&mut
         Some(cb) => ("text/javascript", format!("{cb}({text})")),
         None => ("application/json", text),
     };
-    let ct = if ascii { ct.to_string() } else { format!("{ct};charset=utf-8") };
+    let ct = if ascii {
+        ct.to_string()
+    } else {
+        format!("{ct};charset=utf-8")
+    };
     respond(StatusCode::OK, &ct, body.into_bytes())
 }
 
@@ -121,8 +144,50 @@ fn int_param(params: &Params, name: &str, default: i64) -> Result<i64, WebError>
 
 async fn find(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let params = request_params(&uri, &headers, &body);
+    // the Accept header changes the JSON escaping, so it is part of the key
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let key = format!(
+        "find:{}",
+        crate::render::cache_hash(&format!("{}|{accept}", params.canonical()))
+    );
+    let ttl = app.cfg.find_cache_duration;
+    let use_cache = ttl > 0 && !params.has("noCache");
+    if use_cache {
+        if let Some(hit) = app.cache.get(&key).await {
+            let mut r = respond(StatusCode::OK, &hit.content_type, hit.body.clone());
+            r.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            return r;
+        }
+    }
     match find_inner(&app, &params, &headers).await {
-        Ok(r) => r,
+        Ok(r) => {
+            if !use_cache || r.status() != StatusCode::OK {
+                return r;
+            }
+            let (parts, body) = r.into_parts();
+            let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(b) => b,
+                Err(e) => return WebError::Internal(e.to_string()).into_response(),
+            };
+            let ct = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let cached = CachedResponse {
+                content_type: ct,
+                body: bytes.to_vec(),
+            };
+            app.cache.put(&key, cached, Duration::from_secs(ttl)).await;
+            Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -137,13 +202,22 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
     let now = crate::render::parse_now(params, tz)?;
     for key in ["from", "until"] {
         if let Some(v) = params.get(key).filter(|v| *v != "-1") {
-            crate::render::parse_time(v, tz, now)
-                .map_err(|e| WebError::BadRequest(format!("Invalid value '{v}' for param {key}: {e}")))?;
+            crate::render::parse_time(v, tz, now).map_err(|e| {
+                WebError::BadRequest(format!("Invalid value '{v}' for param {key}: {e}"))
+            })?;
         }
     }
     let mut query = match params.get("query") {
-        None => return Err(WebError::BadRequest("Missing required parameter 'query'".into())),
-        Some("") => return Err(WebError::BadRequest("Required parameter 'query' is empty".into())),
+        None => {
+            return Err(WebError::BadRequest(
+                "Missing required parameter 'query'".into(),
+            ))
+        }
+        Some("") => {
+            return Err(WebError::BadRequest(
+                "Required parameter 'query' is empty".into(),
+            ))
+        }
         Some(q) => q.to_string(),
     };
     let base_path = match query.rsplit_once('.') {
@@ -158,12 +232,17 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
         if automatic_variants {
             query = query
                 .split('.')
-                .map(|p| if p.contains(',') && !p.contains('{') { format!("{{{p}}}") } else { p.to_string() })
+                .map(|p| {
+                    if p.contains(',') && !p.contains('{') {
+                        format!("{{{p}}}")
+                    } else {
+                        p.to_string()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(".");
         }
     }
-    let cache_key = format!("find:{}", crate::render::cache_hash(&params.canonical()));
     let mut nodes: Vec<FoundNode> = app
         .sources
         .find(&FindQuery {
@@ -173,11 +252,14 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
             with_intervals: matches!(format.as_str(), "json" | "pickle" | "msgpack"),
         })
         .await?;
-    let _ = cache_key;
     find_format::sort_matches(&mut nodes);
     let resp = match format.as_str() {
-        "treejson" => json_response(headers, params, |w| find_format::treejson(w, &nodes, &base_path, wildcards)),
-        "completer" => json_response(headers, params, |w| find_format::completer(w, &nodes, wildcards)),
+        "treejson" => json_response(headers, params, |w| {
+            find_format::treejson(w, &nodes, &base_path, wildcards)
+        }),
+        "completer" => json_response(headers, params, |w| {
+            find_format::completer(w, &nodes, wildcards)
+        }),
         "json" => json_response(headers, params, |w| find_format::json_nodes(w, &nodes)),
         "nodelist" => {
             let mut err = None;
@@ -191,17 +273,36 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
             }
             r
         }
-        "pickle" => respond(StatusCode::OK, "application/pickle", find_format::pickle_nodes(&nodes)),
-        "msgpack" => respond(StatusCode::OK, "application/x-msgpack", find_format::msgpack_nodes(&nodes)),
-        _ => respond(StatusCode::BAD_REQUEST, "text/plain", b"Invalid value for 'format' parameter".to_vec()),
+        "pickle" => respond(
+            StatusCode::OK,
+            "application/pickle",
+            find_format::pickle_nodes(&nodes),
+        ),
+        "msgpack" => respond(
+            StatusCode::OK,
+            "application/x-msgpack",
+            find_format::msgpack_nodes(&nodes),
+        ),
+        _ => respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            b"Invalid value for 'format' parameter".to_vec(),
+        ),
     };
     let mut resp = resp;
-    resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(resp)
 }
 
-async fn expand(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn expand(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = request_params(&uri, &headers, &body);
     let run = async {
         let group = int_param(&params, "groupByExpr", 0)? != 0;
@@ -217,8 +318,11 @@ async fn expand(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body:
                     with_intervals: false,
                 })
                 .await?;
-            let mut paths: Vec<String> =
-                nodes.into_iter().filter(|n| n.is_leaf || !leaves_only).map(|n| n.path).collect();
+            let mut paths: Vec<String> = nodes
+                .into_iter()
+                .filter(|n| n.is_leaf || !leaves_only)
+                .map(|n| n.path)
+                .collect();
             paths.sort();
             paths.dedup();
             match per_query.iter_mut().find(|(k, _)| k == q) {
@@ -255,15 +359,22 @@ async fn expand(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body:
     };
     match run.await {
         Ok(mut r) => {
-            r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             r
         }
         Err(e) => e.into_response(),
     }
 }
 
-async fn index_json(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn index_json(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = request_params(&uri, &headers, &body);
     match app.sources.index().await {
         Ok(all) => json_response(&headers, &params, |w| {
@@ -286,7 +397,11 @@ async fn index_json(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, b
 }
 
 async fn version() -> Response {
-    respond(StatusCode::OK, "text/html; charset=utf-8", format!("{GRAPHITE_VERSION}\n").into_bytes())
+    respond(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        format!("{GRAPHITE_VERSION}\n").into_bytes(),
+    )
 }
 
 async fn functions(uri: Uri, headers: HeaderMap) -> Response {
@@ -313,7 +428,13 @@ async fn function_one(Path(name): Path<String>, uri: Uri, headers: HeaderMap) ->
     }
 }
 
-async fn render(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn render(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = request_params(&uri, &headers, &body);
     let _ = method;
     let no_cache = params.has("noCache");
@@ -326,7 +447,10 @@ async fn render(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
     match crate::render::render(&app, &params).await {
         Ok((enc, ttl)) => {
             if !no_cache && ttl > 0 {
-                let cached = CachedResponse { content_type: enc.content_type.to_string(), body: enc.body.clone() };
+                let cached = CachedResponse {
+                    content_type: enc.content_type.to_string(),
+                    body: enc.body.clone(),
+                };
                 app.cache.put(&key, cached, Duration::from_secs(ttl)).await;
             }
             respond(StatusCode::OK, enc.content_type, enc.body)

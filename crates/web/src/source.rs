@@ -40,7 +40,11 @@ pub trait Source: Send + Sync {
     /// Nodes matching a pattern.
     fn find<'a>(&'a self, q: &'a FindQuery) -> BoxFuture<'a, Result<Vec<FoundNode>, WebError>>;
     /// Datapoints for leaf paths (each path asked once; a missing path yields nothing).
-    fn fetch<'a>(&'a self, leaves: &'a [String], range: TimeRange) -> BoxFuture<'a, Result<Vec<Answer>, WebError>>;
+    fn fetch<'a>(
+        &'a self,
+        leaves: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<Vec<Answer>, WebError>>;
     /// Every leaf path this source knows (`/metrics/index.json`).
     fn index(&self) -> BoxFuture<'_, Result<Vec<String>, WebError>>;
 }
@@ -60,7 +64,8 @@ impl Sources {
     /// Finds over every source; nodes with the same path merge (leaf if any source has a leaf).
     pub async fn find(&self, q: &FindQuery) -> Result<Vec<FoundNode>, WebError> {
         let mut all: Vec<FoundNode> = Vec::new();
-        let mut by_path: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut by_path: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         for s in &self.list {
             for n in s.find(q).await? {
                 match by_path.get(&n.path) {
@@ -88,7 +93,11 @@ impl Sources {
     }
 
     /// Fetches from every source and merges answers for the same name; sorted by name.
-    pub async fn fetch(&self, leaves: &[String], range: TimeRange) -> Result<Vec<Answer>, WebError> {
+    pub async fn fetch(
+        &self,
+        leaves: &[String],
+        range: TimeRange,
+    ) -> Result<Vec<Answer>, WebError> {
         let mut answers = Vec::new();
         for s in &self.list {
             answers.extend(s.fetch(leaves, range).await?);

@@ -10,12 +10,17 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// The spec directory (vectors), `CARBONADO_SPEC_DIR` or `<workspace>/../shared/spec`.
 pub fn spec_dir() -> PathBuf {
-    std::env::var_os("CARBONADO_SPEC_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/spec"))
+    std::env::var_os("CARBONADO_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/spec"))
 }
 
 /// Reads a vector file as JSON.
@@ -30,19 +35,36 @@ pub fn python() -> PathBuf {
     let p = std::env::var_os("CARBONADO_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    assert!(p.exists(), "reference python {} is missing (run scripts/test.sh)", p.display());
+    assert!(
+        p.exists(),
+        "reference python {} is missing (run scripts/test.sh)",
+        p.display()
+    );
     p
 }
 
 /// Runs a python script with the venv python; panics with its stderr on failure.
 pub fn run_python(script: &str, args: &[&str]) {
-    let out = Command::new(python()).arg("-c").arg(script).args(args).output().expect("spawn python");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("spawn python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Builds graphite-web's render vector tree (`gen_render.py`'s data) under `root`.
@@ -112,7 +134,11 @@ pub fn start(dir: &Path, config_toml: &str, http: &str) -> Server {
         .stderr(Stdio::from(log))
         .spawn()
         .expect("spawn carbonado");
-    let mut server = Server { child, http: http.to_string(), config };
+    let mut server = Server {
+        child,
+        http: http.to_string(),
+        config,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = try_request(http, "GET", "/version", &[], b"") {
@@ -124,7 +150,10 @@ pub fn start(dir: &Path, config_toml: &str, http: &str) -> Server {
             let log = std::fs::read_to_string(dir.join("carbonado.log")).unwrap_or_default();
             panic!("carbonado exited with {st}:\n{log}");
         }
-        assert!(Instant::now() < deadline, "carbonado web role did not come up on {http}");
+        assert!(
+            Instant::now() < deadline,
+            "carbonado web role did not come up on {http}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -143,7 +172,10 @@ pub struct Resp {
 impl Resp {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     /// The body as UTF-8 text.
     pub fn text(&self) -> String {
@@ -151,7 +183,13 @@ impl Resp {
     }
 }
 
-fn try_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Resp> {
+fn try_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -167,25 +205,50 @@ fn try_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad HTTP answer");
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(bad)?;
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(bad)?;
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        })
         .collect();
     let mut body = buf[end + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body).ok_or_else(bad)?;
     }
-    Ok(Resp { status, headers, body })
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let nl = b.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).ok()?.split(';').next()?.trim(), 16).ok()?;
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&b[..nl])
+                .ok()?
+                .split(';')
+                .next()?
+                .trim(),
+            16,
+        )
+        .ok()?;
         b = &b[nl + 2..];
         if size == 0 {
             return Some(out);
@@ -196,8 +259,15 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Sends a request and returns the answer (panics on socket errors).
-pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    try_request(addr, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 /// GET `path`.
@@ -207,7 +277,13 @@ pub fn get(addr: &str, path: &str) -> Resp {
 
 /// POST a form body to `path`.
 pub fn post_form(addr: &str, path: &str, form: &str) -> Resp {
-    request(addr, "POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes())
+    request(
+        addr,
+        "POST",
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
 }
 
 /// Percent-encodes a query component.
@@ -231,7 +307,11 @@ pub fn query_string(params: &serde_json::Value) -> String {
             match v {
                 serde_json::Value::Array(items) => {
                     for it in items {
-                        parts.push(format!("{}={}", enc(k), enc(it.as_str().unwrap_or_default())));
+                        parts.push(format!(
+                            "{}={}",
+                            enc(k),
+                            enc(it.as_str().unwrap_or_default())
+                        ));
                     }
                 }
                 serde_json::Value::String(s) => parts.push(format!("{}={}", enc(k), enc(s))),
