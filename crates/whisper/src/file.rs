@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::header::{ArchiveInfo, Header, METADATA_SIZE, POINT_SIZE};
+use crate::header::{ArchiveInfo, Header, POINT_SIZE};
 use crate::{pyset, Error, Result};
 
 /// Largest number of slots one fetch may return; past it the request is refused, not allocated.
@@ -32,10 +32,17 @@ impl Fetched {
     }
 }
 
-/// Interval bases of the archives, read lazily once per operation.
+/// Interval bases of the archives (the interval stored in slot 0, which anchors the ring).
 ///
-/// The base is the interval stored in an archive's slot 0; it anchors the ring.
+/// Only non-zero bases are kept between operations: once an archive has data, any later value
+/// of its slot 0 differs from the cached one by a whole number of ring lengths, so slot
+/// arithmetic is unchanged. An empty archive's base is re-read every time, as whisper does,
+/// so a write by another process is never missed.
+#[derive(Debug, Clone)]
 struct Bases(Vec<Option<i64>>);
+
+/// How many bytes of a file are read at open: the header and, usually, archive 0's base.
+const HEAD_READ: usize = 4096;
 
 /// An open whisper file with its decoded header.
 #[derive(Debug)]
@@ -43,6 +50,7 @@ pub struct Whisper {
     file: File,
     header: Header,
     path: PathBuf,
+    bases: Bases,
 }
 
 fn encode_point(buf: &mut Vec<u8>, interval: i64, value: f64) -> Result<()> {
@@ -80,18 +88,32 @@ impl Whisper {
     /// Wraps an already open file, reading and checking its header.
     pub fn from_file(file: File, path: &Path) -> Result<Self> {
         let len = file.metadata()?.len();
-        let mut meta = [0u8; METADATA_SIZE];
-        read_exact_at(&file, &mut meta, 0, "Unable to read header")?;
-        let (_, count) = Header::decode_metadata(&meta)?;
+        // One read for the metadata, the archive records and (in most files) the base of the
+        // first archive, which follows the header directly.
+        let mut head = vec![0u8; HEAD_READ.min(len as usize)];
+        read_exact_at(&file, &mut head, 0, "Unable to read header")?;
+        let (_, count) = Header::decode_metadata(&head)?;
         let header_len = Header::size_for(count as usize) as u64;
         if header_len > len {
             // Decoding reports which archive record is cut short, without reading it.
-            Header::decode(&meta, len)?;
+            Header::decode(&head, len)?;
         }
-        let mut bytes = vec![0u8; header_len as usize];
-        read_exact_at(&file, &mut bytes, 0, "Unable to read header")?;
-        let header = Header::decode(&bytes, len)?;
-        Ok(Whisper { file, header, path: path.to_path_buf() })
+        if header_len as usize > head.len() {
+            head = vec![0u8; header_len as usize];
+            read_exact_at(&file, &mut head, 0, "Unable to read header")?;
+        }
+        let header = Header::decode(&head, len)?;
+        let bases = header
+            .archives
+            .iter()
+            .map(|a| {
+                let at = a.offset as usize;
+                head.get(at..at + 4)
+                    .map(|b| i64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+                    .filter(|&b| b != 0)
+            })
+            .collect();
+        Ok(Whisper { file, header, path: path.to_path_buf(), bases: Bases(bases) })
     }
 
     /// The decoded header.
@@ -116,8 +138,19 @@ impl Whisper {
         Ok(())
     }
 
+    /// The cached bases for one operation; hand them back with [`Whisper::keep_bases`].
     fn new_bases(&self) -> Bases {
-        Bases(vec![None; self.header.archives.len()])
+        self.bases.clone()
+    }
+
+    /// Keeps the non-zero bases learnt during an operation for the next one.
+    fn keep_bases(&mut self, mut bases: Bases) {
+        for b in bases.0.iter_mut() {
+            if *b == Some(0) {
+                *b = None;
+            }
+        }
+        self.bases = bases;
     }
 
     fn base(&self, bases: &mut Bases, idx: usize) -> Result<i64> {
@@ -179,18 +212,24 @@ impl Whisper {
         let base = self.base(&mut bases, idx)?;
         let slot = if base == 0 { 0 } else { a.slot(interval, base) };
         self.file.write_all_at(&buf, a.slot_offset(slot))?;
-        if slot == 0 {
-            bases.0[idx] = None;
+        if base == 0 {
+            bases.0[idx] = Some(interval);
         }
         let mut scratch = Scratch::default();
         let mut higher = idx;
+        let mut result = Ok(());
         for lower in idx + 1..self.header.archives.len() {
-            if !self.propagate(interval, higher, lower, &mut bases, &mut scratch)? {
-                break;
+            match self.propagate(interval, higher, lower, &mut bases, &mut scratch) {
+                Ok(true) => higher = lower,
+                Ok(false) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
-            higher = lower;
         }
-        Ok(())
+        self.keep_bases(bases);
+        result
     }
 
     /// Stores many points, as whisper's `update_many()`: newest first into the finest archive
@@ -218,11 +257,15 @@ impl Whisper {
                 start -= 1;
             }
             if start < end {
-                self.archive_update_many(idx, &order[start..end], &mut bases, &mut scratch)?;
+                if let Err(e) = self.archive_update_many(idx, &order[start..end], &mut bases, &mut scratch) {
+                    self.keep_bases(Bases(vec![None; bases.0.len()]));
+                    return Err(e);
+                }
             }
             end = start;
             idx += 1;
         }
+        self.keep_bases(bases);
         Ok(())
     }
 
@@ -231,7 +274,9 @@ impl Whisper {
     pub(crate) fn archive_update_many_pub(&mut self, idx: usize, points: &[(i64, f64)]) -> Result<()> {
         let mut bases = self.new_bases();
         let mut scratch = Scratch::default();
-        self.archive_update_many(idx, points, &mut bases, &mut scratch)
+        let r = self.archive_update_many(idx, points, &mut bases, &mut scratch);
+        self.keep_bases(if r.is_ok() { bases } else { Bases(vec![None; bases.0.len()]) });
+        r
     }
 
     fn archive_update_many(
@@ -273,10 +318,8 @@ impl Whisper {
             s.runs.push(run(p, step, run_start_byte, s.bytes.len()));
         }
         let Some(first) = s.runs.first() else { return Ok(()) };
-        let mut base = self.base(bases, idx)?;
-        if base == 0 {
-            base = first.0;
-        }
+        let stored_base = self.base(bases, idx)?;
+        let base = if stored_base == 0 { first.0 } else { stored_base };
         let size = a.size() as usize;
         for &(interval, from, to) in &s.runs {
             let slot = a.slot(interval, base);
@@ -293,7 +336,11 @@ impl Whisper {
                 self.file.write_all_at(data, a.slot_offset(slot))?;
             }
         }
-        bases.0[idx] = None;
+        if stored_base == 0 {
+            // Re-read slot 0 next time: whisper's run-start arithmetic can differ from what
+            // was stored there when a run starts at interval 0.
+            bases.0[idx] = None;
+        }
 
         let mut higher = idx;
         for lower in idx + 1..self.header.archives.len() {
@@ -362,8 +409,8 @@ impl Whisper {
         let lbase = self.base(bases, lower)?;
         let slot = if lbase == 0 { 0 } else { l.slot(lower_start, lbase) };
         self.file.write_all_at(&point, l.slot_offset(slot))?;
-        if slot == 0 {
-            bases.0[lower] = None;
+        if lbase == 0 {
+            bases.0[lower] = Some(lower_start);
         }
         Ok(true)
     }
@@ -423,8 +470,7 @@ impl Whisper {
         if wanted > MAX_FETCH_POINTS {
             return Err(Error::InvalidTimeInterval { from, until });
         }
-        let mut bases = self.new_bases();
-        let base = self.base(&mut bases, idx)?;
+        let base = self.base(&mut self.new_bases(), idx)?;
         let mut out = Fetched { from: from_i, until: until_i, step, values: Vec::new() };
         if base == 0 {
             out.values = vec![None; wanted.max(0) as usize];

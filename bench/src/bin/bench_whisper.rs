@@ -1,0 +1,64 @@
+//! Carbonado side of bench/whisper.sh: the same workloads as whisper_py.py, printing
+//! `<workload> <operations per second>` lines.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use whisper::{create, AggregationMethod, ArchiveSpec, CreateOptions, Whisper};
+
+const NOW: i64 = 1_700_000_000;
+
+fn schema() -> [ArchiveSpec; 3] {
+    // 10s:6h,1m:7d,10m:5y, the default schema.
+    [
+        ArchiveSpec { seconds_per_point: 10, points: 2160 },
+        ArchiveSpec { seconds_per_point: 60, points: 10080 },
+        ArchiveSpec { seconds_per_point: 600, points: 262_800 },
+    ]
+}
+
+fn make(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let opts = CreateOptions { sparse: true, fallocate: false };
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("m{i:05}.wsp"));
+            if !p.exists() {
+                create(&p, &schema(), 0.5, AggregationMethod::Average, opts)
+                    .with_context(|| p.display().to_string())?;
+            }
+            Ok(p)
+        })
+        .collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    let base = PathBuf::from(std::env::args().nth(1).context("usage: bench_whisper DIR")?);
+
+    let many = make(&base.join("a"), 10_000)?;
+    let t = Instant::now();
+    for (i, p) in many.iter().enumerate() {
+        Whisper::open_rw(p)?.update_many(&[(NOW, i as f64)], NOW)?;
+    }
+    println!("update_many_1pt_x10000 {}", 10_000.0 / t.elapsed().as_secs_f64());
+
+    let few = make(&base.join("b"), 1000)?;
+    let pts: Vec<(i64, f64)> = (0..60).map(|k| (NOW - 590 + 10 * k, k as f64)).collect();
+    let t = Instant::now();
+    for p in &few {
+        Whisper::open_rw(p)?.update_many(&pts, NOW)?;
+    }
+    println!("update_many_60pt_x1000 {}", 1000.0 / t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let mut n = 0usize;
+    for p in &many {
+        let f = Whisper::open(p)?.fetch(NOW - 86_400, NOW, NOW)?.context("no data")?;
+        n += f.values.len();
+    }
+    let rate = 10_000.0 / t.elapsed().as_secs_f64();
+    anyhow::ensure!(n == 10_000 * 1440, "unexpected fetch size {n}");
+    println!("fetch_1day_x10000 {rate}");
+    Ok(())
+}
