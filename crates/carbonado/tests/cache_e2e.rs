@@ -144,3 +144,34 @@ print(json.dumps({'points': sorted(pool.query(sys.argv[2])), 'method': pool.get_
     std::thread::sleep(Duration::from_millis(10));
     assert_eq!(srv.metrics()["cache.queries"], 3.0);
 }
+
+#[test]
+fn storage_rules_and_tagged_names_decide_new_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("storage-schemas.conf"),
+        "[fine]\npattern = ^fine\\.\nretentions = 1s:10m,1m:1d\n\n[default]\npattern = .*\nretentions = 60s:1d\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("storage-aggregation.conf"), "[max]\npattern = \\.max$\nxFilesFactor = 0.1\naggregationMethod = max\n")
+        .unwrap();
+    let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"");
+    let t = now() - 30;
+    let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
+    s.write_all(format!("fine.a.max 1 {t}\nother.b 2 {t}\ntagged.m;zone=b;app=x 3 {t}\n").as_bytes()).unwrap();
+    srv.wait_metrics("3 files", |m| m["creates"] == 3.0 && m["cache.size"] == 0.0);
+
+    let h = whisper::Whisper::open(srv.data.join("fine/a/max.wsp")).unwrap().header().clone();
+    assert_eq!(h.archives.iter().map(|a| (a.seconds_per_point, a.points)).collect::<Vec<_>>(), vec![(1, 600), (60, 1440)]);
+    assert_eq!(h.aggregation_method, whisper::AggregationMethod::Max);
+    assert!((h.x_files_factor - 0.1).abs() < 1e-6);
+    let h = whisper::Whisper::open(srv.data.join("other/b.wsp")).unwrap().header().clone();
+    assert_eq!(h.archives.iter().map(|a| (a.seconds_per_point, a.points)).collect::<Vec<_>>(), vec![(60, 1440)]);
+    assert_eq!(h.aggregation_method, whisper::AggregationMethod::Average);
+
+    // Tags are normalised (sorted) before caching; the file is carbon's hashed _tagged path.
+    let rel = proto::relative_path("tagged.m;app=x;zone=b", true).unwrap();
+    assert!(rel.starts_with("_tagged"));
+    let f = read_file(&srv.data.join(rel));
+    assert_eq!(f.get(&(t - t % 60)), Some(&3.0));
+}

@@ -1,7 +1,7 @@
 //! Metric-name checks applied before a point enters any sink.
 
 /// Why a name was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// Empty name or an empty node (`a..b`, leading or trailing dot).
     #[error("empty metric name or node")]
@@ -12,12 +12,18 @@ pub enum NameError {
     /// Longer than a file system path allows.
     #[error("metric name too long")]
     TooLong,
+    /// No safe whisper path (proto's `relative_path` refused it).
+    #[error("metric name has no safe path: {0}")]
+    Path(#[from] proto::PathError),
 }
 
 /// Longest name accepted: keeps every path under PATH_MAX with room for the data directory.
 pub const MAX_NAME_LEN: usize = 2048;
 
-/// Checks that `name` maps to a file strictly inside the data directory.
+/// Checks that `name` (already tag-normalised) maps to a file strictly inside the data directory.
+///
+/// Stricter than carbon, which writes `a..b` as `a/b` and strips leading dots: every node must be
+/// non-empty, so one file has one name.
 ///
 /// Tagged names (`name;k=v`) are stored under a hash, so only their name part is path-like; it is checked
 /// the same way so that what a tagged and an untagged name may contain stays one rule.
@@ -41,10 +47,8 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
             return Err(NameError::TooLong);
         }
     }
-    if name.contains(';') && name.split(';').skip(1).any(|t| t.contains(['/', '\0'])) {
-        // Tag values never reach the file system, but keep them printable for logs and the index.
-        return Err(NameError::Forbidden);
-    }
+    // The path the persister will use must exist and stay inside the data directory.
+    proto::relative_path(name, true)?;
     Ok(())
 }
 
@@ -62,7 +66,7 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass() {
-        for good in ["a", "a.b.c", "servers.web-01.cpu_user", "m;tag=v", "ünï.cödé", "a~b.c:d"] {
+        for good in ["a", "a.b.c", "servers.web-01.cpu_user", "m;tag=v", "ünï.cödé", "a~b.c:d", "m;a=1;b=x/y"] {
             assert_eq!(check_name(good), Ok(()), "{good:?}");
         }
     }

@@ -39,7 +39,9 @@ impl<'a> Batcher<'a> {
             IngestStats::add(&self.stats.invalid_lines, 1);
             return;
         }
-        if self.cfg.check_paths && check_name(name).is_err() {
+        // carbon-cache caches (and stores) the tag-normalised name; untagged names come back borrowed.
+        let name = proto::normalize_name(name);
+        if self.cfg.check_paths && check_name(&name).is_err() {
             IngestStats::add(&self.stats.invalid_names, 1);
             return;
         }
@@ -50,7 +52,7 @@ impl<'a> Batcher<'a> {
         } else {
             ts
         };
-        self.batch.push(Point::new(name, ts, value));
+        self.batch.push(Point::new(name.into_owned(), ts, value));
     }
 
     pub(crate) fn full(&self) -> bool {

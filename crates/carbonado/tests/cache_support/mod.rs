@@ -8,8 +8,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// A loopback port free now and never handed out before in this test process (tests run in parallel).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut g = GIVEN.lock().unwrap();
+        if !g.contains(&p) {
+            g.push(p);
+            return p;
+        }
+    }
 }
 
 pub fn now() -> i64 {
@@ -108,7 +117,10 @@ impl Server {
 
     /// GET /metrics as a map of the names after the agent prefix (`metricsReceived`, `cache.size`...).
     pub fn metrics(&self) -> HashMap<String, f64> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.http)).unwrap();
+        let mut s = match TcpStream::connect(("127.0.0.1", self.http)) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot reach /metrics ({e}); server log:\n{}", self.log()),
+        };
         s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
