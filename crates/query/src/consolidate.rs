@@ -1,6 +1,6 @@
 //! maxDataPoints consolidation of rendered series (graphite-web's JSON renderer, render-api §5).
 
-use crate::series::{consolidate_values, Series};
+use crate::series::Series;
 
 /// Consolidates every series so none has more than `max_points` points, exactly as graphite-web's
 /// JSON renderer does: values are merged with the series' consolidation function (honouring its
@@ -19,8 +19,7 @@ pub fn consolidate_max_data_points(list: &mut [Series], max_points: usize) {
         if max_points == 1 {
             let vpp = s.values.len();
             if vpp > 0 {
-                s.values =
-                    consolidate_values(&s.values, vpp, &s.consolidation_func, s.x_files_factor);
+                                s.consolidate_in_place(vpp);
                 s.values_per_point = vpp;
             }
             continue;
@@ -35,8 +34,11 @@ pub fn consolidate_max_data_points(list: &mut [Series], max_points: usize) {
             let to_lose = (nudge / step).max(0) as usize;
             // graphite deletes `range(1, valuesToLose)`: one value fewer than the nudge implies.
             let drop = to_lose.saturating_sub(1).min(s.values.len());
-            s.values.drain(..drop);
-            s.values = consolidate_values(&s.values, vpp, &s.consolidation_func, s.x_files_factor);
+                        s.values.drain(..drop);
+            if let Some(m) = s.int_values.as_mut() {
+                m.drain(..drop.min(m.len()));
+            }
+            s.consolidate_in_place(vpp);
             s.values_per_point = vpp;
         }
     }

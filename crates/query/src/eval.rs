@@ -433,7 +433,11 @@ impl<'f> Evaluator<'f> {
                     func: &c.name,
                     params,
                 };
-                (def.imp)(self, ctx, &args).map(Value::Series)
+                let mut out = (def.imp)(self, ctx, &args)?;
+                if !functions::keeps_int_flags(&c.name) {
+                    out.iter_mut().for_each(|s| s.int_values = None);
+                }
+                Ok(Value::Series(out))
             }
         }
     }

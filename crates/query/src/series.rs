@@ -48,6 +48,9 @@ pub struct Series {
     pub x_files_factor: f64,
     /// Points merged per output point by maxDataPoints consolidation (1 = none).
     pub values_per_point: usize,
+    /// Which values graphite holds as Python ints (JSON `2`, not `2.0`): counts, isNonNull,
+    /// changed, transformNull's default 0, ... `None` means every value is a float.
+    pub int_values: Option<Vec<bool>>,
     /// Graph options.
     pub options: RenderOptions,
 }
@@ -108,6 +111,7 @@ impl Series {
             consolidation_func: "average".into(),
             x_files_factor: 0.0,
             values_per_point: 1,
+            int_values: None,
             options: RenderOptions::default(),
         }
     }
@@ -154,19 +158,48 @@ impl Series {
             .collect()
     }
 
+    /// True when value `i` is a Python int in graphite (render it without a decimal point).
+    pub fn is_int(&self, i: usize) -> bool {
+        self.int_values.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(false)
+            && self.values.get(i).copied().flatten().is_some_and(|v| v.fract() == 0.0)
+    }
+
+    /// Marks every non-None value as an int.
+    pub fn mark_all_int(&mut self) {
+        self.int_values = Some(self.values.iter().map(|v| v.is_some()).collect());
+    }
+
     /// Sets a tag (values are strings, as graphite's Tags does).
     pub fn set_tag(&mut self, key: &str, value: impl Into<String>) {
         self.tags.insert(key.to_string(), value.into());
     }
 
-    /// Merges runs of `n` points with this series' consolidation function, honouring xff.
+        /// Merges runs of `n` points with this series' consolidation function, honouring xff.
     pub fn consolidated_values(&self, n: usize) -> Vec<Option<f64>> {
-        consolidate_values(
-            &self.values,
-            n,
-            &self.consolidation_func,
-            self.x_files_factor,
-        )
+        consolidate_values(&self.values, n, &self.consolidation_func, self.x_files_factor)
+    }
+
+    /// Consolidates in place (values and int flags): sum/min/max/first/last of ints stay ints,
+    /// averages become floats, as in Python.
+    pub fn consolidate_in_place(&mut self, n: usize) {
+        if n <= 1 {
+            return;
+        }
+        let keeps_ints = matches!(self.consolidation_func.as_str(), "sum" | "max" | "min" | "first" | "last");
+        let mask = match (&self.int_values, keeps_ints) {
+            (Some(m), true) => Some(
+                self.values
+                    .chunks(n)
+                    .enumerate()
+                    .map(|(c, chunk)| {
+                        chunk.iter().enumerate().all(|(k, v)| v.is_none() || m.get(c * n + k).copied().unwrap_or(false))
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        self.values = self.consolidated_values(n);
+        self.int_values = mask;
     }
 }
 

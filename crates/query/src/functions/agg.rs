@@ -85,6 +85,18 @@ impl AggFunc {
     }
 }
 
+/// Whether Python's result of `f` over `row` is an int, given which row values are ints
+/// (counts always; sums, extremes, last and diff of ints; the middle element of an odd median).
+pub fn result_is_int(f: AggFunc, row: &[Option<f64>], ints: &[bool]) -> bool {
+    let all_int = row.iter().enumerate().all(|(i, v)| v.is_none() || ints.get(i).copied().unwrap_or(false));
+    match f {
+        AggFunc::Count => true,
+        AggFunc::Sum | AggFunc::Min | AggFunc::Max | AggFunc::Last | AggFunc::Diff => all_int,
+        AggFunc::Median => all_int && row.iter().flatten().count() % 2 == 1,
+        _ => false,
+    }
+}
+
 /// Python's `sum()` over floats (left to right, starting at 0).
 pub fn py_sum(it: impl IntoIterator<Item = f64>) -> f64 {
     it.into_iter().fold(0.0, |a, b| a + b)

@@ -102,22 +102,31 @@ fn moving(
             };
             s.set_tag(&tag, window.py_str());
             let eff = xff.unwrap_or(s.x_files_factor);
+                        let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
+            let mut ints = Vec::new();
             let vals: Vec<Option<f64>> = (wp..s.values.len().max(wp))
                 .map(|i| {
                     // graphite-web 1.1.10 windows end at and include point i (1.1.8 ended just before it).
-                    let win = &s.values[i + 1 - wp.min(i + 1)..(i + 1).min(s.values.len())];
+                    let lo = i + 1 - wp.min(i + 1);
+                    let win = &s.values[lo..(i + 1).min(s.values.len())];
                     let nn = win.iter().flatten().count();
-                    if nn > 0 && xff_ok(nn, wp, eff) {
+                    let v = if nn > 0 && xff_ok(nn, wp, eff) {
                         let nonnull: Vec<Option<f64>> =
                             win.iter().filter(|v| v.is_some()).copied().collect();
                         f.apply(&nonnull)
                     } else {
                         None
+                    };
+                    if track_ints {
+                        let flags: Vec<bool> = (lo..lo + win.len()).map(|k| s.is_int(k)).collect();
+                        ints.push(v.is_some() && crate::functions::agg::result_is_int(f, win, &flags));
                     }
+                    v
                 })
                 .collect();
             let mut out = s.derive(name, vals);
             out.start = s.start + preview;
+            out.int_values = track_ints.then_some(ints);
             out
         })
         .collect())
@@ -188,9 +197,10 @@ pub(crate) fn summarize_values(
     func: &str,
     interval: i64,
     new_start: i64,
-    new_end: i64,
-) -> Result<(Vec<Option<f64>>, i64)> {
+    new_end: i64) -> Result<(Vec<Option<f64>>, Option<Vec<bool>>, i64)> {
     let f = agg_func(func)?;
+    let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
+    let mut ints = Vec::new();
     if interval <= 0 {
         return eval_err("summarize interval must be positive");
     }
@@ -214,11 +224,15 @@ pub(crate) fn summarize_values(
             }
             i += 1;
         }
-        let ok = nn > 0 && nn as f64 / interval_points >= s.x_files_factor;
+                let ok = nn > 0 && nn as f64 / interval_points >= s.x_files_factor;
         out.push(if ok { f.apply(&s.values[lo..i]) } else { None });
+        if track_ints {
+            let flags: Vec<bool> = (lo..i).map(|k| s.is_int(k)).collect();
+            ints.push(ok && crate::functions::agg::result_is_int(f, &s.values[lo..i], &flags));
+        }
         t += interval;
     }
-    Ok((out, t))
+    Ok((out, track_ints.then_some(ints), t))
 }
 
 fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
@@ -240,7 +254,7 @@ fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
                 s.end - s.end.rem_euclid(interval) + interval,
             )
         };
-        let (vals, aligned_end) = summarize_values(&s, &func, interval, ns, ne)?;
+        let (vals, ints, aligned_end) = summarize_values(&s, &func, interval, ns, ne)?;
         s.set_tag("summarize", istr.clone());
         s.set_tag("summarizeFunction", func.clone());
         let name = format!(
@@ -254,6 +268,7 @@ fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
         n.start = ns;
         n.end = if align { aligned_end } else { ne };
         n.step = interval;
+        n.int_values = ints;
         out.push(n);
     }
     Ok(out)
@@ -277,13 +292,14 @@ fn smart_summarize(
     let interval = parse_time_offset(&istr)?;
     let mut out = Vec::new();
     for mut s in list {
-        let (vals, end) = summarize_values(&s, &func, interval, s.start, s.end)?;
+        let (vals, ints, end) = summarize_values(&s, &func, interval, s.start, s.end)?;
         s.set_tag("smartSummarize", istr.clone());
         s.set_tag("smartSummarizeFunction", func.clone());
         let name = format!("smartSummarize({}, \"{}\", \"{}\")", s.name, istr, func);
         let mut n = s.derive(name, vals);
         n.end = end;
         n.step = interval;
+        n.int_values = ints;
         out.push(n);
     }
     Ok(out)

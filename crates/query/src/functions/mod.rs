@@ -60,6 +60,37 @@ fn registry() -> &'static HashMap<&'static str, FuncDef> {
     })
 }
 
+/// Functions that never compute new values (they rename, reorder, filter, shift in time or
+/// decorate), so the int flags of their input series stay valid.
+const PRESERVES_INTS: &[&str] = &[
+    "alias", "aliasByNode", "aliasByMetric", "aliasByTags", "aliasSub", "aliasQuery", "legendValue",
+    "cactiStyle", "substr", "upper", "lower", "toUpperCase", "toLowerCase", "color", "lineWidth", "dashed",
+    "secondYAxis", "drawAsInfinite", "alpha", "areaBetween", "consolidateBy", "cumulative", "setXFilesFactor",
+    "xFilesFactor", "group", "exclude", "grep", "limit", "sortBy", "sortByName", "sortByTotal", "sortByMaxima",
+    "sortByMinima", "highest", "lowest", "highestCurrent", "highestMax", "highestAverage", "lowestCurrent",
+    "lowestAverage", "currentAbove", "currentBelow", "averageAbove", "averageBelow", "maximumAbove",
+    "maximumBelow", "minimumAbove", "minimumBelow", "filterSeries", "removeEmptySeries", "unique",
+    "fallbackSeries", "mostDeviant", "timeShift", "timeStack", "timeSlice", "useSeriesAbove", "applyByNode",
+    "removeAboveValue", "removeBelowValue", "removeAbovePercentile", "removeBelowPercentile",
+    "removeBetweenPercentile", "averageOutsidePercentile", "mapSeries", "map",
+];
+
+/// Functions that set int flags on their results themselves.
+const SETS_INTS: &[&str] = &[
+    "countSeries", "isNonNull", "changed", "transformNull", "identity", "delay", "keepLastValue", "aggregate",
+    "sumSeries", "sum", "averageSeries", "avg", "minSeries", "maxSeries", "diffSeries", "stddevSeries",
+    "rangeOfSeries", "multiplySeries", "groupByNode", "groupByNodes", "groupByTags", "aggregateWithWildcards",
+    "sumSeriesWithWildcards", "averageSeriesWithWildcards", "multiplySeriesWithWildcards",
+    "aggregateSeriesLists", "sumSeriesLists", "diffSeriesLists", "multiplySeriesLists", "reduceSeries", "reduce",
+    "summarize", "smartSummarize", "movingWindow", "movingSum", "movingMin", "movingMax", "movingMedian",
+    "movingAverage",
+];
+
+/// Whether the int flags on a function's results can be trusted (otherwise the evaluator clears them).
+pub(crate) fn keeps_int_flags(name: &str) -> bool {
+    PRESERVES_INTS.contains(&name) || SETS_INTS.contains(&name)
+}
+
 /// mapSeries grouping: series grouped by node/tag key in first-appearance order.
 pub fn map_series(list: Vec<Series>, nodes: &[crate::eval::Value]) -> Vec<Vec<Series>> {
     util::group_by(list, |s| util::agg_key(s, nodes))

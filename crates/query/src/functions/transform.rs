@@ -77,11 +77,12 @@ fn compress_gaps(s: Series) -> Result<Series> {
         return Ok(s);
     };
     let new_start = s.start + first as i64 * s.step;
-    let (vals, _) =
+    let (vals, ints, _) =
         crate::functions::calc::summarize_values(&s, "last", interval, new_start, s.end)?;
     let new_end = new_start + interval * (vals.len() as i64 - 1);
     let mut out = s.clone();
     out.values = vals;
+    out.int_values = ints;
     out.start = new_start;
     out.end = new_end;
     out.step = interval;
@@ -520,23 +521,24 @@ fn delay(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
     Ok(list
         .into_iter()
         .map(|mut s| {
-            let n = s.values.len();
-            let vals: Vec<Option<f64>> = if steps < 0 {
+                        let n = s.values.len();
+            // Where each output value comes from (None: padding).
+            let src: Vec<Option<usize>> = if steps < 0 {
                 let k = (-steps) as usize;
-                let mut v: Vec<Option<f64>> = s.values.iter().skip(k).copied().collect();
-                v.extend(std::iter::repeat(None).take(k.min(n)));
-                v
+                (k.min(n)..n).map(Some).chain(std::iter::repeat(None).take(k.min(n))).collect()
             } else {
                 let k = steps as usize;
                 // Python: series[:-0] is empty.
                 let keep = if k == 0 { 0 } else { n.saturating_sub(k) };
-                let mut v = vec![None; k.min(n)];
-                v.extend(s.values.iter().take(keep).copied());
-                v
+                std::iter::repeat(None).take(k.min(n)).chain((0..keep).map(Some)).collect()
             };
+            let vals = src.iter().map(|i| i.and_then(|i| s.values[i])).collect();
+            let ints = s.int_values.as_ref().map(|_| src.iter().map(|i| i.is_some_and(|i| s.is_int(i))).collect());
             s.set_tag("delay", steps.to_string());
             let name = format!("delay({},{})", s.name, steps);
-            s.derive(name, vals)
+            let mut out = s.derive(name, vals);
+            out.int_values = ints;
+            out
         })
         .collect())
 }
@@ -563,21 +565,31 @@ fn transform_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
         } else {
             rename(s, format!("transformNull({},{})", s.name, fmt_g(d)));
         }
-        match &defaults {
-            Some(defs) if defs.iter().any(|_| true) => {
-                let n = s.values.len().max(defs.len());
-                s.values = (0..n)
-                    .map(|i| {
-                        s.values
-                            .get(i)
-                            .copied()
-                            .flatten()
-                            .or(defs.get(i).copied().flatten())
-                    })
-                    .collect();
+                let n = s.values.len().max(defaults.as_ref().map_or(0, Vec::len));
+        // The default stays a Python int only when it was not given (graphite converts given
+        // floats-typed arguments to float).
+        let int_default = matches!(dv, Value::Int(_));
+        let mut ints = Vec::with_capacity(n);
+        let mut vals = Vec::with_capacity(n);
+        for i in 0..n {
+            let v = s.values.get(i).copied().flatten();
+            let fill = match &defaults {
+                Some(defs) => defs.get(i).copied().flatten(),
+                None => Some(d),
+            };
+            match v {
+                Some(x) => {
+                    vals.push(Some(x));
+                    ints.push(s.is_int(i));
+                }
+                None => {
+                    vals.push(fill);
+                    ints.push(fill.is_some() && int_default);
+                }
             }
-            _ => s.values.iter_mut().for_each(|v| *v = Some(v.unwrap_or(d))),
         }
+        s.values = vals;
+        s.int_values = ints.iter().any(|b| *b).then_some(ints);
     }
     Ok(list)
 }
@@ -587,9 +599,10 @@ fn is_non_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
     for s in &mut list {
         s.set_tag("isNonNull", "1");
         rename(s, format!("isNonNull({})", s.name));
-        s.values
+                s.values
             .iter_mut()
             .for_each(|v| *v = Some(if v.is_some() { 1.0 } else { 0.0 }));
+        s.mark_all_int();
     }
     Ok(list)
 }
@@ -599,27 +612,29 @@ fn keep_last_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> R
     let limit = a.f64_or("limit", f64::INFINITY)?;
     for s in &mut list {
         rename(s, format!("keepLastValue({})", s.name));
-        let mut nones = 0usize;
-        let mut last: Option<f64> = None;
-        for i in 0..s.values.len() {
-            match s.values[i] {
-                None => nones += 1,
-                Some(v) => {
+                let mut nones = 0usize;
+        let mut last: Option<(f64, bool)> = None;
+        let n = s.values.len();
+        let mut ints: Vec<bool> = (0..n).map(|i| s.is_int(i)).collect();
+        for i in 0..=n {
+            match s.values.get(i).copied() {
+                Some(None) => nones += 1,
+                other => {
                     if nones > 0 && (nones as f64) <= limit {
-                        if let Some(l) = last {
+                        if let Some((l, li)) = last {
                             s.values[i - nones..i].iter_mut().for_each(|x| *x = Some(l));
+                            ints[i - nones..i].iter_mut().for_each(|x| *x = li);
                         }
                     }
                     nones = 0;
-                    last = Some(v);
+                    if let Some(Some(v)) = other {
+                        last = Some((v, ints[i]));
+                    }
                 }
             }
         }
-        let n = s.values.len();
-        if nones > 0 && (nones as f64) <= limit {
-            if let Some(l) = last {
-                s.values[n - nones..].iter_mut().for_each(|x| *x = Some(l));
-            }
+        if s.int_values.is_some() {
+            s.int_values = Some(ints);
         }
     }
     Ok(list)
@@ -638,10 +653,11 @@ fn changed(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
             } else if cur.is_some() && prev != cur {
                 *v = Some(1.0);
                 prev = cur;
-            } else {
+                        } else {
                 *v = Some(0.0);
             }
         }
+        s.mark_all_int();
     }
     Ok(list)
 }

@@ -31,7 +31,7 @@ pub fn normalize(list: &mut [Series]) -> Option<(i64, i64, i64)> {
     let step = list.iter().map(|s| s.step).fold(list[0].step, lcm).max(1);
     for s in list.iter_mut() {
         if s.step > 0 && step / s.step > 1 {
-            s.values = s.consolidated_values((step / s.step) as usize);
+            s.consolidate_in_place((step / s.step) as usize);
             s.step = step;
         }
     }
