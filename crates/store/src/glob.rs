@@ -47,6 +47,8 @@ pub struct Glob {
     tokens: Vec<Token>,
     /// Fast path for patterns that are only `*`.
     match_all: bool,
+    /// The literal text every match starts with (cheap rejection of most names).
+    prefix: String,
 }
 
 impl Glob {
@@ -54,7 +56,14 @@ impl Glob {
     pub fn new(pattern: &str) -> Glob {
         let tokens = compile(&pattern.chars().collect::<Vec<_>>());
         let match_all = tokens == [Token::Star];
-        Glob { tokens, match_all }
+        let prefix = tokens
+            .iter()
+            .map_while(|t| match t {
+                Token::Literal(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        Glob { tokens, match_all, prefix }
     }
 
     /// Whether the whole `name` matches (like `fnmatch.fnmatchcase`).
@@ -62,8 +71,10 @@ impl Glob {
         if self.match_all {
             return true;
         }
-        let chars: Vec<char> = name.chars().collect();
-        match_tokens(&self.tokens, &chars)
+        if !name.starts_with(self.prefix.as_str()) {
+            return false;
+        }
+        match_tokens(&self.tokens, name)
     }
 }
 
@@ -200,25 +211,27 @@ fn class_token(pat: &[char], i: usize, j: usize) -> Token {
 }
 
 /// Classic wildcard matching: one backtrack point at the last `*`, which is exact for globs because the
-/// pieces between stars have fixed length.
-fn match_tokens(tokens: &[Token], name: &[char]) -> bool {
+/// pieces between stars have fixed length. Works on byte offsets of `name` to avoid allocating.
+fn match_tokens(tokens: &[Token], name: &str) -> bool {
     let (mut t, mut s) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while s < name.len() {
+    while let Some(c) = name[s..].chars().next() {
         match tokens.get(t) {
             Some(Token::Star) => {
                 star = Some((t, s));
                 t += 1;
             }
-            Some(tok) if tok.matches(name[s]) => {
+            Some(tok) if tok.matches(c) => {
                 t += 1;
-                s += 1;
+                s += c.len_utf8();
             }
             _ => match star {
                 Some((st, ss)) => {
+                    // Let the star swallow one more character and retry from there.
+                    let step = name[ss..].chars().next().map_or(1, char::len_utf8);
                     t = st + 1;
-                    s = ss + 1;
-                    star = Some((st, ss + 1));
+                    s = ss + step;
+                    star = Some((st, s));
                 }
                 None => return false,
             },
@@ -231,6 +244,9 @@ fn match_tokens(tokens: &[Token], name: &[char]) -> bool {
 /// inside) into its comma-separated alternatives; unbalanced braces stay literal. Returns the distinct
 /// variants, or `None` if there would be more than `max_variants`.
 pub fn expand_braces(s: &str, max_variants: usize) -> Option<Vec<String>> {
+    if innermost_brace(s).is_none() {
+        return Some(vec![s.to_string()]);
+    }
     let mut done: Vec<String> = Vec::new();
     let mut seen_done: HashSet<String> = HashSet::new();
     let mut seen_work: HashSet<String> = HashSet::new();

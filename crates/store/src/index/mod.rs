@@ -18,7 +18,7 @@
 
 mod walk;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -48,7 +48,10 @@ pub struct Node {
 impl Node {
     /// The last component of the path (graphite-web's `node.name`).
     pub fn name(&self) -> &str {
-        self.path.rsplit('.').next().unwrap_or(&self.path)
+        match self.path.rfind('.') {
+            Some(i) => &self.path[i + 1..],
+            None => &self.path,
+        }
     }
 }
 
@@ -102,13 +105,20 @@ enum Variant {
     GlobStar,
 }
 
-/// Accumulates distinct results and enforces the limit while the query runs.
+/// Accumulates results and enforces the limit while the query runs. Duplicates (overlapping brace
+/// variants, `**`) are rare, so they are removed by sorting rather than hashing every path.
 struct Collector {
-    seen: HashSet<Node>,
+    nodes: Vec<Node>,
     limit: usize,
+    /// Length past which the list is deduplicated and checked against the limit again.
+    next_check: usize,
 }
 
 impl Collector {
+    fn new(limit: usize) -> Collector {
+        Collector { nodes: Vec::new(), limit, next_check: limit }
+    }
+
     fn add(&mut self, prefix: &[&str], name: &str, is_leaf: bool) -> bool {
         let mut path = String::with_capacity(prefix.iter().map(|p| p.len() + 1).sum::<usize>() + name.len());
         for p in prefix {
@@ -116,8 +126,31 @@ impl Collector {
             path.push('.');
         }
         path.push_str(name);
-        self.seen.insert(Node { path, is_leaf });
-        self.seen.len() <= self.limit
+        self.nodes.push(Node { path, is_leaf });
+        if self.nodes.len() > self.next_check {
+            self.finish();
+            if self.nodes.len() > self.limit {
+                return false;
+            }
+            self.next_check = self.limit.max(self.nodes.len().saturating_mul(2));
+        }
+        true
+    }
+
+    /// Sorts as graphite-web's find view does (by node name), then by path, branch before leaf, and
+    /// drops duplicates.
+    fn finish(&mut self) {
+        // Locate each name once; comparisons then only slice.
+        let mut keyed: Vec<(usize, Node)> =
+            self.nodes.drain(..).map(|n| (n.path.rfind('.').map_or(0, |i| i + 1), n)).collect();
+        keyed.sort_unstable_by(|(ia, a), (ib, b)| {
+            a.path[*ia..]
+                .cmp(&b.path[*ib..])
+                .then_with(|| a.path.cmp(&b.path))
+                .then(a.is_leaf.cmp(&b.is_leaf))
+        });
+        self.nodes.extend(keyed.into_iter().map(|(_, n)| n));
+        self.nodes.dedup();
     }
 }
 
@@ -257,16 +290,18 @@ impl NameIndex {
                 .ok_or_else(|| IndexError::TooManyVariants { pattern: pattern.to_string(), limit: MAX_BRACE_VARIANTS })?;
             parts.push(variants.into_iter().map(compile_variant).collect());
         }
-        let mut out = Collector { seen: HashSet::new(), limit };
+        let mut out = Collector::new(limit);
         let root = self.read();
         let mut prefix = Vec::new();
         if resolve(&root, &parts, &mut prefix, &mut out).is_err() {
             return Err(IndexError::TooManyMatches { pattern: pattern.to_string(), limit });
         }
         drop(root);
-        let mut nodes: Vec<Node> = out.seen.into_iter().collect();
-        nodes.sort_by(|a, b| (a.name(), &a.path, a.is_leaf).cmp(&(b.name(), &b.path, b.is_leaf)));
-        Ok(nodes)
+        out.finish();
+        if out.nodes.len() > limit {
+            return Err(IndexError::TooManyMatches { pattern: pattern.to_string(), limit });
+        }
+        Ok(out.nodes)
     }
 }
 
