@@ -14,6 +14,8 @@
 //! println!("goes to {}", router.targets()[owners[0]]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aggregated;
 pub mod aggregation;
 pub mod carbon_ring;
@@ -25,6 +27,7 @@ pub mod ini;
 pub mod owners;
 pub mod router;
 pub mod rules;
+pub mod spec;
 
 pub use aggregated::AggregatedRouter;
 pub use aggregation::{parse_aggregation_rules, AggregationMethod, AggregationRule};
@@ -35,3 +38,4 @@ pub use error::{Error, Result};
 pub use owners::Owners;
 pub use router::{AnyRouter, HashConfig, HashRouter, HashType, KeyFunction, RingFlavor, Router};
 pub use rules::{parse_relay_rules, RelayRule, RulesRouter};
+pub use spec::{carbonlink_router, RelayMethod, RouterSpec};
