@@ -37,6 +37,8 @@ fn carbon_relay_delivers_pickle_batches_to_us() {
         ),
     )
     .unwrap();
+    // carbon refuses to start without this file, even in a relay.
+    std::fs::write(relay_dir.join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 60:1d\n").unwrap();
     let bin = std::env::var("CARBONADO_CARBON_RELAY").unwrap_or_else(|_| "/usr/bin/carbon-relay".into());
     let child = Command::new(&bin)
         .arg(format!("--config={d}/carbon.conf"))
