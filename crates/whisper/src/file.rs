@@ -350,19 +350,108 @@ impl Whisper {
             s.lower.dedup();
             let mut order = std::mem::take(&mut s.order);
             pyset::set_order(&s.lower, &mut s.table, &mut order);
-            let mut any = false;
-            for &interval in &order {
-                if self.propagate(interval, higher, lower, bases, s)? {
-                    any = true;
-                }
-            }
+            let any = if order.len() == 1 {
+                self.propagate(order[0], higher, lower, bases, s)
+            } else {
+                self.propagate_batch(&order, higher, lower, bases, s)
+            };
             s.order = order;
-            if !any {
+            if !any? {
                 break;
             }
             higher = lower;
         }
         Ok(())
+    }
+
+    /// Propagates several lower intervals (in whisper's set order) with one read of the higher
+    /// archive and one write per contiguous run of lower slots.
+    ///
+    /// Equivalent to calling [`Whisper::propagate`] for each interval in `order`: reads only
+    /// touch the higher archive, which these writes do not change; the first successful write
+    /// into an empty lower archive sets its base, and where two intervals share a slot the
+    /// later one in `order` is what remains.
+    fn propagate_batch(
+        &mut self,
+        order: &[i64],
+        higher: usize,
+        lower: usize,
+        bases: &mut Bases,
+        s: &mut Scratch,
+    ) -> Result<bool> {
+        let (h, l) = (self.archive(higher)?, self.archive(lower)?);
+        let (hstep, lstep) = (i64::from(h.seconds_per_point), i64::from(l.seconds_per_point));
+        let n = i64::from(l.seconds_per_point / h.seconds_per_point);
+        let hbase = self.base(bases, higher)?;
+        let (Some(&lo), Some(&hi)) = (order.iter().min(), order.iter().max()) else { return Ok(false) };
+        let span = (aligned(hi, lstep) - aligned(lo, lstep)) / hstep + n;
+        if hbase == 0 || span > i64::from(h.points) {
+            let mut any = false;
+            for &interval in order {
+                any |= self.propagate(interval, higher, lower, bases, s)?;
+            }
+            return Ok(any);
+        }
+        let first = aligned(lo, lstep);
+        let mut buf = std::mem::take(&mut s.read);
+        self.read_slots(&h, h.slot(first, hbase), span as u64, &mut buf)?;
+        let xff = self.header.xff();
+        let method = self.header.aggregation_method;
+        s.writes.clear();
+        let mut lbase = self.base(bases, lower)?;
+        for &interval in order {
+            let lower_start = aligned(interval, lstep);
+            let at = ((lower_start - first) / hstep) as usize * POINT_SIZE;
+            s.neighbors.clear();
+            s.known.clear();
+            for (i, chunk) in buf[at..at + n as usize * POINT_SIZE].chunks_exact(POINT_SIZE).enumerate() {
+                let (iv, v) = decode_point(chunk);
+                let value = (iv == lower_start + i as i64 * hstep).then_some(v);
+                if let Some(v) = value {
+                    s.known.push(v);
+                }
+                s.neighbors.push(value);
+            }
+            if s.known.is_empty() || (s.known.len() as f64 / s.neighbors.len() as f64) < xff {
+                continue;
+            }
+            let Some(value) = method.aggregate(&s.known, &s.neighbors) else { continue };
+            let slot = if lbase == 0 {
+                lbase = lower_start;
+                bases.0[lower] = Some(lower_start);
+                0
+            } else {
+                l.slot(lower_start, lbase)
+            };
+            s.writes.push((slot, lower_start, value));
+        }
+        s.read = buf;
+        if s.writes.is_empty() {
+            return Ok(false);
+        }
+        // Stable sort keeps set order among equal slots; the last of each slot is written.
+        s.writes.sort_by_key(|w| w.0);
+        let mut run = Vec::with_capacity(s.writes.len() * POINT_SIZE);
+        let mut run_start = 0u64;
+        let mut next_slot = None;
+        for (i, &(slot, iv, v)) in s.writes.iter().enumerate() {
+            if s.writes.get(i + 1).is_some_and(|w| w.0 == slot) {
+                continue;
+            }
+            if next_slot != Some(slot) {
+                if !run.is_empty() {
+                    self.file.write_all_at(&run, l.slot_offset(run_start))?;
+                    run.clear();
+                }
+                run_start = slot;
+            }
+            encode_point(&mut run, iv, v)?;
+            next_slot = Some(slot + 1);
+        }
+        if !run.is_empty() {
+            self.file.write_all_at(&run, l.slot_offset(run_start))?;
+        }
+        Ok(true)
     }
 
     /// Rolls the higher archive's points for one lower interval into the lower archive
@@ -520,6 +609,7 @@ struct Scratch {
     table: Vec<Option<i64>>,
     neighbors: Vec<Option<f64>>,
     known: Vec<f64>,
+    writes: Vec<(u64, i64, f64)>,
 }
 
 fn read_exact_at(file: &File, buf: &mut [u8], offset: u64, what: &str) -> Result<()> {
