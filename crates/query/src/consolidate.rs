@@ -19,7 +19,7 @@ pub fn consolidate_max_data_points(list: &mut [Series], max_points: usize) {
         if max_points == 1 {
             let vpp = s.values.len();
             if vpp > 0 {
-                                s.consolidate_in_place(vpp);
+                s.consolidate_in_place(vpp);
                 s.values_per_point = vpp;
             }
             continue;
@@ -34,7 +34,7 @@ pub fn consolidate_max_data_points(list: &mut [Series], max_points: usize) {
             let to_lose = (nudge / step).max(0) as usize;
             // graphite deletes `range(1, valuesToLose)`: one value fewer than the nudge implies.
             let drop = to_lose.saturating_sub(1).min(s.values.len());
-                        s.values.drain(..drop);
+            s.values.drain(..drop);
             if let Some(m) = s.int_values.as_mut() {
                 m.drain(..drop.min(m.len()));
             }

@@ -160,8 +160,16 @@ impl Series {
 
     /// True when value `i` is a Python int in graphite (render it without a decimal point).
     pub fn is_int(&self, i: usize) -> bool {
-        self.int_values.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(false)
-            && self.values.get(i).copied().flatten().is_some_and(|v| v.fract() == 0.0)
+        self.int_values
+            .as_ref()
+            .and_then(|m| m.get(i).copied())
+            .unwrap_or(false)
+            && self
+                .values
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|v| v.fract() == 0.0)
     }
 
     /// Marks every non-None value as an int.
@@ -174,9 +182,14 @@ impl Series {
         self.tags.insert(key.to_string(), value.into());
     }
 
-        /// Merges runs of `n` points with this series' consolidation function, honouring xff.
+    /// Merges runs of `n` points with this series' consolidation function, honouring xff.
     pub fn consolidated_values(&self, n: usize) -> Vec<Option<f64>> {
-        consolidate_values(&self.values, n, &self.consolidation_func, self.x_files_factor)
+        consolidate_values(
+            &self.values,
+            n,
+            &self.consolidation_func,
+            self.x_files_factor,
+        )
     }
 
     /// Consolidates in place (values and int flags): sum/min/max/first/last of ints stay ints,
@@ -185,14 +198,20 @@ impl Series {
         if n <= 1 {
             return;
         }
-        let keeps_ints = matches!(self.consolidation_func.as_str(), "sum" | "max" | "min" | "first" | "last");
+        let keeps_ints = matches!(
+            self.consolidation_func.as_str(),
+            "sum" | "max" | "min" | "first" | "last"
+        );
         let mask = match (&self.int_values, keeps_ints) {
             (Some(m), true) => Some(
                 self.values
                     .chunks(n)
                     .enumerate()
                     .map(|(c, chunk)| {
-                        chunk.iter().enumerate().all(|(k, v)| v.is_none() || m.get(c * n + k).copied().unwrap_or(false))
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .all(|(k, v)| v.is_none() || m.get(c * n + k).copied().unwrap_or(false))
                     })
                     .collect(),
             ),

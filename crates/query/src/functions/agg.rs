@@ -88,7 +88,10 @@ impl AggFunc {
 /// Whether Python's result of `f` over `row` is an int, given which row values are ints
 /// (counts always; sums, extremes, last and diff of ints; the middle element of an odd median).
 pub fn result_is_int(f: AggFunc, row: &[Option<f64>], ints: &[bool]) -> bool {
-    let all_int = row.iter().enumerate().all(|(i, v)| v.is_none() || ints.get(i).copied().unwrap_or(false));
+    let all_int = row
+        .iter()
+        .enumerate()
+        .all(|(i, v)| v.is_none() || ints.get(i).copied().unwrap_or(false));
     match f {
         AggFunc::Count => true,
         AggFunc::Sum | AggFunc::Min | AggFunc::Max | AggFunc::Last | AggFunc::Diff => all_int,

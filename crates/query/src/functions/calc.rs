@@ -102,7 +102,7 @@ fn moving(
             };
             s.set_tag(&tag, window.py_str());
             let eff = xff.unwrap_or(s.x_files_factor);
-                        let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
+            let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
             let mut ints = Vec::new();
             let vals: Vec<Option<f64>> = (wp..s.values.len().max(wp))
                 .map(|i| {
@@ -119,7 +119,9 @@ fn moving(
                     };
                     if track_ints {
                         let flags: Vec<bool> = (lo..lo + win.len()).map(|k| s.is_int(k)).collect();
-                        ints.push(v.is_some() && crate::functions::agg::result_is_int(f, win, &flags));
+                        ints.push(
+                            v.is_some() && crate::functions::agg::result_is_int(f, win, &flags),
+                        );
                     }
                     v
                 })
@@ -197,7 +199,8 @@ pub(crate) fn summarize_values(
     func: &str,
     interval: i64,
     new_start: i64,
-    new_end: i64) -> Result<(Vec<Option<f64>>, Option<Vec<bool>>, i64)> {
+    new_end: i64,
+) -> Result<(Vec<Option<f64>>, Option<Vec<bool>>, i64)> {
     let f = agg_func(func)?;
     let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
     let mut ints = Vec::new();
@@ -224,7 +227,7 @@ pub(crate) fn summarize_values(
             }
             i += 1;
         }
-                let ok = nn > 0 && nn as f64 / interval_points >= s.x_files_factor;
+        let ok = nn > 0 && nn as f64 / interval_points >= s.x_files_factor;
         out.push(if ok { f.apply(&s.values[lo..i]) } else { None });
         if track_ints {
             let flags: Vec<bool> = (lo..i).map(|k| s.is_int(k)).collect();

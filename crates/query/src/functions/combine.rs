@@ -82,7 +82,7 @@ pub(crate) fn aggregate_list(
     };
     let xff = xff.unwrap_or(ctx.x_files_factor);
     let name = format!("{}Series({})", stripped, format_path_expressions(&list));
-        let values: Vec<Option<f64>> = rows(&list)
+    let values: Vec<Option<f64>> = rows(&list)
         .iter()
         .map(|row| {
             let nn = row.iter().flatten().count();
@@ -93,23 +93,24 @@ pub(crate) fn aggregate_list(
             }
         })
         .collect();
-    let int_values = (f == AggFunc::Count || list.iter().any(|s| s.int_values.is_some())).then(|| {
-        rows(&list)
-            .iter()
-            .enumerate()
-            .map(|(i, row)| {
-                let ints: Vec<bool> = list.iter().map(|s| s.is_int(i)).collect();
-                values[i].is_some() && crate::functions::agg::result_is_int(f, row, &ints)
-            })
-            .collect()
-    });
+    let int_values =
+        (f == AggFunc::Count || list.iter().any(|s| s.int_values.is_some())).then(|| {
+            rows(&list)
+                .iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let ints: Vec<bool> = list.iter().map(|s| s.is_int(i)).collect();
+                    values[i].is_some() && crate::functions::agg::result_is_int(f, row, &ints)
+                })
+                .collect()
+        });
     let mut tags = list[0].tags.clone();
     for s in &list[1..] {
         tags.retain(|k, v| s.tags.get(k) == Some(v));
     }
     tags.entry("name".into()).or_insert_with(|| name.clone());
     tags.insert("aggregatedBy".into(), stripped);
-        let mut out = Series::new(name, start, end, step, values);
+    let mut out = Series::new(name, start, end, step, values);
     out.tags = tags;
     out.x_files_factor = xff;
     out.int_values = int_values;
@@ -151,7 +152,7 @@ fn multiply_series(
 fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let lists = a.rest("seriesLists");
     if lists.is_empty() {
-                let mut s = super::special::constant_named(ctx, 0.0, "0".into());
+        let mut s = super::special::constant_named(ctx, 0.0, "0".into());
         s.path_expression = "countSeries()".into();
         s.mark_all_int();
         return Ok(vec![s]);
@@ -161,7 +162,7 @@ fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
         return Ok(Vec::new());
     };
     let name = format!("countSeries({})", format_path_expressions(&list));
-        let values = rows(&list).iter().map(|r| Some(r.len() as f64)).collect();
+    let values = rows(&list).iter().map(|r| Some(r.len() as f64)).collect();
     let mut s = Series::new(name, start, end, step, values);
     s.x_files_factor = ctx.x_files_factor;
     s.mark_all_int();

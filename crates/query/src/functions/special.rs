@@ -253,7 +253,7 @@ fn gen_series(
 fn identity(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let name = a.str("name")?;
     let mut out = gen_series(ctx, name.clone(), 60, |t, _| t as f64)?;
-        out.iter_mut().for_each(|s| {
+    out.iter_mut().for_each(|s| {
         s.path_expression = format!("identity(\"{name}\")");
         s.mark_all_int();
     });

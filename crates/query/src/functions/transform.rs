@@ -364,7 +364,15 @@ fn derivative(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result
                 .collect();
             s.set_tag("derivative", "1");
             let name = format!("derivative({})", s.name);
-            s.derive(name, vals)
+            // int - int stays an int in Python.
+            let ints = s.int_values.as_ref().map(|_| {
+                (0..s.len())
+                    .map(|i| i > 0 && s.is_int(i) && s.is_int(i - 1))
+                    .collect()
+            });
+            let mut out = s.derive(name, vals);
+            out.int_values = ints;
+            out
         })
         .collect())
 }
@@ -427,7 +435,24 @@ fn non_negative_derivative(
         }
         s.set_tag("nonNegativeDerivative", "1");
         let name = format!("nonNegativeDerivative({})", s.name);
-        out.push(s.derive(name, vals));
+        // A plain `val - prev` of two ints stays an int; wrap-around arithmetic uses the float bounds.
+        let ints = (s.int_values.is_some() && max.is_none() && min.is_none()).then(|| {
+            let mut last_int = false;
+            s.values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let r = v.is_some() && s.is_int(i) && last_int;
+                    if v.is_some() {
+                        last_int = s.is_int(i);
+                    }
+                    r
+                })
+                .collect()
+        });
+        let mut d = s.derive(name, vals);
+        d.int_values = ints;
+        out.push(d);
     }
     Ok(out)
 }
@@ -521,19 +546,28 @@ fn delay(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
     Ok(list
         .into_iter()
         .map(|mut s| {
-                        let n = s.values.len();
+            let n = s.values.len();
             // Where each output value comes from (None: padding).
             let src: Vec<Option<usize>> = if steps < 0 {
                 let k = (-steps) as usize;
-                (k.min(n)..n).map(Some).chain(std::iter::repeat(None).take(k.min(n))).collect()
+                (k.min(n)..n)
+                    .map(Some)
+                    .chain(std::iter::repeat(None).take(k.min(n)))
+                    .collect()
             } else {
                 let k = steps as usize;
                 // Python: series[:-0] is empty.
                 let keep = if k == 0 { 0 } else { n.saturating_sub(k) };
-                std::iter::repeat(None).take(k.min(n)).chain((0..keep).map(Some)).collect()
+                std::iter::repeat(None)
+                    .take(k.min(n))
+                    .chain((0..keep).map(Some))
+                    .collect()
             };
             let vals = src.iter().map(|i| i.and_then(|i| s.values[i])).collect();
-            let ints = s.int_values.as_ref().map(|_| src.iter().map(|i| i.is_some_and(|i| s.is_int(i))).collect());
+            let ints = s
+                .int_values
+                .as_ref()
+                .map(|_| src.iter().map(|i| i.is_some_and(|i| s.is_int(i))).collect());
             s.set_tag("delay", steps.to_string());
             let name = format!("delay({},{})", s.name, steps);
             let mut out = s.derive(name, vals);
@@ -565,7 +599,7 @@ fn transform_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
         } else {
             rename(s, format!("transformNull({},{})", s.name, fmt_g(d)));
         }
-                let n = s.values.len().max(defaults.as_ref().map_or(0, Vec::len));
+        let n = s.values.len().max(defaults.as_ref().map_or(0, Vec::len));
         // The default stays a Python int only when it was not given (graphite converts given
         // floats-typed arguments to float).
         let int_default = matches!(dv, Value::Int(_));
@@ -599,7 +633,7 @@ fn is_non_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
     for s in &mut list {
         s.set_tag("isNonNull", "1");
         rename(s, format!("isNonNull({})", s.name));
-                s.values
+        s.values
             .iter_mut()
             .for_each(|v| *v = Some(if v.is_some() { 1.0 } else { 0.0 }));
         s.mark_all_int();
@@ -612,7 +646,7 @@ fn keep_last_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> R
     let limit = a.f64_or("limit", f64::INFINITY)?;
     for s in &mut list {
         rename(s, format!("keepLastValue({})", s.name));
-                let mut nones = 0usize;
+        let mut nones = 0usize;
         let mut last: Option<(f64, bool)> = None;
         let n = s.values.len();
         let mut ints: Vec<bool> = (0..n).map(|i| s.is_int(i)).collect();
@@ -653,7 +687,7 @@ fn changed(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
             } else if cur.is_some() && prev != cur {
                 *v = Some(1.0);
                 prev = cur;
-                        } else {
+            } else {
                 *v = Some(0.0);
             }
         }

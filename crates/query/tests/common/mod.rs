@@ -147,7 +147,13 @@ pub fn compare(ours: &[Series], theirs: &J) -> Result<(), String> {
             let tv = d[0].as_f64();
             // Python ints (`2`) and floats (`2.0`) must come out as the same JSON number kind.
             if v.is_some() && (d[0].is_i64() || d[0].is_u64()) != s.is_int(i) {
-                return Err(format!("{}: point {} int/float kind: ours int={} theirs {}", s.name, i, s.is_int(i), d[0]));
+                return Err(format!(
+                    "{}: point {} int/float kind: ours int={} theirs {}",
+                    s.name,
+                    i,
+                    s.is_int(i),
+                    d[0]
+                ));
             }
             let same = match (v, tv) {
                 (None, None) => true,

@@ -248,6 +248,15 @@ add("movingAverage(oracle.sparse.a,3)", "summarize(oracle.sparse.a,'5min','sum')
 add("summarize(%s,intervalString='5min',func='max')" % W1, "movingAverage(%s,windowSize=3)" % W1, "scale(%s,factor=2)" % W1,
     "highest(%s,n=2,func='max')" % CPU, "consolidateBy(%s,consolidationFunc='min')" % W1, "timeShift(%s,timeShift='5min')" % W1)
 add("sumSeries(%s)" % ALL, "asPercent(%s)" % ALL, "perSecond(oracle.ten.a)", maxDataPoints="5")
+# Python int/float kinds flowing through other functions
+NN = "isNonNull(%s)" % CPU
+add("sumSeries(%s)" % NN, "maxSeries(%s)" % NN, "averageSeries(%s)" % NN, "diffSeries(%s)" % NN, "aggregate(%s,'median')" % NN,
+    "delay(isNonNull(%s),2)" % W1, "keepLastValue(removeBelowValue(isNonNull(%s),1))" % W1, "timeShift(countSeries(%s),'5min')" % CPU,
+    "derivative(changed(%s))" % W1, "scale(isNonNull(%s),2)" % W1, "summarize(isNonNull(%s),'5min','sum')" % W1,
+    "summarize(isNonNull(%s),'5min','avg')" % W1, "movingSum(isNonNull(%s),3)" % W1, "integral(isNonNull(%s))" % W1,
+    "alias(countSeries(%s),'n')" % CPU, "sortByMaxima(%s)" % NN, "highest(%s,2,'sum')" % NN, "groupByNode(%s,4,'sum')" % NN,
+    "transformNull(oracle.sparse.a,0)", "offset(isNonNull(%s),0)" % W1, "absolute(isNonNull(%s))" % W1)
+add("consolidateBy(isNonNull(%s),'sum')" % W1, "consolidateBy(isNonNull(%s),'max')" % W1, "isNonNull(%s)" % W1, "countSeries(%s)" % CPU, maxDataPoints="7")
 
 def req(params):
     r = c.get("/render", params)
