@@ -75,6 +75,19 @@ fn random_rings_match_python_carbon() {
     let mut lists: Vec<Vec<String>> = vec![
         vec!["127.0.0.1:2004:a".into()],
         vec!["127.0.0.1:2004".into(), "127.0.0.1:2104".into()],
+        // Instances that Python's repr() quotes or escapes (the carbon_ch replica key is the
+        // repr of the (server, instance) tuple), and an empty instance from a trailing ':'.
+        [
+            "10.0.0.1:2004:it's",
+            "10.0.0.2:2004:a\"b",
+            "10.0.0.3:2004:x\\y",
+            "10.0.0.4:2004:\u{e9}t\u{e9}",
+            "10.0.0.5:2004:q\u{85}",
+            "10.0.0.6:2004:",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
     ];
     lists.extend((0..14).map(|_| random_destinations(&mut r)));
     for dests in lists {
