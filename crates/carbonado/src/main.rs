@@ -3,6 +3,7 @@
 mod config;
 mod http;
 mod selfmetrics;
+mod relay_role;
 mod serve;
 mod storage;
 mod whisper_cmd;

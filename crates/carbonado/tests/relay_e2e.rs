@@ -1,0 +1,220 @@
+//! The relay role end to end: real `carbonado serve` processes (relay, caches) on loopback.
+
+mod relay_support;
+
+use relay_support::sinks::{hostile, CountingSink};
+use relay_support::{cache_config, free_port, http_get, metric_sum, now, read_tree, Proc};
+use ring::{parse_destinations, HashConfig, HashRouter, Router};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn relay_config(extra_sections: &str, line: u16, http: u16, dests: &[String], extra: &str) -> String {
+    let list: Vec<String> = dests.iter().map(|d| format!("\"{d}\"")).collect();
+    format!(
+        "{extra_sections}\n[relay]\nenabled = true\nline_receiver = \"127.0.0.1:{line}\"\npickle_receiver = \"\"\n\
+         http_listen = \"127.0.0.1:{http}\"\nrelay_method = \"carbon_ch\"\ndestinations = [{}]\n\
+         carbon_metric_interval = \"0s\"\nreconnect_max = \"500ms\"\n{extra}\n",
+        list.join(", ")
+    )
+}
+
+fn value(m: usize, j: usize) -> f64 {
+    (m * 1000 + j) as f64 + 0.25
+}
+
+/// Waits until the relay reports nothing queued for `quiet` in a row.
+fn wait_drained(http: u16, quiet: Duration, limit: Duration) -> String {
+    let t0 = Instant::now();
+    let mut since: Option<Instant> = None;
+    loop {
+        let body = http_get(http, "/metrics");
+        if metric_sum(&body, ".queued") == 0 {
+            let s = *since.get_or_insert_with(Instant::now);
+            if s.elapsed() >= quiet {
+                return body;
+            }
+        } else {
+            since = None;
+        }
+        assert!(t0.elapsed() < limit, "relay did not drain: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn cache_destination_killed_for_15s_under_load_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (la, pa, lb, pb) = (free_port(), free_port(), free_port(), free_port());
+    let mut a = Proc::start(&tmp.path().join("a"), &cache_config(&tmp.path().join("a"), la, pa), pa);
+    let mut b = Proc::start(&tmp.path().join("b"), &cache_config(&tmp.path().join("b"), lb, pb), pb);
+    let dests = vec![format!("127.0.0.1:{pa}:a"), format!("127.0.0.1:{pb}:b")];
+    let (rl, rh) = (free_port(), free_port());
+    let rdir = tmp.path().join("relay");
+    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "max_queue_size = 10000\n");
+    let mut relay = Proc::start(&rdir, &cfg, rl);
+
+    let (metrics, steps) = (500usize, 200usize);
+    let base = now() - 3600;
+    // Sustained load: 2 connections, 500 points every 100 ms for 20 s.
+    let loader = std::thread::spawn(move || {
+        let mut conns: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(("127.0.0.1", rl)).unwrap()).collect();
+        for j in 0..steps {
+            for (c, conn) in conns.iter_mut().enumerate() {
+                let mut text = String::new();
+                for m in (c..metrics).step_by(2) {
+                    text.push_str(&format!("relay.e2e.m{m} {} {}\n", value(m, j), base + j as i64));
+                }
+                conn.write_all(text.as_bytes()).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    a.kill();
+    std::thread::sleep(Duration::from_secs(15));
+    a.spawn();
+    loader.join().unwrap();
+    let stats = wait_drained(rh, Duration::from_secs(1), Duration::from_secs(120));
+    assert!(metric_sum(&stats, ".reconnects") > 0, "{stats}");
+    assert_eq!(metric_sum(&stats, ".dropped"), 0, "{stats}");
+    eprintln!("relay counters after the outage:\n{stats}");
+    relay.stop();
+    a.stop();
+    b.stop();
+    eprintln!("--- cache a log\n{}\n--- cache b log\n{}\n--- relay log\n{}", a.log(), b.log(), relay.log());
+
+    let router = HashRouter::new(parse_destinations(&dests.join(",")).unwrap(), HashConfig::default()).unwrap();
+    let trees = [read_tree(&tmp.path().join("a/data")), read_tree(&tmp.path().join("b/data"))];
+    for m in 0..metrics {
+        let name = format!("relay.e2e.m{m}");
+        let owner = router.destinations(&name)[0];
+        let want: Vec<(i64, f64)> = (0..steps).map(|j| (base + j as i64, value(m, j))).collect();
+        assert_eq!(trees[owner].get(&name), Some(&want), "{name} on its owner {owner}");
+        assert!(!trees[1 - owner].contains_key(&name), "{name} must not be on {}", 1 - owner);
+    }
+}
+
+#[test]
+fn relay_and_cache_in_one_process_store_the_local_share() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sink = rt.block_on(CountingSink::start(true));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let (cl, cp, rl, rh) = (free_port(), free_port(), free_port(), free_port());
+    let dests = vec![format!("127.0.0.1:{cp}:a"), format!("{}:b", sink.addr)];
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = relay_config(&cache_config(&dir, cl, cp), rl, rh, &dests, "");
+    let mut node = Proc::start(&dir, &cfg, rl);
+    let base = now() - 600;
+    let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
+    let mut text = String::new();
+    for m in 0..400 {
+        text.push_str(&format!("local.share.m{m} {} {}\n", value(m, 0), base));
+    }
+    conn.write_all(text.as_bytes()).unwrap();
+    drop(conn);
+    let stats = wait_drained(rh, Duration::from_millis(500), Duration::from_secs(30));
+    assert!(stats.contains(".destinations.127_0_0_1:"), "{stats}");
+    node.stop();
+
+    let router = HashRouter::new(parse_destinations(&dests.join(",")).unwrap(), HashConfig::default()).unwrap();
+    let tree = read_tree(&dir.join("data"));
+    let remote: HashMap<String, f64> = sink.got.lock().unwrap().iter().map(|(m, _, v)| (m.clone(), *v)).collect();
+    let (mut local_n, mut remote_n) = (0, 0);
+    for m in 0..400 {
+        let name = format!("local.share.m{m}");
+        if router.destinations(&name)[0] == 0 {
+            assert_eq!(tree.get(&name), Some(&vec![(base, value(m, 0))]), "{name} stored locally");
+            assert!(!remote.contains_key(&name));
+            local_n += 1;
+        } else {
+            assert_eq!(remote.get(&name), Some(&value(m, 0)), "{name} forwarded");
+            assert!(!tree.contains_key(&name));
+            remote_n += 1;
+        }
+    }
+    assert!(local_n > 50 && remote_n > 50, "{local_n} local, {remote_n} forwarded");
+}
+
+#[test]
+fn hostile_destination_keeps_relay_memory_bounded() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (addr, _keep) = rt.block_on(hostile());
+    let tmp = tempfile::tempdir().unwrap();
+    let (rl, rh) = (free_port(), free_port());
+    let cfg = relay_config(
+        "[cache]\nenabled = false\n",
+        rl,
+        rh,
+        &[format!("{addr}:h")],
+        "max_queue_size = 100000\nmax_queue_memory = \"16MiB\"\nmax_spill_size = \"32MiB\"\nresend_window = \"4MiB\"\n",
+    );
+    let relay = Proc::start(&tmp.path().join("relay"), &cfg, rl);
+    let rss0 = relay.rss_kib();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s2 = sent.clone();
+    std::thread::spawn(move || {
+        let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
+        for round in 0..400 {
+            let mut text = String::with_capacity(10_000 * 40);
+            for m in 0..10_000 {
+                text.push_str(&format!("hostile.metric.number{m} 1 {}\n", 1_700_000_000 + round));
+            }
+            if conn.write_all(text.as_bytes()).is_err() {
+                return;
+            }
+            s2.fetch_add(10_000, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let mut peak = 0;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(12) {
+        peak = peak.max(relay.rss_kib());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stats = http_get(rh, "/metrics");
+    let n = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(n < 4_000_000, "the sender must be held back, sent {n}");
+    assert!(metric_sum(&stats, ".queuedOnDisk") > 0, "{stats}");
+    assert_eq!(metric_sum(&stats, ".dropped"), 0, "{stats}");
+    assert!(metric_sum(&stats, ".queuedInMemory") <= 100_000, "{stats}");
+    // Queue 16 MiB + resend window + socket buffers + runtime; far below 4M points (~400 MiB).
+    assert!(peak - rss0 < 160 * 1024, "relay RSS grew by {} KiB", peak - rss0);
+    eprintln!("hostile destination: {n} points accepted, RSS {rss0} -> peak {peak} KiB");
+}
+
+#[test]
+fn sighup_reload_reroutes_points_of_a_removed_destination() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sink = rt.block_on(CountingSink::start(true));
+    let tmp = tempfile::tempdir().unwrap();
+    let gone = free_port();
+    let (rl, rh) = (free_port(), free_port());
+    let both = vec![format!("{}:a", sink.addr), format!("127.0.0.1:{gone}:b")];
+    let dir = tmp.path().join("relay");
+    let relay = Proc::start(&dir, &relay_config("[cache]\nenabled = false\n", rl, rh, &both, ""), rl);
+    let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
+    let mut text = String::new();
+    for m in 0..2000 {
+        text.push_str(&format!("reload.m{m} {} 1700000000\n", value(m, 1)));
+    }
+    conn.write_all(text.as_bytes()).unwrap();
+    drop(conn);
+    let t0 = Instant::now();
+    while metric_sum(&http_get(rh, "/metrics"), ".metricsReceived") < 2000 {
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(sink.count() < 2000, "part of the metrics belongs to the missing destination");
+    std::fs::write(&relay.config, relay_config("[cache]\nenabled = false\n", rl, rh, &both[..1], "")).unwrap();
+    relay.signal("HUP");
+    let t0 = Instant::now();
+    while sink.distinct().0.len() < 2000 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "only {} of 2000 after reload", sink.count());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = http_get(rh, "/metrics");
+    assert!(!body.contains(&format!(":{gone}:b")), "removed destination is gone: {body}");
+}
