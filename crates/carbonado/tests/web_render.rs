@@ -76,16 +76,17 @@ fn render_formats_vectors_match_byte_for_byte() {
     );
 }
 
-/// JSON equality as a client parsing it sees it: object key order and int-vs-float spelling of a
-/// number do not matter; numbers agree to 1e-9 relative.
+/// JSON equality as a client parsing it sees it: object key order does not matter (our tags are
+/// sorted, graphite's keep insertion order); numbers agree in kind (int vs float) and to 1e-9 relative.
 fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (
+            let (fx, fy) = (
                 x.as_f64().unwrap_or(f64::NAN),
                 y.as_f64().unwrap_or(f64::NAN),
             );
-            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+            x.is_f64() == y.is_f64()
+                && (fx == fy || (fx - fy).abs() <= 1e-9 * fx.abs().max(fy.abs()))
         }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))

@@ -121,6 +121,8 @@ pub struct OutSeries {
     end: i64,
     step: i64,
     values: Vec<Option<f64>>,
+    /// Which values are Python ints (JSON `2`, not `2.0`).
+    ints: Option<Vec<bool>>,
     path_expression: String,
     values_per_point: i64,
     consolidation_func: String,
@@ -128,7 +130,7 @@ pub struct OutSeries {
 }
 
 impl OutSeries {
-    fn from_series(s: Series) -> OutSeries {
+    fn from_series(mut s: Series) -> OutSeries {
         // graphite keeps tag insertion order, which starts with `name` for plain series
         let mut tags: Vec<(String, String)> = Vec::with_capacity(s.tags.len());
         if let Some(n) = s.tags.get("name") {
@@ -141,6 +143,15 @@ impl OutSeries {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         let vpp = s.values_per_point.max(1);
+        // consolidated chunks are floats unless every value of the series was an int
+        let n_out = s.values.len().div_ceil(vpp);
+        let ints = match s.int_values.take() {
+            Some(flags) if vpp > 1 => flags
+                .iter()
+                .all(|b| *b)
+                .then(|| vec![true; n_out]),
+            other => other,
+        };
         let values = if vpp > 1 {
             s.consolidated_values(vpp)
         } else {
@@ -153,6 +164,7 @@ impl OutSeries {
             end: s.end,
             step: s.step,
             values,
+            ints,
             path_expression: s.path_expression,
             values_per_point: vpp as i64,
             consolidation_func: s.consolidation_func,
@@ -185,6 +197,17 @@ impl SeriesOut for OutSeries {
     }
     fn value(&self, i: usize) -> Val {
         match self.values.get(i) {
+            Some(Some(v))
+                if self
+                    .ints
+                    .as_ref()
+                    .and_then(|f| f.get(i))
+                    .copied()
+                    .unwrap_or(false)
+                    && v.is_finite() =>
+            {
+                Val::Int(*v as i64)
+            }
             Some(Some(v)) => Val::Float(*v),
             _ => Val::None,
         }
@@ -230,6 +253,9 @@ fn consolidate_for_json(series: &mut [Series], max_points: usize) -> Result<(), 
             s.start += nudge;
             let lose = (nudge / s.step - 1).max(0) as usize;
             s.values.drain(..lose.min(s.values.len()));
+            if let Some(flags) = s.int_values.as_mut() {
+                flags.drain(..lose.min(flags.len()));
+            }
             s.values_per_point = vpp.max(1) as usize;
         }
     }
