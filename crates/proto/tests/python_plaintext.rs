@@ -282,3 +282,95 @@ fn random_chunked_streams_match_twisted_framing() {
         "{dropped_cases}"
     );
 }
+
+const FLOAT_PY: &str = r#"
+import sys, json
+for line in sys.stdin:
+    s = json.loads(line)
+    try:
+        print(json.dumps(repr(float(s))))
+    except ValueError:
+        print("null")
+"#;
+
+#[test]
+fn random_strings_parse_like_python_float() {
+    let alphabet = [
+        "0",
+        "1",
+        "7",
+        "9",
+        ".",
+        "e",
+        "E",
+        "+",
+        "-",
+        "_",
+        "i",
+        "n",
+        "f",
+        "a",
+        "t",
+        "y",
+        "I",
+        "N",
+        "x",
+        " ",
+        "\t",
+        "\u{a0}",
+        "\u{661}",
+        "\u{ff15}",
+        "\u{1d7ce}",
+        "\u{2007}",
+        "\u{1c}",
+        "j",
+    ];
+    let mut r = Rng(0xf10a_0009);
+    let mut cases: Vec<String> = (0..20_000)
+        .map(|_| {
+            (0..r.below(8) + 1)
+                .map(|_| pick(&mut r, &alphabet))
+                .collect()
+        })
+        .collect();
+    for fixed in [
+        "inf",
+        "-Infinity",
+        "+nan",
+        "1_0.5_5e1_0",
+        "1e309",
+        "4.9e-324",
+        "2.5e-324",
+        "0.1",
+    ] {
+        cases.push(fixed.to_owned());
+    }
+    let input: String = cases
+        .iter()
+        .map(|c| format!("{}\n", serde_json::Value::from(c.as_str())))
+        .collect();
+    let out = run_python(&common::venv_python(), FLOAT_PY, input.as_bytes());
+    let results: Vec<Option<String>> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(results.len(), cases.len());
+    let mut ok = 0;
+    for (s, want) in cases.iter().zip(&results) {
+        let got = proto::pyfloat::py_float(s);
+        match (got, want) {
+            (None, None) => {}
+            (Some(g), Some(w)) => {
+                let w: f64 = w.parse().expect("repr");
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{s:?}: {g} vs {w}"
+                );
+                ok += 1;
+            }
+            _ => panic!("{s:?}: ours {got:?}, python {want:?}"),
+        }
+    }
+    assert!(ok > 1000, "{ok}");
+}

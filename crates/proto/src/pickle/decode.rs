@@ -10,7 +10,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::value::{parse_decimal_int, BigInt, Value};
+use super::textint;
+use super::value::{BigInt, Value};
 use super::PickleError;
 
 /// Bounds that keep a hostile pickle from exhausting memory or stack.
@@ -116,9 +117,15 @@ impl Memo {
     }
 }
 
+/// Reads follow CPython's C unpickler over a file object (carbon unpickles from a BytesIO):
+/// bytes come from a buffer holding the last chunk read from the "file" (`input[..buf_end]`
+/// was read, `pos` is the cursor in it). A read larger than what is left in the buffer
+/// drops that rest and reads afresh after it. Outside FRAMEs each read empties the buffer, so
+/// this only matters for malformed frames, which then decode exactly as carbon decodes them.
 struct Machine<'a> {
     input: &'a [u8],
     pos: usize,
+    buf_end: usize,
     nodes: Vec<Node<'a>>,
     stack: Vec<NodeId>,
     marks: Vec<usize>,
@@ -202,6 +209,7 @@ impl<'a> Arena<'a> {
         let mut m = Machine {
             input: data,
             pos: 0,
+            buf_end: 0,
             nodes: Vec::new(),
             stack: Vec::new(),
             marks: Vec::new(),
@@ -305,11 +313,10 @@ impl<'a> Machine<'a> {
                     }
                 }
                 op::FRAME => {
-                    // Frames only batch reads; the frame must fit in what is left.
-                    let n = self.u64_le()?;
-                    if n > (self.input.len() - self.pos) as u64 {
-                        return Err(PickleError::Truncated);
-                    }
+                    // Load the frame into the buffer, then rewind to its start.
+                    let n = self.u64_len()?;
+                    self.take(n)?;
+                    self.pos -= n;
                 }
                 op::MARK => self.marks.push(self.stack.len()),
                 op::POP => {
@@ -344,21 +351,16 @@ impl<'a> Machine<'a> {
                     self.push(Node::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))));
                 }
                 op::INT => {
-                    let line = self.line()?;
-                    let node = match line {
-                        b"00" => Node::Bool(false),
-                        b"01" => Node::Bool(true),
-                        _ => value_to_int_node(
-                            parse_decimal_int(line.trim_ascii())
-                                .ok_or(PickleError::BadArgument("INT"))?,
-                        ),
-                    };
-                    self.push(node);
+                    let line = self.text_arg()?;
+                    let v = textint::int_opcode(line).ok_or(PickleError::BadArgument("INT"))?;
+                    self.push(match v {
+                        Value::Bool(b) => Node::Bool(b),
+                        other => value_to_int_node(other),
+                    });
                 }
                 op::LONG => {
-                    let line = self.line()?.trim_ascii();
-                    let digits = line.strip_suffix(b"L").unwrap_or(line);
-                    let v = parse_decimal_int(digits).ok_or(PickleError::BadArgument("LONG"))?;
+                    let line = self.text_arg()?;
+                    let v = textint::long_opcode(line).ok_or(PickleError::BadArgument("LONG"))?;
                     self.push(value_to_int_node(v));
                 }
                 op::LONG1 => {
@@ -372,7 +374,9 @@ impl<'a> Machine<'a> {
                     self.push(value_to_int_node(BigInt::from_le_bytes(b)));
                 }
                 op::FLOAT => {
-                    let line = self.line()?;
+                    let line = self.text_arg()?;
+                    // CPython hands the argument to C as a NUL-terminated string.
+                    let line = line.split(|&c| c == 0).next().unwrap_or(line);
                     let f = parse_float_line(line)?;
                     self.push(Node::Float(f));
                 }
@@ -416,22 +420,22 @@ impl<'a> Machine<'a> {
                 }
                 op::SHORT_BINBYTES => {
                     let n = self.byte()? as usize;
-                    let b = self.take(n)?;
+                    let b = self.take_into(n)?;
                     self.push(Node::Bytes(Cow::Borrowed(b)));
                 }
                 op::BINBYTES => {
                     let n = self.u32_len()?;
-                    let b = self.take(n)?;
+                    let b = self.take_into(n)?;
                     self.push(Node::Bytes(Cow::Borrowed(b)));
                 }
                 op::BINBYTES8 => {
                     let n = self.u64_len()?;
-                    let b = self.take(n)?;
+                    let b = self.take_into(n)?;
                     self.push(Node::Bytes(Cow::Borrowed(b)));
                 }
                 op::BYTEARRAY8 => {
                     let n = self.u64_len()?;
-                    let b = self.take(n)?;
+                    let b = self.take_into(n)?;
                     self.push(Node::ByteArray(Cow::Borrowed(b)));
                 }
                 op::EMPTY_TUPLE => self.push(Node::Tuple(Vec::new())),
@@ -541,18 +545,34 @@ impl<'a> Machine<'a> {
     // ---- input ----
 
     fn byte(&mut self) -> Result<u8, PickleError> {
-        let b = *self.input.get(self.pos).ok_or(PickleError::Truncated)?;
-        self.pos += 1;
-        Ok(b)
+        let b = self.take(1)?;
+        Ok(b[0])
     }
 
+    /// CPython's `_Unpickler_Read`: from the buffer if it holds `n` bytes, else `n` fresh
+    /// bytes from the file, the buffer's rest being dropped.
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
+        let start = if n <= self.buf_end.saturating_sub(self.pos) {
+            self.pos
+        } else {
+            self.buf_end
+        };
+        let end = start.checked_add(n).ok_or(PickleError::Truncated)?;
+        let s = self.input.get(start..end).ok_or(PickleError::Truncated)?;
+        self.pos = end;
+        self.buf_end = self.buf_end.max(end);
+        Ok(s)
+    }
+
+    /// CPython's `_Unpickler_ReadInto` (bytes, bytearray): the buffer's rest, then the file.
+    fn take_into(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         let end = self.pos.checked_add(n).ok_or(PickleError::Truncated)?;
         let s = self
             .input
             .get(self.pos..end)
             .ok_or(PickleError::Truncated)?;
         self.pos = end;
+        self.buf_end = self.buf_end.max(end);
         Ok(s)
     }
 
@@ -586,23 +606,38 @@ impl<'a> Machine<'a> {
         usize::try_from(n).map_err(|_| PickleError::BadArgument("negative length"))
     }
 
-    /// A text argument: bytes up to LF, which must be present.
+    /// A text argument: bytes up to LF, which must be present. Like `_Unpickler_Readline`,
+    /// a line not complete in the buffer is read afresh from the file after it.
     fn line(&mut self) -> Result<&'a [u8], PickleError> {
-        let rest = self.input.get(self.pos..).ok_or(PickleError::Truncated)?;
+        let buffered = self.input.get(self.pos..self.buf_end).unwrap_or(&[]);
+        if let Some(n) = buffered.iter().position(|&c| c == b'\n') {
+            self.pos += n + 1;
+            return Ok(&buffered[..n]);
+        }
+        let rest = self
+            .input
+            .get(self.buf_end..)
+            .ok_or(PickleError::Truncated)?;
         let n = rest
             .iter()
             .position(|&c| c == b'\n')
             .ok_or(PickleError::Truncated)?;
-        self.pos += n + 1;
+        self.pos = self.buf_end + n + 1;
+        self.buf_end = self.pos;
         Ok(&rest[..n])
     }
 
+    /// A numeric text argument, which CPython requires to be non-empty.
+    fn text_arg(&mut self) -> Result<&'a [u8], PickleError> {
+        match self.line()? {
+            [] => Err(PickleError::BadArgument("empty text argument")),
+            line => Ok(line),
+        }
+    }
+
     fn line_index(&mut self) -> Result<u64, PickleError> {
-        let line = self.line()?.trim_ascii();
-        std::str::from_utf8(line)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or(PickleError::BadArgument("memo index"))
+        let line = self.text_arg()?;
+        textint::memo_index(line).ok_or(PickleError::BadArgument("memo index"))
     }
 
     // ---- stack ----
@@ -698,7 +733,8 @@ fn pairs(items: &[NodeId]) -> Result<Vec<(NodeId, NodeId)>, PickleError> {
 
 /// FLOAT's argument: CPython's `PyOS_string_to_double`, where overflow is an error.
 fn parse_float_line(line: &[u8]) -> Result<f64, PickleError> {
-    if !line.is_ascii() || line.iter().any(|&c| c == b'_' || c.is_ascii_whitespace()) {
+    // Unlike float(), CPython's parser here takes no whitespace, underscores or non-ASCII.
+    if line.iter().any(|&c| c == b'_' || c <= b' ' || c >= 0x7f) {
         return Err(PickleError::BadArgument("FLOAT"));
     }
     let s = std::str::from_utf8(line).map_err(|_| PickleError::BadArgument("FLOAT"))?;
@@ -851,7 +887,7 @@ mod tests {
             b"(lp0\n(S'a\\x41\\n'\np1\nF1.5\nI01\nL12345678901234567890L\nV\\u00e9\\\\u\ntp2\na.",
         )
         .unwrap();
-        let big = parse_decimal_int(b"12345678901234567890").unwrap();
+        let big = textint::py_int(b"12345678901234567890", 10).unwrap();
         assert_eq!(
             v,
             Value::List(vec![Value::Tuple(vec![

@@ -4,6 +4,7 @@
 mod datapoints;
 mod decode;
 mod encode;
+mod textint;
 mod value;
 
 pub use datapoints::{decode_datapoints, DatapointBatch, ElementAbort, PickleDatapoint};

@@ -196,55 +196,14 @@ fn magnitude_to_f64(mag: &[u8]) -> Option<f64> {
     f.is_finite().then_some(f)
 }
 
-/// Parse a decimal integer (optional sign) of any length into a [`Value::Int`] or
-/// [`Value::BigInt`]. `None` if it is not one; Python 3.11 refuses more than 4300 digits.
-pub(crate) fn parse_decimal_int(text: &[u8]) -> Option<Value> {
-    let (neg, digits) = match text.first()? {
-        b'-' => (true, text.get(1..)?),
-        b'+' => (false, text.get(1..)?),
-        _ => (false, text),
-    };
-    if digits.is_empty() || digits.len() > 4300 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if let Ok(s) = std::str::from_utf8(text) {
-        if let Ok(i) = s.parse::<i64>() {
-            return Some(Value::Int(i));
-        }
-    }
-    // Schoolbook base conversion into little-endian base-2^32 limbs.
-    let mut limbs: Vec<u32> = vec![0];
-    for &d in digits {
-        let mut carry = u64::from(d - b'0');
-        for limb in limbs.iter_mut() {
-            let v = u64::from(*limb) * 10 + carry;
-            *limb = v as u32;
-            carry = v >> 32;
-        }
-        if carry > 0 {
-            limbs.push(carry as u32);
-        }
-    }
-    let mut bytes: Vec<u8> = limbs.iter().flat_map(|l| l.to_le_bytes()).collect();
-    bytes.push(0); // room for the sign bit
-    if neg {
-        for b in bytes.iter_mut() {
-            *b = !*b;
-        }
-        for b in bytes.iter_mut() {
-            let (v, carry) = b.overflowing_add(1);
-            *b = v;
-            if !carry {
-                break;
-            }
-        }
-    }
-    Some(BigInt::from_le_bytes(&bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pickle::textint::py_int;
+
+    fn parse_decimal_int(t: &[u8]) -> Option<Value> {
+        py_int(t, 10)
+    }
 
     #[test]
     fn bigint_round_trip_and_float() {
