@@ -39,7 +39,10 @@ pub struct AggregationRule {
 impl AggregationRule {
     /// Whether this rule applies to `metric` (the tag-normalised name).
     pub fn matches(&self, metric: &str) -> bool {
-        self.regex.as_ref().map_or(true, |r| r.is_match(metric))
+        match &self.regex {
+            Some(r) => r.is_match(metric),
+            None => true,
+        }
     }
 }
 
@@ -54,7 +57,11 @@ pub struct Aggregations {
 
 impl Default for Aggregations {
     fn default() -> Self {
-        Aggregations { rules: Vec::new(), default: default_rule(), skipped: Vec::new() }
+        Aggregations {
+            rules: Vec::new(),
+            default: default_rule(),
+            skipped: Vec::new(),
+        }
     }
 }
 
@@ -69,13 +76,20 @@ impl Aggregations {
 
     /// Parses storage-aggregation.conf text.
     pub fn parse(text: &str) -> Result<Aggregations, ConfigError> {
-        let ini = Ini::parse(text)
-            .map_err(|source| ConfigError::Ini { context: "storage-aggregation.conf".into(), source })?;
+        let ini = Ini::parse(text).map_err(|source| ConfigError::Ini {
+            context: "storage-aggregation.conf".into(),
+            source,
+        })?;
         let mut rules = Vec::new();
         let mut skipped = Vec::new();
         for section in ini.carbon_section_order() {
             let options = crate::section_items(&ini, section)?;
-            let get = |k: &str| options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+            let get = |k: &str| {
+                options
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.as_str())
+            };
             let x_files_factor = match get("xfilesfactor") {
                 None => None,
                 Some(raw) => match py_float(raw) {
@@ -87,14 +101,21 @@ impl Aggregations {
                         continue;
                     }
                     Some(v) if (0.0..=1.0).contains(&v) => Some(v),
-                    Some(_) => return Err(ConfigError::XFilesFactor { section: section.clone(), value: raw.into() }),
+                    Some(_) => {
+                        return Err(ConfigError::XFilesFactor {
+                            section: section.clone(),
+                            value: raw.into(),
+                        })
+                    }
                 },
             };
             let method = match get("aggregationmethod") {
                 None => None,
-                Some(raw) => Some(raw.parse::<AggregationMethod>().map_err(|_| ConfigError::AggregationMethod {
-                    section: section.clone(),
-                    value: raw.into(),
+                Some(raw) => Some(raw.parse::<AggregationMethod>().map_err(|_| {
+                    ConfigError::AggregationMethod {
+                        section: section.clone(),
+                        value: raw.into(),
+                    }
                 })?),
             };
             let pattern = match get("pattern") {
@@ -112,20 +133,36 @@ impl Aggregations {
                 pattern: pattern.clone(),
                 message,
             })?;
-            rules.push(AggregationRule { name: section.clone(), pattern: Some(pattern), x_files_factor, method, regex: Some(regex) });
+            rules.push(AggregationRule {
+                name: section.clone(),
+                pattern: Some(pattern),
+                x_files_factor,
+                method,
+                regex: Some(regex),
+            });
         }
-        Ok(Aggregations { rules, default: default_rule(), skipped })
+        Ok(Aggregations {
+            rules,
+            default: default_rule(),
+            skipped,
+        })
     }
 
     /// The first rule matching `metric` (pass the tag-normalised name), values possibly unset.
     pub fn rule_for(&self, metric: &str) -> &AggregationRule {
-        self.rules.iter().find(|r| r.matches(metric)).unwrap_or(&self.default)
+        self.rules
+            .iter()
+            .find(|r| r.matches(metric))
+            .unwrap_or(&self.default)
     }
 
     /// The (method, xFilesFactor) a new file of `metric` gets, unset values replaced by whisper's defaults.
     pub fn match_metric(&self, metric: &str) -> (AggregationMethod, f64) {
         let rule = self.rule_for(metric);
-        (rule.method.unwrap_or(DEFAULT_METHOD), rule.x_files_factor.unwrap_or(DEFAULT_XFF))
+        (
+            rule.method.unwrap_or(DEFAULT_METHOD),
+            rule.x_files_factor.unwrap_or(DEFAULT_XFF),
+        )
     }
 
     /// Every usable rule in matching order, the built-in default last.
@@ -135,7 +172,13 @@ impl Aggregations {
 }
 
 fn default_rule() -> AggregationRule {
-    AggregationRule { name: "default".into(), pattern: None, x_files_factor: None, method: None, regex: None }
+    AggregationRule {
+        name: "default".into(),
+        pattern: None,
+        x_files_factor: None,
+        method: None,
+        regex: None,
+    }
 }
 
 /// Python's `float(str)`: surrounding whitespace, `inf`/`nan` spellings and `_` between digits accepted.
@@ -144,7 +187,9 @@ pub fn py_float(s: &str) -> Option<f64> {
     let chars: Vec<char> = t.chars().collect();
     for (i, c) in chars.iter().enumerate() {
         if *c == '_' {
-            let around = i > 0 && chars[i - 1].is_ascii_digit() && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+            let around = i > 0
+                && chars[i - 1].is_ascii_digit()
+                && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
             if !around {
                 return None;
             }
@@ -154,11 +199,15 @@ pub fn py_float(s: &str) -> Option<f64> {
     let body = cleaned.trim_start_matches(['+', '-']);
     // Rust also accepts forms Python rejects only in spelling of specials; keep to Python's set.
     let lower = body.to_ascii_lowercase();
-    if lower.chars().any(|c| c.is_ascii_alphabetic()) && !matches!(lower.as_str(), "inf" | "infinity" | "nan") {
+    if lower.chars().any(|c| c.is_ascii_alphabetic())
+        && !matches!(lower.as_str(), "inf" | "infinity" | "nan")
+    {
         let exp = lower.find('e');
-        let ok_exp = exp.is_some_and(|p| lower[..p].chars().all(|c| c.is_ascii_digit() || c == '.') && {
-            let tail = lower[p + 1..].trim_start_matches(['+', '-']);
-            !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit())
+        let ok_exp = exp.is_some_and(|p| {
+            lower[..p].chars().all(|c| c.is_ascii_digit() || c == '.') && {
+                let tail = lower[p + 1..].trim_start_matches(['+', '-']);
+                !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit())
+            }
         });
         if !ok_exp {
             return None;
@@ -176,12 +225,22 @@ mod tests {
 
     #[test]
     fn python_float() {
-        for (s, v) in [("0.5", 0.5), (" 1 ", 1.0), ("1e-1", 0.1), ("1_0", 10.0), (".5", 0.5), ("5.", 5.0), ("+0", 0.0)] {
+        for (s, v) in [
+            ("0.5", 0.5),
+            (" 1 ", 1.0),
+            ("1e-1", 0.1),
+            ("1_0", 10.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("+0", 0.0),
+        ] {
             assert_eq!(py_float(s), Some(v), "{s}");
         }
         assert!(py_float("nan").unwrap().is_nan());
         assert_eq!(py_float("-Infinity"), Some(f64::NEG_INFINITY));
-        for s in ["", "x", "1_", "_1", "1__0", "0x10", "--1", "1e", "infinit", "1.2.3"] {
+        for s in [
+            "", "x", "1_", "_1", "1__0", "0x10", "--1", "1e", "infinit", "1.2.3",
+        ] {
             assert_eq!(py_float(s), None, "{s}");
         }
     }
@@ -195,7 +254,10 @@ mod tests {
         assert_eq!(a.match_metric("a.sum"), (AggregationMethod::Sum, 0.5));
         assert_eq!(a.match_metric("a.other"), (AggregationMethod::Max, 0.9));
         assert_eq!(a.rule_for("a.count").name, "count");
-        assert_eq!(Aggregations::default().match_metric("x"), (AggregationMethod::Average, 0.5));
+        assert_eq!(
+            Aggregations::default().match_metric("x"),
+            (AggregationMethod::Average, 0.5)
+        );
     }
 
     #[test]
@@ -203,11 +265,29 @@ mod tests {
         let a = Aggregations::parse("[a]\npattern = x\nxFilesFactor = lots\naggregationMethod = bogus\n[b]\nxFilesFactor = 0.2\n").unwrap();
         assert_eq!(a.rules().count(), 1);
         assert_eq!(a.skipped.len(), 2);
-        assert!(matches!(Aggregations::parse("[a]\npattern = x\nxFilesFactor = 1.5\n"), Err(ConfigError::XFilesFactor { .. })));
-        assert!(matches!(Aggregations::parse("[a]\npattern = x\nxFilesFactor = nan\n"), Err(ConfigError::XFilesFactor { .. })));
-        assert!(matches!(Aggregations::parse("[a]\naggregationMethod = median\n"), Err(ConfigError::AggregationMethod { .. })));
-        assert!(matches!(Aggregations::parse("[a]\npattern = [\n"), Err(ConfigError::Pattern { .. })));
+        assert!(matches!(
+            Aggregations::parse("[a]\npattern = x\nxFilesFactor = 1.5\n"),
+            Err(ConfigError::XFilesFactor { .. })
+        ));
+        assert!(matches!(
+            Aggregations::parse("[a]\npattern = x\nxFilesFactor = nan\n"),
+            Err(ConfigError::XFilesFactor { .. })
+        ));
+        assert!(matches!(
+            Aggregations::parse("[a]\naggregationMethod = median\n"),
+            Err(ConfigError::AggregationMethod { .. })
+        ));
+        assert!(matches!(
+            Aggregations::parse("[a]\npattern = [\n"),
+            Err(ConfigError::Pattern { .. })
+        ));
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Aggregations::load(&dir.path().join("none.conf")).unwrap().rules().count(), 1);
+        assert_eq!(
+            Aggregations::load(&dir.path().join("none.conf"))
+                .unwrap()
+                .rules()
+                .count(),
+            1
+        );
     }
 }

@@ -19,7 +19,10 @@ enum Token {
     Literal(char),
     AnyChar,
     Star,
-    Class { negated: bool, items: Vec<ClassItem> },
+    Class {
+        negated: bool,
+        items: Vec<ClassItem>,
+    },
     Never,
 }
 
@@ -63,7 +66,11 @@ impl Glob {
                 _ => None,
             })
             .collect();
-        Glob { tokens, match_all, prefix }
+        Glob {
+            tokens,
+            match_all,
+            prefix,
+        }
     }
 
     /// Whether the whole `name` matches (like `fnmatch.fnmatchcase`).

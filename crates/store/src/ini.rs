@@ -13,7 +13,6 @@
 //! `[...]` once stripped); [`Ini::carbon_section_order`] gives that list, which can differ from the parsed
 //! sections (e.g. `[a] ; note` is a section to ConfigParser but invisible to carbon).
 
-
 use crate::error::IniError;
 
 /// Name of the section whose keys are inherited by every other section.
@@ -30,7 +29,10 @@ struct Section {
 
 impl Section {
     fn get(&self, key: &str) -> Option<&str> {
-        self.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -81,6 +83,9 @@ fn py_lines(text: &str) -> Vec<&str> {
     lines
 }
 
+/// Options of one section while parsing: name and the value's lines.
+type RawOptions = Vec<(String, Vec<String>)>;
+
 /// Where a parsed line's values go: the DEFAULT section or a regular one (by index).
 #[derive(Clone, Copy, PartialEq)]
 enum Target {
@@ -93,8 +98,8 @@ impl Ini {
     pub fn parse(text: &str) -> Result<Ini, IniError> {
         let mut ini = Ini::default();
         // Values are collected as line lists and joined at the end, like ConfigParser.
-        let mut defaults: Vec<(String, Vec<String>)> = Vec::new();
-        let mut sections: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+        let mut defaults: RawOptions = Vec::new();
+        let mut sections: Vec<(String, RawOptions)> = Vec::new();
         let mut cursect: Option<Target> = None;
         let mut optname: Option<String> = None;
         let mut indent_level = 0usize;
@@ -105,7 +110,8 @@ impl Ini {
             let lineno = idx + 1;
             let stripped = py_strip(line);
             if stripped.starts_with('[') && stripped.ends_with(']') && stripped.len() >= 2 {
-                ini.carbon_order.push(stripped[1..stripped.len() - 1].to_string());
+                ini.carbon_order
+                    .push(stripped[1..stripped.len() - 1].to_string());
             }
             let is_comment = stripped.starts_with('#') || stripped.starts_with(';');
             if is_comment {
@@ -136,7 +142,10 @@ impl Ini {
                 } else if let Some(pos) = sections.iter().position(|(n, _)| n == header) {
                     // Strict mode: a section may appear once per file.
                     if seen_sections.iter().any(|s| s == header) {
-                        return Err(IniError::DuplicateSection { section: header.to_string(), line: lineno });
+                        return Err(IniError::DuplicateSection {
+                            section: header.to_string(),
+                            line: lineno,
+                        });
                     }
                     cursect = Some(Target::Section(pos));
                 } else {
@@ -148,7 +157,10 @@ impl Ini {
                 continue;
             }
             let Some(target) = cursect else {
-                return Err(IniError::MissingSectionHeader { line: lineno, text: line.to_string() });
+                return Err(IniError::MissingSectionHeader {
+                    line: lineno,
+                    text: line.to_string(),
+                });
             };
             match split_option(stripped) {
                 Some((name, value)) => {
@@ -165,7 +177,11 @@ impl Ini {
                             Target::Defaults => DEFAULT_SECTION.to_string(),
                             Target::Section(i) => sections[i].0.clone(),
                         };
-                        return Err(IniError::DuplicateOption { section, option: key, line: lineno });
+                        return Err(IniError::DuplicateOption {
+                            section,
+                            option: key,
+                            line: lineno,
+                        });
                     }
                     opts.push((key.clone(), vec![py_strip(value).to_string()]));
                     optname = Some(key);
@@ -176,7 +192,7 @@ impl Ini {
         if !bogus.is_empty() {
             return Err(IniError::Parsing { lines: bogus });
         }
-        let join = |opts: Vec<(String, Vec<String>)>| Section {
+        let join = |opts: RawOptions| Section {
             options: opts
                 .into_iter()
                 .map(|(k, v)| (k, v.join("\n").trim_end_matches(py_isspace).to_string()))
@@ -231,7 +247,9 @@ impl Ini {
                 .iter()
                 .find(|(n, _)| n == section)
                 .map(|(_, s)| s)
-                .ok_or_else(|| IniError::NoSection { section: section.to_string() })?;
+                .ok_or_else(|| IniError::NoSection {
+                    section: section.to_string(),
+                })?;
             for (k, v) in &sect.options {
                 match merged.iter_mut().find(|(mk, _)| mk == k) {
                     Some(slot) => slot.1 = v.clone(),
@@ -250,7 +268,7 @@ impl Ini {
 
 fn option_values<'a>(
     defaults: &'a mut [(String, Vec<String>)],
-    sections: &'a mut [(String, Vec<(String, Vec<String>)>)],
+    sections: &'a mut [(String, RawOptions)],
     target: Target,
     name: &str,
 ) -> Option<&'a mut Vec<String>> {
@@ -281,7 +299,12 @@ fn split_option(value: &str) -> Option<(&str, &str)> {
 
 /// BasicInterpolation: `%%` is a literal `%`, `%(name)s` is replaced by another option of the same
 /// section (or DEFAULT), recursively; any other `%` is an error.
-fn interpolate(section: &str, option: &str, value: &str, map: &[(String, String)]) -> Result<String, IniError> {
+fn interpolate(
+    section: &str,
+    option: &str,
+    value: &str,
+    map: &[(String, String)],
+) -> Result<String, IniError> {
     let mut out = String::new();
     interpolate_into(section, option, value, map, 1, &mut out)?;
     Ok(out)
@@ -296,7 +319,10 @@ fn interpolate_into(
     out: &mut String,
 ) -> Result<(), IniError> {
     if depth > MAX_INTERPOLATION_DEPTH {
-        return Err(IniError::InterpolationDepth { section: section.to_string(), option: option.to_string() });
+        return Err(IniError::InterpolationDepth {
+            section: section.to_string(),
+            option: option.to_string(),
+        });
     }
     let mut rest = value;
     while let Some(p) = rest.find('%') {
@@ -307,7 +333,9 @@ fn interpolate_into(
             out.push('%');
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('(') {
-            let close = tail.find(')').filter(|&c| c > 0 && tail[c + 1..].starts_with('s'));
+            let close = tail
+                .find(')')
+                .filter(|&c| c > 0 && tail[c + 1..].starts_with('s'));
             let Some(close) = close else {
                 return Err(IniError::InterpolationSyntax {
                     section: section.to_string(),
@@ -350,14 +378,23 @@ mod tests {
     }
 
     fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn basic_sections_keys_and_comments() {
-        let ini = Ini::parse("# c\n[carbon]\nPattern = ^carbon\\.\n; x\nretentions: 60:90d\n\n[b]\nk=v\n").unwrap();
+        let ini = Ini::parse(
+            "# c\n[carbon]\nPattern = ^carbon\\.\n; x\nretentions: 60:90d\n\n[b]\nk=v\n",
+        )
+        .unwrap();
         assert_eq!(ini.sections(), vec!["carbon", "b"]);
-        assert_eq!(items(&ini, "carbon"), kv(&[("pattern", "^carbon\\."), ("retentions", "60:90d")]));
+        assert_eq!(
+            items(&ini, "carbon"),
+            kv(&[("pattern", "^carbon\\."), ("retentions", "60:90d")])
+        );
         assert_eq!(items(&ini, "b"), kv(&[("k", "v")]));
         assert!(matches!(ini.items("zz"), Err(IniError::NoSection { .. })));
     }
@@ -366,14 +403,20 @@ mod tests {
     fn continuation_lines_and_blank_lines() {
         let text = "[s]\nkey = a\n  b\n\n  c\n\n\nother = x\n  # comment inside\n  y\n";
         let ini = Ini::parse(text).unwrap();
-        assert_eq!(items(&ini, "s"), kv(&[("key", "a\nb\n\nc"), ("other", "x\ny")]));
+        assert_eq!(
+            items(&ini, "s"),
+            kv(&[("key", "a\nb\n\nc"), ("other", "x\ny")])
+        );
     }
 
     #[test]
     fn first_delimiter_wins_and_header_runs_to_last_bracket() {
         let ini = Ini::parse("[a] junk ] tail\npattern = x:y=z\nk : v = w\n").unwrap();
         assert_eq!(ini.sections(), vec!["a] junk "]);
-        assert_eq!(items(&ini, "a] junk "), kv(&[("pattern", "x:y=z"), ("k", "v = w")]));
+        assert_eq!(
+            items(&ini, "a] junk "),
+            kv(&[("pattern", "x:y=z"), ("k", "v = w")])
+        );
         // carbon's raw scan does not see a header followed by text.
         assert!(ini.carbon_section_order().is_empty());
     }
@@ -390,24 +433,51 @@ mod tests {
 
     #[test]
     fn interpolation_rules() {
-        let ini = Ini::parse("[a]\np = 100%%\nq = 5%\nr = %(missing)s\ns = %(s)s\nt = %(p)s!\nu = %(p)\n").unwrap();
+        let ini = Ini::parse(
+            "[a]\np = 100%%\nq = 5%\nr = %(missing)s\ns = %(s)s\nt = %(p)s!\nu = %(p)\n",
+        )
+        .unwrap();
         assert_eq!(ini.get("a", "p").unwrap().as_deref(), Some("100%"));
         assert_eq!(ini.get("a", "T").unwrap().as_deref(), Some("100%!"));
-        assert!(matches!(ini.get("a", "q"), Err(IniError::InterpolationSyntax { .. })));
-        assert!(matches!(ini.get("a", "r"), Err(IniError::InterpolationMissingOption { .. })));
-        assert!(matches!(ini.get("a", "s"), Err(IniError::InterpolationDepth { .. })));
-        assert!(matches!(ini.get("a", "u"), Err(IniError::InterpolationSyntax { .. })));
+        assert!(matches!(
+            ini.get("a", "q"),
+            Err(IniError::InterpolationSyntax { .. })
+        ));
+        assert!(matches!(
+            ini.get("a", "r"),
+            Err(IniError::InterpolationMissingOption { .. })
+        ));
+        assert!(matches!(
+            ini.get("a", "s"),
+            Err(IniError::InterpolationDepth { .. })
+        ));
+        assert!(matches!(
+            ini.get("a", "u"),
+            Err(IniError::InterpolationSyntax { .. })
+        ));
         assert_eq!(ini.get("a", "nope").unwrap(), None);
     }
 
     #[test]
     fn strict_errors() {
-        assert!(matches!(Ini::parse("[a]\n[a]\n"), Err(IniError::DuplicateSection { line: 2, .. })));
-        assert!(matches!(Ini::parse("[a]\nk=1\nK=2\n"), Err(IniError::DuplicateOption { line: 3, .. })));
-        assert!(matches!(Ini::parse("k = v\n"), Err(IniError::MissingSectionHeader { line: 1, .. })));
+        assert!(matches!(
+            Ini::parse("[a]\n[a]\n"),
+            Err(IniError::DuplicateSection { line: 2, .. })
+        ));
+        assert!(matches!(
+            Ini::parse("[a]\nk=1\nK=2\n"),
+            Err(IniError::DuplicateOption { line: 3, .. })
+        ));
+        assert!(matches!(
+            Ini::parse("k = v\n"),
+            Err(IniError::MissingSectionHeader { line: 1, .. })
+        ));
         match Ini::parse("[a]\nnovalue\n= v\n[]\n") {
             Err(IniError::Parsing { lines }) => {
-                assert_eq!(lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![2, 3, 4])
+                assert_eq!(
+                    lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+                    vec![2, 3, 4]
+                )
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The metric tree on disk: INI reading with Python's ConfigParser semantics, storage-schemas.conf and
 //! storage-aggregation.conf matching exactly as carbon loads them, and the in-memory name index that
 //! answers graphite-web style globs (`* ? [..] {..}`) for find.
@@ -34,16 +35,31 @@ pub use schemas::{Schema, Schemas, SkippedSection};
 /// Reads a conf file as UTF-8 text; `None` if it does not exist.
 pub(crate) fn read_conf(path: &Path) -> Result<Option<String>, ConfigError> {
     match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() }),
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| ConfigError::NotUtf8 {
+                path: path.to_path_buf(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 /// `dict(config.items(section))` for a section from carbon's raw header scan.
-pub(crate) fn section_items(ini: &Ini, section: &str) -> Result<Vec<(String, String)>, ConfigError> {
+pub(crate) fn section_items(
+    ini: &Ini,
+    section: &str,
+) -> Result<Vec<(String, String)>, ConfigError> {
     if !ini.has_section(section) {
-        return Err(ConfigError::UnknownSection { section: section.to_string() });
+        return Err(ConfigError::UnknownSection {
+            section: section.to_string(),
+        });
     }
-    ini.items(section).map_err(|source| ConfigError::Ini { context: format!("section [{section}]"), source })
+    ini.items(section).map_err(|source| ConfigError::Ini {
+        context: format!("section [{section}]"),
+        source,
+    })
 }

@@ -53,7 +53,11 @@ pub fn translate(pattern: &str) -> Result<String, String> {
             '(' => {
                 if chars.get(i + 1) == Some(&'?') {
                     let rest: String = chars[i + 2..].iter().take(3).collect();
-                    if rest.starts_with('=') || rest.starts_with('!') || rest.starts_with("<=") || rest.starts_with("<!") {
+                    if rest.starts_with('=')
+                        || rest.starts_with('!')
+                        || rest.starts_with("<=")
+                        || rest.starts_with("<!")
+                    {
                         return unsupported("lookaround assertions");
                     }
                     if rest.starts_with("P=") {
@@ -126,7 +130,9 @@ fn repetition(chars: &[char], i: usize) -> Option<(String, Option<String>, usize
     let valid = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     match body.split_once(',') {
         None if !body.is_empty() && valid(&body) => Some((body, None, close + 1)),
-        Some((lo, hi)) if valid(lo) && valid(hi) => Some((lo.to_string(), Some(hi.to_string()), close + 1)),
+        Some((lo, hi)) if valid(lo) && valid(hi) => {
+            Some((lo.to_string(), Some(hi.to_string()), close + 1))
+        }
         _ => None,
     }
 }

@@ -42,8 +42,8 @@ pub fn parse_retention_def(def: &str) -> Result<ArchiveSpec, String> {
     let precision: u64 = if is_digits(precision) {
         precision.parse().map_err(|_| too_big("precision"))?
     } else {
-        let (num, unit) =
-            number_and_unit(precision).ok_or_else(|| format!("Invalid precision specification '{precision}'"))?;
+        let (num, unit) = number_and_unit(precision)
+            .ok_or_else(|| format!("Invalid precision specification '{precision}'"))?;
         let mult = unit_seconds(unit).ok_or_else(|| format!("Invalid unit '{unit}'"))?;
         let n: u64 = num.parse().map_err(|_| too_big("precision"))?;
         n.checked_mul(mult).ok_or_else(|| too_big("precision"))?
@@ -51,11 +51,14 @@ pub fn parse_retention_def(def: &str) -> Result<ArchiveSpec, String> {
     let points: u64 = if is_digits(points) {
         points.parse().map_err(|_| too_big("points"))?
     } else {
-        let (num, unit) =
-            number_and_unit(points).ok_or_else(|| format!("Invalid retention specification '{points}'"))?;
+        let (num, unit) = number_and_unit(points)
+            .ok_or_else(|| format!("Invalid retention specification '{points}'"))?;
         let mult = unit_seconds(unit).ok_or_else(|| format!("Invalid unit '{unit}'"))?;
         let n: u64 = num.parse().map_err(|_| too_big("duration"))?;
-        let seconds = n.checked_mul(mult).filter(|s| *s < (1 << 53)).ok_or_else(|| too_big("duration"))?;
+        let seconds = n
+            .checked_mul(mult)
+            .filter(|s| *s < (1 << 53))
+            .ok_or_else(|| too_big("duration"))?;
         if precision == 0 {
             return Err("division by zero".into());
         }
@@ -64,7 +67,10 @@ pub fn parse_retention_def(def: &str) -> Result<ArchiveSpec, String> {
     };
     let seconds_per_point = u32::try_from(precision).map_err(|_| too_big("precision"))?;
     let points = u32::try_from(points).map_err(|_| too_big("points"))?;
-    Ok(ArchiveSpec { seconds_per_point, points })
+    Ok(ArchiveSpec {
+        seconds_per_point,
+        points,
+    })
 }
 
 #[cfg(test)]
@@ -83,13 +89,34 @@ mod tests {
         assert_eq!(ok("7:1d"), (7, 12342));
         assert_eq!(ok("1m:90s"), (60, 1));
         assert_eq!(ok("1y:1y"), (31_536_000, 1));
-        assert_eq!(parse_retention_def("1min:1d").unwrap_err(), "Invalid unit 'min'");
-        assert_eq!(parse_retention_def("10sec:1h").unwrap_err(), "Invalid unit 'sec'");
-        assert_eq!(parse_retention_def("1:2:3").unwrap_err(), "too many values to unpack (expected 2)");
-        assert_eq!(parse_retention_def("60").unwrap_err(), "not enough values to unpack (expected 2, got 1)");
-        assert_eq!(parse_retention_def("60 :1d").unwrap_err(), "Invalid precision specification '60 '");
-        assert_eq!(parse_retention_def("1M:1d").unwrap_err(), "Invalid precision specification '1M'");
-        assert_eq!(parse_retention_def("60:d").unwrap_err(), "Invalid retention specification 'd'");
+        assert_eq!(
+            parse_retention_def("1min:1d").unwrap_err(),
+            "Invalid unit 'min'"
+        );
+        assert_eq!(
+            parse_retention_def("10sec:1h").unwrap_err(),
+            "Invalid unit 'sec'"
+        );
+        assert_eq!(
+            parse_retention_def("1:2:3").unwrap_err(),
+            "too many values to unpack (expected 2)"
+        );
+        assert_eq!(
+            parse_retention_def("60").unwrap_err(),
+            "not enough values to unpack (expected 2, got 1)"
+        );
+        assert_eq!(
+            parse_retention_def("60 :1d").unwrap_err(),
+            "Invalid precision specification '60 '"
+        );
+        assert_eq!(
+            parse_retention_def("1M:1d").unwrap_err(),
+            "Invalid precision specification '1M'"
+        );
+        assert_eq!(
+            parse_retention_def("60:d").unwrap_err(),
+            "Invalid retention specification 'd'"
+        );
         assert_eq!(parse_retention_def("0:1d").unwrap_err(), "division by zero");
         assert!(parse_retention_def("99999999999:1").is_err());
         assert!(parse_retention_def("1:99999999999999999999999").is_err());

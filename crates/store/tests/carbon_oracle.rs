@@ -190,25 +190,65 @@ const AGG_FATAL: &[&str] = &[
 ];
 
 const METRICS: &[&str] = &[
-    "carbon.agents.a.cpu", "inherit.x", "interp.y", "cont.z", "uns.q", "inv.r", "nr.s", "hdr.t", "WEEK.x",
-    "week.x", "abc123", "x{", "other", "", "a.min", "a.count", "a.sum", "a.bad", "absolute", "disk.used;dc=dc1",
-    "disk.used;dc=dc10", ".", "a.min.x", "a.max", "stats.x.count", "xcarbon.y", "carbon",
+    "carbon.agents.a.cpu",
+    "inherit.x",
+    "interp.y",
+    "cont.z",
+    "uns.q",
+    "inv.r",
+    "nr.s",
+    "hdr.t",
+    "WEEK.x",
+    "week.x",
+    "abc123",
+    "x{",
+    "other",
+    "",
+    "a.min",
+    "a.count",
+    "a.sum",
+    "a.bad",
+    "absolute",
+    "disk.used;dc=dc1",
+    "disk.used;dc=dc10",
+    ".",
+    "a.min.x",
+    "a.max",
+    "stats.x.count",
+    "xcarbon.y",
+    "carbon",
 ];
 
 fn archives_json(s: &store::Schema) -> Value {
-    json!(s.archives.iter().map(|a| json!([a.seconds_per_point, a.points])).collect::<Vec<_>>())
+    json!(s
+        .archives
+        .iter()
+        .map(|a| json!([a.seconds_per_point, a.points]))
+        .collect::<Vec<_>>())
 }
 
 #[test]
 fn schemas_and_aggregations_load_like_carbon() {
     let dir = tempfile::tempdir().unwrap();
-    let mut schema_files = vec![("ok.conf", SCHEMAS_OK.to_string()), ("plain.conf", SCHEMAS_PLAIN.to_string())];
+    let mut schema_files = vec![
+        ("ok.conf", SCHEMAS_OK.to_string()),
+        ("plain.conf", SCHEMAS_PLAIN.to_string()),
+    ];
     for (i, text) in SCHEMAS_FATAL.iter().enumerate() {
-        schema_files.push((Box::leak(format!("fatal{i}.conf").into_boxed_str()), text.to_string()));
+        schema_files.push((
+            Box::leak(format!("fatal{i}.conf").into_boxed_str()),
+            text.to_string(),
+        ));
     }
-    let mut agg_files = vec![("agg_ok.conf", AGG_OK.to_string()), ("agg_plain.conf", AGG_PLAIN.to_string())];
+    let mut agg_files = vec![
+        ("agg_ok.conf", AGG_OK.to_string()),
+        ("agg_plain.conf", AGG_PLAIN.to_string()),
+    ];
     for (i, text) in AGG_FATAL.iter().enumerate() {
-        agg_files.push((Box::leak(format!("agg_fatal{i}.conf").into_boxed_str()), text.to_string()));
+        agg_files.push((
+            Box::leak(format!("agg_fatal{i}.conf").into_boxed_str()),
+            text.to_string(),
+        ));
     }
     for (name, text) in schema_files.iter().chain(&agg_files) {
         fs::write(dir.path().join(name), text).unwrap();
@@ -219,17 +259,28 @@ fn schemas_and_aggregations_load_like_carbon() {
         "metrics": METRICS,
     });
     let out_path = dir.path().join("carbon-result.json");
-    run_sys_python(LOADER, &[dir.path().to_str().unwrap(), out_path.to_str().unwrap()], &request.to_string());
-    let carbon: Value = serde_json::from_str(&fs::read_to_string(&out_path).unwrap()).expect("loader output is JSON");
+    run_sys_python(
+        LOADER,
+        &[dir.path().to_str().unwrap(), out_path.to_str().unwrap()],
+        &request.to_string(),
+    );
+    let carbon: Value = serde_json::from_str(&fs::read_to_string(&out_path).unwrap())
+        .expect("loader output is JSON");
 
     for (name, _) in &schema_files {
         let theirs = &carbon["schemas"][name];
         let ours = Schemas::load(&dir.path().join(name), carbon_default_archives());
         match (ours, theirs.get("error")) {
             (Ok(s), None) => {
-                let loaded: Vec<Value> = s.schemas().map(|x| json!([x.name, archives_json(x)])).collect();
+                let loaded: Vec<Value> = s
+                    .schemas()
+                    .map(|x| json!([x.name, archives_json(x)]))
+                    .collect();
                 assert_eq!(json!(loaded), theirs["loaded"], "{name}: loaded schemas");
-                let matches: Vec<&str> = METRICS.iter().map(|m| s.match_metric(m).name.as_str()).collect();
+                let matches: Vec<&str> = METRICS
+                    .iter()
+                    .map(|m| s.match_metric(m).name.as_str())
+                    .collect();
                 assert_eq!(json!(matches), theirs["matches"], "{name}: matches");
             }
             (Err(_), Some(_)) => {}
@@ -238,14 +289,20 @@ fn schemas_and_aggregations_load_like_carbon() {
     }
     for (name, _) in &agg_files {
         let theirs = &carbon["aggregations"][name];
-        match (Aggregations::load(&dir.path().join(name)), theirs.get("error")) {
+        match (
+            Aggregations::load(&dir.path().join(name)),
+            theirs.get("error"),
+        ) {
             (Ok(a), None) => {
                 let loaded: Vec<Value> = a
                     .rules()
                     .map(|r| json!([r.name, [r.x_files_factor, r.method.map(|m| m.name())]]))
                     .collect();
                 assert_eq!(json!(loaded), theirs["loaded"], "{name}: loaded rules");
-                let matches: Vec<&str> = METRICS.iter().map(|m| a.rule_for(m).name.as_str()).collect();
+                let matches: Vec<&str> = METRICS
+                    .iter()
+                    .map(|m| a.rule_for(m).name.as_str())
+                    .collect();
                 assert_eq!(json!(matches), theirs["matches"], "{name}: matches");
             }
             (Err(_), Some(_)) => {}
@@ -253,8 +310,18 @@ fn schemas_and_aggregations_load_like_carbon() {
         }
     }
     // The cases really exercise both outcomes.
-    let errors = carbon["schemas"].as_object().unwrap().values().filter(|v| v.get("error").is_some()).count();
+    let errors = carbon["schemas"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| v.get("error").is_some())
+        .count();
     assert_eq!(errors, SCHEMAS_FATAL.len(), "{}", carbon["schemas"]);
-    let errors = carbon["aggregations"].as_object().unwrap().values().filter(|v| v.get("error").is_some()).count();
+    let errors = carbon["aggregations"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| v.get("error").is_some())
+        .count();
     assert_eq!(errors, AGG_FATAL.len(), "{}", carbon["aggregations"]);
 }

@@ -14,7 +14,10 @@ print(json.dumps([bool(match_entries([name], pat)) for pat, name in cases]))
 "#;
 
 fn ours(pattern: &str, name: &str) -> bool {
-    expand_braces(pattern, 10_000).expect("few variants").iter().any(|v| Glob::new(v).is_match(name))
+    expand_braces(pattern, 10_000)
+        .expect("few variants")
+        .iter()
+        .any(|v| Glob::new(v).is_match(name))
 }
 
 #[test]
@@ -25,17 +28,17 @@ fn globs_match_graphite_web_match_entries() {
     let mut cases = Vec::new();
     for _ in 0..6000 {
         let plen = rng.below(9);
-        let pattern: String = (0..plen).map(|_| *rng.pick(&pat_chars)).collect();
+        let pattern: String = (0..plen).map(|_| rng.pick(&pat_chars)).collect();
         let name: String = if rng.below(2) == 0 {
             let nlen = rng.below(6);
-            (0..nlen).map(|_| *rng.pick(&name_chars)).collect()
+            (0..nlen).map(|_| rng.pick(&name_chars)).collect()
         } else {
             // Roughly instantiate the pattern so that many cases are near-matches.
             let mut n = String::new();
             for c in pattern.chars() {
                 match c {
-                    '*' => (0..rng.below(3)).for_each(|_| n.push(*rng.pick(&name_chars))),
-                    '?' => n.push(*rng.pick(&name_chars)),
+                    '*' => (0..rng.below(3)).for_each(|_| n.push(rng.pick(&name_chars))),
+                    '?' => n.push(rng.pick(&name_chars)),
                     '{' | '}' | ',' if rng.below(2) == 0 => {}
                     '[' | ']' | '!' | '-' if rng.below(3) == 0 => {}
                     c => n.push(c),
@@ -54,7 +57,16 @@ fn globs_match_graphite_web_match_entries() {
         .filter(|((p, n), want)| ours(p, n) != **want)
         .map(|((p, n), want)| format!("pattern {p:?} name {n:?}: python says {want}"))
         .collect();
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     let matched = expected.iter().filter(|m| **m).count();
-    assert!(matched > 300, "too few positive cases ({matched}) to be meaningful");
+    assert!(
+        matched > 300,
+        "too few positive cases ({matched}) to be meaningful"
+    );
 }

@@ -20,7 +20,7 @@ mod walk;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::IndexError;
 use crate::glob::{expand_braces, has_wildcard, Glob};
@@ -58,6 +58,8 @@ impl Node {
 /// A trie node; `children` is only allocated for directories that have entries.
 #[derive(Debug, Default)]
 struct TrieNode {
+    // Boxed so that the many leaves cost one pointer, not an empty map (48 bytes).
+    #[allow(clippy::box_collection)]
     children: Option<Box<HashMap<Box<str>, TrieNode>>>,
     is_dir: bool,
     is_leaf: bool,
@@ -78,7 +80,9 @@ impl TrieNode {
     }
 
     fn iter_children(&self) -> impl Iterator<Item = (&str, &TrieNode)> {
-        self.children.iter().flat_map(|c| c.iter().map(|(k, v)| (k.as_ref(), v)))
+        self.children
+            .iter()
+            .flat_map(|c| c.iter().map(|(k, v)| (k.as_ref(), v)))
     }
 
     fn has_children(&self) -> bool {
@@ -90,6 +94,11 @@ impl TrieNode {
 #[derive(Debug)]
 pub struct NameIndex {
     root: RwLock<TrieNode>,
+    /// While a reload walks the disk, inserts are also logged here and replayed into the new tree,
+    /// so a metric created mid-walk is not lost by the swap.
+    reload_log: Mutex<Option<Vec<String>>>,
+    /// One reload at a time.
+    reloading: Mutex<()>,
 }
 
 impl Default for NameIndex {
@@ -116,11 +125,16 @@ struct Collector {
 
 impl Collector {
     fn new(limit: usize) -> Collector {
-        Collector { nodes: Vec::new(), limit, next_check: limit }
+        Collector {
+            nodes: Vec::new(),
+            limit,
+            next_check: limit,
+        }
     }
 
     fn add(&mut self, prefix: &[&str], name: &str, is_leaf: bool) -> bool {
-        let mut path = String::with_capacity(prefix.iter().map(|p| p.len() + 1).sum::<usize>() + name.len());
+        let mut path =
+            String::with_capacity(prefix.iter().map(|p| p.len() + 1).sum::<usize>() + name.len());
         for p in prefix {
             path.push_str(p);
             path.push('.');
@@ -141,8 +155,11 @@ impl Collector {
     /// drops duplicates.
     fn finish(&mut self) {
         // Locate each name once; comparisons then only slice.
-        let mut keyed: Vec<(usize, Node)> =
-            self.nodes.drain(..).map(|n| (n.path.rfind('.').map_or(0, |i| i + 1), n)).collect();
+        let mut keyed: Vec<(usize, Node)> = self
+            .nodes
+            .drain(..)
+            .map(|n| (n.path.rfind('.').map_or(0, |i| i + 1), n))
+            .collect();
         keyed.sort_unstable_by(|(ia, a), (ib, b)| {
             a.path[*ia..]
                 .cmp(&b.path[*ib..])
@@ -160,21 +177,48 @@ struct Overflow;
 impl NameIndex {
     /// An empty index (the data directory has no metrics yet).
     pub fn new() -> NameIndex {
-        NameIndex { root: RwLock::new(TrieNode { is_dir: true, ..Default::default() }) }
+        NameIndex::with_root(TrieNode {
+            is_dir: true,
+            ..Default::default()
+        })
+    }
+
+    fn with_root(root: TrieNode) -> NameIndex {
+        NameIndex {
+            root: RwLock::new(root),
+            reload_log: Mutex::new(None),
+            reloading: Mutex::new(()),
+        }
     }
 
     /// Walks `data_dir` (in parallel) and indexes every non-hidden directory and `*.wsp` file in it,
     /// following symlinks but never looping, and leaving out the top-level `_tagged` directory.
     pub fn load(data_dir: &Path) -> Result<(NameIndex, LoadStats), IndexError> {
         let (root, stats) = walk::walk(data_dir)?;
-        Ok((NameIndex { root: RwLock::new(root) }, stats))
+        Ok((NameIndex::with_root(root), stats))
     }
 
-    /// Rebuilds the index from disk and swaps it in; finds keep using the old tree until the swap.
+    /// Rebuilds the index from disk and swaps it in; finds keep using the old tree until the swap,
+    /// and metrics inserted during the walk are carried over.
     pub fn reload(&self, data_dir: &Path) -> Result<LoadStats, IndexError> {
-        let (root, stats) = walk::walk(data_dir)?;
-        *self.write() = root;
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        *self.log() = Some(Vec::new());
+        let walked = walk::walk(data_dir);
+        let mut root = self.write();
+        let logged = self.log().take().unwrap_or_default();
+        let (new_root, stats) = walked?;
+        *root = new_root;
+        for metric in logged {
+            // Logged names were validated when first inserted.
+            if let Ok(parts) = split_name(&metric) {
+                insert_parts(&mut root, &parts);
+            }
+        }
         Ok(stats)
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Option<Vec<String>>> {
+        self.reload_log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, TrieNode> {
@@ -191,23 +235,22 @@ impl NameIndex {
     pub fn insert(&self, metric: &str) -> Result<bool, IndexError> {
         let parts = split_name(metric)?;
         let mut root = self.write();
-        let mut node: &mut TrieNode = &mut root;
-        let (last, dirs) = parts.split_last().ok_or(IndexError::InvalidName { name: metric.into(), reason: "empty" })?;
-        for part in dirs {
-            node = node.child_mut_or_insert(part);
-            node.is_dir = true;
+        let fresh = insert_parts(&mut root, &parts);
+        if let Some(log) = self.log().as_mut() {
+            log.push(metric.to_string());
         }
-        let leaf = node.child_mut_or_insert(last);
-        let fresh = !leaf.is_leaf;
-        leaf.is_leaf = true;
         Ok(fresh)
     }
 
     /// Removes a leaf (its file was deleted). Parent branches stay: their directories still exist.
     /// Returns whether the leaf was present.
     pub fn remove(&self, metric: &str) -> bool {
-        let Ok(parts) = split_name(metric) else { return false };
-        let Some((last, dirs)) = parts.split_last() else { return false };
+        let Ok(parts) = split_name(metric) else {
+            return false;
+        };
+        let Some((last, dirs)) = parts.split_last() else {
+            return false;
+        };
         let mut root = self.write();
         let mut node: &mut TrieNode = &mut root;
         for part in dirs {
@@ -216,8 +259,12 @@ impl NameIndex {
                 None => return false,
             }
         }
-        let Some(children) = node.children.as_mut() else { return false };
-        let Some(leaf) = children.get_mut(*last) else { return false };
+        let Some(children) = node.children.as_mut() else {
+            return false;
+        };
+        let Some(leaf) = children.get_mut(*last) else {
+            return false;
+        };
         let was = leaf.is_leaf;
         leaf.is_leaf = false;
         if !leaf.is_dir && !leaf.has_children() {
@@ -260,7 +307,11 @@ impl NameIndex {
         let mut stack: Vec<(String, &TrieNode)> = vec![(String::new(), &root)];
         while let Some((prefix, n)) = stack.pop() {
             for (name, c) in n.iter_children() {
-                let path = if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") };
+                let path = if prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{prefix}.{name}")
+                };
                 if c.is_leaf {
                     out.push(path.clone());
                 }
@@ -282,24 +333,37 @@ impl NameIndex {
         let clean = pattern.replace('\\', "");
         let raw_parts: Vec<&str> = clean.split('.').collect();
         if raw_parts.len() > MAX_QUERY_PARTS {
-            return Err(IndexError::QueryTooLong { pattern: pattern.to_string(), limit: MAX_QUERY_PARTS });
+            return Err(IndexError::QueryTooLong {
+                pattern: pattern.to_string(),
+                limit: MAX_QUERY_PARTS,
+            });
         }
         let mut parts: Vec<Vec<Variant>> = Vec::with_capacity(raw_parts.len());
         for raw in &raw_parts {
-            let variants = expand_braces(raw, MAX_BRACE_VARIANTS)
-                .ok_or_else(|| IndexError::TooManyVariants { pattern: pattern.to_string(), limit: MAX_BRACE_VARIANTS })?;
+            let variants = expand_braces(raw, MAX_BRACE_VARIANTS).ok_or_else(|| {
+                IndexError::TooManyVariants {
+                    pattern: pattern.to_string(),
+                    limit: MAX_BRACE_VARIANTS,
+                }
+            })?;
             parts.push(variants.into_iter().map(compile_variant).collect());
         }
         let mut out = Collector::new(limit);
         let root = self.read();
         let mut prefix = Vec::new();
         if resolve(&root, &parts, &mut prefix, &mut out).is_err() {
-            return Err(IndexError::TooManyMatches { pattern: pattern.to_string(), limit });
+            return Err(IndexError::TooManyMatches {
+                pattern: pattern.to_string(),
+                limit,
+            });
         }
         drop(root);
         out.finish();
         if out.nodes.len() > limit {
-            return Err(IndexError::TooManyMatches { pattern: pattern.to_string(), limit });
+            return Err(IndexError::TooManyMatches {
+                pattern: pattern.to_string(),
+                limit,
+            });
         }
         Ok(out.nodes)
     }
@@ -317,7 +381,12 @@ fn compile_variant(v: String) -> Variant {
 
 /// Splits a metric name into path parts, refusing names that cannot be a plain, visible whisper path.
 fn split_name(metric: &str) -> Result<Vec<&str>, IndexError> {
-    let bad = |reason| Err(IndexError::InvalidName { name: metric.to_string(), reason });
+    let bad = |reason| {
+        Err(IndexError::InvalidName {
+            name: metric.to_string(),
+            reason,
+        })
+    };
     if metric.contains(';') {
         return bad("tagged names belong to the tag index");
     }
@@ -337,6 +406,22 @@ fn split_name(metric: &str) -> Result<Vec<&str>, IndexError> {
     Ok(parts)
 }
 
+/// Marks `parts` as a leaf below `root`, its parents as branches; returns whether the leaf is new.
+fn insert_parts(root: &mut TrieNode, parts: &[&str]) -> bool {
+    let Some((last, dirs)) = parts.split_last() else {
+        return false;
+    };
+    let mut node = root;
+    for part in dirs {
+        node = node.child_mut_or_insert(part);
+        node.is_dir = true;
+    }
+    let leaf = node.child_mut_or_insert(last);
+    let fresh = !leaf.is_leaf;
+    leaf.is_leaf = true;
+    fresh
+}
+
 /// The `*` that a trailing `**` stands for.
 fn star_part() -> Vec<Variant> {
     vec![Variant::Glob(Glob::new("*"))]
@@ -348,7 +433,9 @@ fn resolve<'t>(
     prefix: &mut Vec<&'t str>,
     out: &mut Collector,
 ) -> Result<(), Overflow> {
-    let Some((variants, rest)) = parts.split_first() else { return Ok(()) };
+    let Some((variants, rest)) = parts.split_first() else {
+        return Ok(());
+    };
     for variant in variants {
         match variant {
             Variant::GlobStar => {
@@ -395,8 +482,10 @@ fn resolve<'t>(
                     } else {
                         resolve(node, rest, prefix, out)?;
                     }
-                } else if let Some((name, child)) =
-                    node.children.as_ref().and_then(|c| c.get_key_value(lit.as_str()))
+                } else if let Some((name, child)) = node
+                    .children
+                    .as_ref()
+                    .and_then(|c| c.get_key_value(lit.as_str()))
                 {
                     visit(child, name, rest, prefix, out)?;
                 }

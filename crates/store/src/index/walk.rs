@@ -79,7 +79,10 @@ struct WorkerOut {
 
 /// Walks `root` and returns the trie and the statistics.
 pub(super) fn walk(root: &Path) -> Result<(TrieNode, LoadStats), IndexError> {
-    let meta = fs::metadata(root).map_err(|source| IndexError::DataDir { path: root.to_path_buf(), source })?;
+    let meta = fs::metadata(root).map_err(|source| IndexError::DataDir {
+        path: root.to_path_buf(),
+        source,
+    })?;
     if !meta.is_dir() {
         return Err(IndexError::DataDir {
             path: root.to_path_buf(),
@@ -87,21 +90,41 @@ pub(super) fn walk(root: &Path) -> Result<(TrieNode, LoadStats), IndexError> {
         });
     }
     // Reading the root must work; deeper failures are only counted.
-    fs::read_dir(root).map_err(|source| IndexError::DataDir { path: root.to_path_buf(), source })?;
+    fs::read_dir(root).map_err(|source| IndexError::DataDir {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let first = Job {
         path: root.to_path_buf(),
         components: Vec::new(),
-        ancestors: Arc::new(Ancestors { id: (meta.dev(), meta.ino()), parent: None }),
+        ancestors: Arc::new(Ancestors {
+            id: (meta.dev(), meta.ino()),
+            parent: None,
+        }),
     };
-    let queue = Mutex::new(Queue { jobs: vec![first], active: 0 });
+    let queue = Mutex::new(Queue {
+        jobs: vec![first],
+        active: 0,
+    });
     let wake = Condvar::new();
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
     let outs: Vec<WorkerOut> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| worker(&queue, &wake))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        let handles: Vec<_> = (0..workers)
+            .map(|_| s.spawn(|| worker(&queue, &wake)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     let mut stats = LoadStats::default();
-    let mut trie = TrieNode { is_dir: true, ..Default::default() };
+    let mut trie = TrieNode {
+        is_dir: true,
+        ..Default::default()
+    };
     for out in outs {
         stats.unreadable_dirs += out.stats.unreadable_dirs;
         stats.symlink_loops += out.stats.symlink_loops;
@@ -163,7 +186,10 @@ enum Kind {
 }
 
 fn read_one(job: &Job, stats: &mut LoadStats) -> (DirResult, Vec<Job>) {
-    let mut result = DirResult { components: job.components.clone(), ..Default::default() };
+    let mut result = DirResult {
+        components: job.components.clone(),
+        ..Default::default()
+    };
     let mut children = Vec::new();
     let entries = match fs::read_dir(&job.path) {
         Ok(e) => e,
@@ -217,7 +243,10 @@ fn read_one(job: &Job, stats: &mut LoadStats) -> (DirResult, Vec<Job>) {
                 children.push(Job {
                     path,
                     components,
-                    ancestors: Arc::new(Ancestors { id, parent: Some(job.ancestors.clone()) }),
+                    ancestors: Arc::new(Ancestors {
+                        id,
+                        parent: Some(job.ancestors.clone()),
+                    }),
                 });
             }
             Kind::Other => {}

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 
 /// Debian's python3, which sees graphite-carbon and graphite-web (`CARBONADO_SYS_PYTHON`).
 pub fn sys_python() -> PathBuf {
-    std::env::var_os("CARBONADO_SYS_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
+    std::env::var_os("CARBONADO_SYS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
 }
 
 /// Runs `script` with Debian's python, feeding `stdin`; returns stdout. A missing interpreter or a
@@ -24,7 +26,12 @@ pub fn run_sys_python(script: &str, args: &[&str], stdin: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("reference python {} not runnable: {e}", py.display()));
-    child.stdin.take().expect("stdin piped").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     let out = child.wait_with_output().expect("python finished");
     assert!(
         out.status.success(),
@@ -60,7 +67,7 @@ impl Rng {
     }
 
     /// A random element.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
 }
