@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut file) = tempfile_in_shm() else { return };
+    let Ok(mut file) = tempfile_in_shm() else {
+        return;
+    };
     if file.1.write_all(data).is_err() {
         return;
     }
@@ -24,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn tempfile_in_shm() -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    let dir = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() };
+    let dir = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm".into()
+    } else {
+        std::env::temp_dir()
+    };
     let path = dir.join(format!("whisper-fuzz-{}.wsp", std::process::id()));
     let file = std::fs::File::create(&path)?;
     Ok((path, file))

@@ -12,15 +12,27 @@ const NOW: i64 = 1_700_000_000;
 fn schema() -> [ArchiveSpec; 3] {
     // 10s:6h,1m:7d,10m:5y, the default schema.
     [
-        ArchiveSpec { seconds_per_point: 10, points: 2160 },
-        ArchiveSpec { seconds_per_point: 60, points: 10080 },
-        ArchiveSpec { seconds_per_point: 600, points: 262_800 },
+        ArchiveSpec {
+            seconds_per_point: 10,
+            points: 2160,
+        },
+        ArchiveSpec {
+            seconds_per_point: 60,
+            points: 10080,
+        },
+        ArchiveSpec {
+            seconds_per_point: 600,
+            points: 262_800,
+        },
     ]
 }
 
 fn make(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let opts = CreateOptions { sparse: true, fallocate: false };
+    let opts = CreateOptions {
+        sparse: true,
+        fallocate: false,
+    };
     (0..n)
         .map(|i| {
             let p = dir.join(format!("m{i:05}.wsp"));
@@ -34,14 +46,21 @@ fn make(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let base = PathBuf::from(std::env::args().nth(1).context("usage: bench_whisper DIR")?);
+    let base = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .context("usage: bench_whisper DIR")?,
+    );
 
     let many = make(&base.join("a"), 10_000)?;
     let t = Instant::now();
     for (i, p) in many.iter().enumerate() {
         Whisper::open_rw(p)?.update_many(&[(NOW, i as f64)], NOW)?;
     }
-    println!("update_many_1pt_x10000 {}", 10_000.0 / t.elapsed().as_secs_f64());
+    println!(
+        "update_many_1pt_x10000 {}",
+        10_000.0 / t.elapsed().as_secs_f64()
+    );
 
     let few = make(&base.join("b"), 1000)?;
     let pts: Vec<(i64, f64)> = (0..60).map(|k| (NOW - 590 + 10 * k, k as f64)).collect();
@@ -49,12 +68,17 @@ fn main() -> anyhow::Result<()> {
     for p in &few {
         Whisper::open_rw(p)?.update_many(&pts, NOW)?;
     }
-    println!("update_many_60pt_x1000 {}", 1000.0 / t.elapsed().as_secs_f64());
+    println!(
+        "update_many_60pt_x1000 {}",
+        1000.0 / t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let mut n = 0usize;
     for p in &many {
-        let f = Whisper::open(p)?.fetch(NOW - 86_400, NOW, NOW)?.context("no data")?;
+        let f = Whisper::open(p)?
+            .fetch(NOW - 86_400, NOW, NOW)?
+            .context("no data")?;
         n += f.values.len();
     }
     let rate = 10_000.0 / t.elapsed().as_secs_f64();

@@ -235,7 +235,10 @@ enum Fail {
 type Out = Result<(), Fail>;
 
 fn now() -> i64 {
-    if let Some(n) = std::env::var("CARBONADO_WHISPER_NOW").ok().and_then(|v| v.trim().parse().ok()) {
+    if let Some(n) = std::env::var("CARBONADO_WHISPER_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
         return n;
     }
     std::time::SystemTime::now()
@@ -249,7 +252,10 @@ fn describe(e: &WspError, path: &Path) -> String {
     match e {
         WspError::Corrupt { reason } => format!("{reason} ({})", path.display()),
         WspError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            format!("[Errno 2] No such file or directory: {}", pyfmt::repr_str(&path.display().to_string()))
+            format!(
+                "[Errno 2] No such file or directory: {}",
+                pyfmt::repr_str(&path.display().to_string())
+            )
         }
         other => other.to_string(),
     }
@@ -323,14 +329,23 @@ fn create(a: CreateArgs) -> Out {
         let archives = parse_archives(&args)?;
         let mut total_points = 0u64;
         for (i, s) in archives.iter().enumerate() {
-            println!("Archive {i}: {} points of {}s precision", s.points, s.seconds_per_point);
+            println!(
+                "Archive {i}: {} points of {}s precision",
+                s.points, s.seconds_per_point
+            );
             total_points += u64::from(s.points);
         }
         let size = 16 + archives.len() as u64 * 12 + total_points * 12;
         let disk = size.div_ceil(4096) * 4096;
-        println!("\nEstimated Whisper DB Size: {} ({disk} bytes on disk with 4k blocks)\n", byte_format(size as f64));
+        println!(
+            "\nEstimated Whisper DB Size: {} ({disk} bytes on disk with 4k blocks)\n",
+            byte_format(size as f64)
+        );
         for x in [1u64, 5, 10, 50, 100, 500] {
-            println!("Estimated storage requirement for {x}k metrics: {}", byte_format((x * 1000 * disk) as f64));
+            println!(
+                "Estimated storage requirement for {x}k metrics: {}",
+                byte_format((x * 1000 * disk) as f64)
+            );
         }
         return Ok(());
     }
@@ -346,10 +361,16 @@ fn create(a: CreateArgs) -> Out {
     // Checked in whisper's order: archive list, existing file, method, xFilesFactor.
     whisper::validate_archive_list(&mut archives).map_err(|e| err(e, &path))?;
     if path.exists() {
-        return Err(err(WspError::InvalidConfiguration(format!("File {} already exists!", path.display())), &path));
+        return Err(err(
+            WspError::InvalidConfiguration(format!("File {} already exists!", path.display())),
+            &path,
+        ));
     }
     let method: AggregationMethod = a.aggregation_method.parse().map_err(|e| err(e, &path))?;
-    let opts = CreateOptions { sparse: a.sparse, fallocate: a.fallocate };
+    let opts = CreateOptions {
+        sparse: a.sparse,
+        fallocate: a.fallocate,
+    };
     whisper::create(&path, &archives, a.x_files_factor, method, opts).map_err(|e| err(e, &path))?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!("Created: {} ({size} bytes)", path.display());
@@ -357,7 +378,13 @@ fn create(a: CreateArgs) -> Out {
 }
 
 const INFO_USAGE: &str = "Usage: carbonado whisper info [options] path [field]";
-const INFO_FIELDS: [&str; 5] = ["aggregationMethod", "maxRetention", "xFilesFactor", "archives", "fileSize"];
+const INFO_FIELDS: [&str; 5] = [
+    "aggregationMethod",
+    "maxRetention",
+    "xFilesFactor",
+    "archives",
+    "fileSize",
+];
 
 fn archive_fields(a: &whisper::ArchiveInfo) -> [(&'static str, i64); 5] {
     [
@@ -374,7 +401,9 @@ fn open(path: &Path) -> Result<Whisper, Fail> {
 }
 
 fn info(a: InfoArgs) -> Out {
-    let Some(p) = a.args.first() else { return Err(Fail::Usage(INFO_USAGE)) };
+    let Some(p) = a.args.first() else {
+        return Err(Fail::Usage(INFO_USAGE));
+    };
     let path = PathBuf::from(p);
     let w = open(&path)?;
     let h = w.header();
@@ -390,15 +419,20 @@ fn info(a: InfoArgs) -> Out {
                     .archives
                     .iter()
                     .map(|ar| {
-                        let kv: Vec<String> =
-                            archive_fields(ar).iter().map(|(k, v)| format!("'{k}': {v}")).collect();
+                        let kv: Vec<String> = archive_fields(ar)
+                            .iter()
+                            .map(|(k, v)| format!("'{k}': {v}"))
+                            .collect();
                         format!("{{{}}}", kv.join(", "))
                     })
                     .collect();
                 format!("[{}]", items.join(", "))
             }
             _ => {
-                println!("Unknown field \"{field}\". Valid fields are {}", INFO_FIELDS.join(","));
+                println!(
+                    "Unknown field \"{field}\". Valid fields are {}",
+                    INFO_FIELDS.join(",")
+                );
                 exit(1);
             }
         };
@@ -409,10 +443,20 @@ fn info(a: InfoArgs) -> Out {
         let archives = h
             .archives
             .iter()
-            .map(|ar| Json::Obj(archive_fields(ar).iter().map(|(k, v)| (k.to_string(), Json::Int(*v))).collect()))
+            .map(|ar| {
+                Json::Obj(
+                    archive_fields(ar)
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), Json::Int(*v)))
+                        .collect(),
+                )
+            })
             .collect();
         let j = Json::Obj(vec![
-            ("aggregationMethod".into(), Json::Str(h.aggregation_method.to_string())),
+            (
+                "aggregationMethod".into(),
+                Json::Str(h.aggregation_method.to_string()),
+            ),
             ("maxRetention".into(), Json::Int(i64::from(h.max_retention))),
             ("xFilesFactor".into(), Json::Float(h.xff())),
             ("archives".into(), Json::List(archives)),
@@ -468,7 +512,10 @@ fn fetch(a: FetchArgs) -> Out {
     }
     let mut out = String::new();
     if a.json {
-        let list: Vec<String> = values.iter().map(|v| v.map_or("null".to_string(), repr)).collect();
+        let list: Vec<String> = values
+            .iter()
+            .map(|v| v.map_or("null".to_string(), repr))
+            .collect();
         out.push_str(&format!(
             "{{\n    \"start\" : {},\n    \"end\" : {},\n    \"step\" : {},\n    \"values\" : [{}]\n  }}\n",
             f.from,
@@ -506,7 +553,11 @@ fn py_int(s: &str) -> Option<i64> {
         Some(r) => (true, r),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
@@ -524,21 +575,31 @@ fn py_float(s: &str) -> Option<f64> {
     let body = lower.trim_start_matches(['+', '-']);
     if matches!(body, "nan" | "inf" | "infinity") {
         let neg = lower.starts_with('-');
-        let v = if body == "nan" { f64::NAN } else { f64::INFINITY };
+        let v = if body == "nan" {
+            f64::NAN
+        } else {
+            f64::INFINITY
+        };
         return Some(if neg { -v } else { v });
     }
     if t.contains("__") || t.starts_with('_') || t.ends_with('_') {
         return None;
     }
     let clean: String = t.chars().filter(|&c| c != '_').collect();
-    if clean.is_empty() || !clean.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
+    if clean.is_empty()
+        || !clean
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
         return None;
     }
     clean.parse().ok()
 }
 
 fn update(a: UpdateArgs) -> Out {
-    let Some(p) = a.args.first() else { return Err(Fail::Usage(UPDATE_USAGE)) };
+    let Some(p) = a.args.first() else {
+        return Err(Fail::Usage(UPDATE_USAGE));
+    };
     let path = PathBuf::from(p);
     let now = now();
     let mut lines: Vec<String> = a.args[1..].to_vec();
@@ -552,14 +613,29 @@ fn update(a: UpdateArgs) -> Out {
         let l = l.replace("N:", &format!("{now}:"));
         let parts: Vec<&str> = l.split(':').collect();
         let [t, v] = parts[..] else {
-            return Err(Fail::Msg(format!("ValueError: bad datapoint '{}'", l.trim_end())));
+            return Err(Fail::Msg(format!(
+                "ValueError: bad datapoint '{}'",
+                l.trim_end()
+            )));
         };
-        let ts = py_int(t).ok_or_else(|| Fail::Msg(format!("ValueError: invalid literal for int() with base 10: '{t}'")))?;
-        let val = py_float(v).ok_or_else(|| Fail::Msg(format!("ValueError: could not convert string to float: '{v}'")))?;
+        let ts = py_int(t).ok_or_else(|| {
+            Fail::Msg(format!(
+                "ValueError: invalid literal for int() with base 10: '{t}'"
+            ))
+        })?;
+        let val = py_float(v).ok_or_else(|| {
+            Fail::Msg(format!(
+                "ValueError: could not convert string to float: '{v}'"
+            ))
+        })?;
         points.push((ts, val));
     }
     let mut w = Whisper::open_rw(&path).map_err(|e| Fail::Msg(describe(&e, &path)))?;
-    let r = if let [(ts, v)] = points[..] { w.update(v, ts, now) } else { w.update_many(&points, now) };
+    let r = if let [(ts, v)] = points[..] {
+        w.update(v, ts, now)
+    } else {
+        w.update_many(&points, now)
+    };
     r.map_err(|e| err(e, &path))
 }
 
@@ -570,7 +646,10 @@ fn dump(a: DumpArgs) -> Out {
     }
     let path = PathBuf::from(&a.args[0]);
     if !path.exists() {
-        return Err(Fail::Msg(format!("[ERROR] File \"{}\" does not exist!", path.display())));
+        return Err(Fail::Msg(format!(
+            "[ERROR] File \"{}\" does not exist!",
+            path.display()
+        )));
     }
     let w = open(&path)?;
     let h = w.header();
@@ -579,7 +658,10 @@ fn dump(a: DumpArgs) -> Out {
         out.push_str("Meta data:\n");
         out.push_str(&format!("  aggregation method: {}\n", h.aggregation_method));
         out.push_str(&format!("  max retention: {}\n", h.max_retention));
-        out.push_str(&format!("  xFilesFactor: {}\n\n", pyfmt::percent_g(h.xff(), 6, 0)));
+        out.push_str(&format!(
+            "  xFilesFactor: {}\n\n",
+            pyfmt::percent_g(h.xff(), 6, 0)
+        ));
         for (i, ar) in h.archives.iter().enumerate() {
             out.push_str(&format!("Archive {i} info:\n"));
             out.push_str(&format!("  offset: {}\n", ar.offset));
@@ -593,7 +675,12 @@ fn dump(a: DumpArgs) -> Out {
         if !a.raw {
             out.push_str(&format!("Archive {i} data:\n"));
         }
-        for (n, (ts, v)) in w.raw_archive(i).map_err(|e| err(e, &path))?.into_iter().enumerate() {
+        for (n, (ts, v)) in w
+            .raw_archive(i)
+            .map_err(|e| err(e, &path))?
+            .into_iter()
+            .enumerate()
+        {
             if a.raw {
                 out.push_str(&format!("{ts}:{}\n", pyfmt::percent_g(v, 35, 0)));
             } else {
@@ -606,7 +693,8 @@ fn dump(a: DumpArgs) -> Out {
     Ok(())
 }
 
-const RESIZE_USAGE: &str = "Usage: carbonado whisper resize path timePerPoint:timeToStore [timePerPoint:timeToStore]*";
+const RESIZE_USAGE: &str =
+    "Usage: carbonado whisper resize path timePerPoint:timeToStore [timePerPoint:timeToStore]*";
 
 fn py_range(from: i64, until: i64, step: i64) -> String {
     if step == 1 {
@@ -622,7 +710,10 @@ fn resize(a: ResizeArgs) -> Out {
     }
     let path = PathBuf::from(&a.args[0]);
     if !path.exists() {
-        return Err(Fail::MsgUsage(format!("[ERROR] File '{}' does not exist!\n\n", path.display()), RESIZE_USAGE));
+        return Err(Fail::MsgUsage(
+            format!("[ERROR] File '{}' does not exist!\n\n", path.display()),
+            RESIZE_USAGE,
+        ));
     }
     let now = now();
     open(&path)?;
@@ -644,13 +735,23 @@ fn resize(a: ResizeArgs) -> Out {
         }
     };
     println!("Creating new whisper database: {}", newfile.display());
-    let opts = ResizeOptions { xff: a.x_files_factor, method, aggregate: a.aggregate, now };
-    let report = whisper::resize(&path, &newfile, &archives, &opts).map_err(|e| err(e, &newfile))?;
+    let opts = ResizeOptions {
+        xff: a.x_files_factor,
+        method,
+        aggregate: a.aggregate,
+        now,
+    };
+    let report =
+        whisper::resize(&path, &newfile, &archives, &opts).map_err(|e| err(e, &newfile))?;
     let size = std::fs::metadata(&newfile).map(|m| m.len()).unwrap_or(0);
     println!("Created: {} ({size} bytes)", newfile.display());
     if a.aggregate {
         println!("Migrating data with aggregation...");
-        let ts: Vec<String> = report.old_timestamps.iter().map(|t| t.to_string()).collect();
+        let ts: Vec<String> = report
+            .old_timestamps
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
         println!("oldtimestamps: [{}]", ts.join(", "));
         for &(from, until, step) in &report.windows {
             println!("({from},{until},{step})");
@@ -688,8 +789,17 @@ fn set_aggregation(a: SetAggregationArgs) -> Out {
     }
     let path = PathBuf::from(&a.args[0]);
     let method_name = &a.args[1];
-    let xff_text = if a.args.len() == 3 { Some(a.args[2].as_str()) } else { None };
-    let missing = || Fail::MsgUsage(format!("[ERROR] File '{}' does not exist!\n\n", path.display()), SET_AGG_USAGE);
+    let xff_text = if a.args.len() == 3 {
+        Some(a.args[2].as_str())
+    } else {
+        None
+    };
+    let missing = || {
+        Fail::MsgUsage(
+            format!("[ERROR] File '{}' does not exist!\n\n", path.display()),
+            SET_AGG_USAGE,
+        )
+    };
     let w = match Whisper::open(&path) {
         Err(WspError::Io(_)) => return Err(missing()),
         other => other.map_err(|e| err(e, &path))?,
@@ -699,12 +809,18 @@ fn set_aggregation(a: SetAggregationArgs) -> Out {
     let method: AggregationMethod = method_name.parse().map_err(|e| err(e, &path))?;
     let xff = match xff_text {
         Some(t) => Some(py_float(t).ok_or_else(|| {
-            err(WspError::InvalidXFilesFactor(format!("Invalid xFilesFactor {t}, not a float")), &path)
+            err(
+                WspError::InvalidXFilesFactor(format!("Invalid xFilesFactor {t}, not a float")),
+                &path,
+            )
         })?),
         None => None,
     };
     whisper::set_aggregation(&path, Some(method), xff).map_err(|e| err(e, &path))?;
-    println!("Updated aggregation method: {} ({old} -> {method_name})", path.display());
+    println!(
+        "Updated aggregation method: {} ({old} -> {method_name})",
+        path.display()
+    );
     Ok(())
 }
 
@@ -712,7 +828,12 @@ fn set_xff(a: SetXffArgs) -> Out {
     let path = a.path;
     match whisper::set_x_files_factor(&path, a.xff) {
         Ok(old) => {
-            println!("Updated xFilesFactor: {} ({} -> {})", path.display(), repr(f64::from(old)), repr(a.xff));
+            println!(
+                "Updated xFilesFactor: {} ({} -> {})",
+                path.display(),
+                repr(f64::from(old)),
+                repr(a.xff)
+            );
             Ok(())
         }
         Err(WspError::Io(_)) => Err(Fail::MsgUsage(
@@ -734,12 +855,17 @@ fn fill(a: FillArgs) -> Out {
 
 fn merge(a: MergeArgs) -> Out {
     if a.args.len() < 2 {
-        return Err(Fail::Usage("Usage: carbonado whisper merge [options] from_path to_path"));
+        return Err(Fail::Usage(
+            "Usage: carbonado whisper merge [options] from_path to_path",
+        ));
     }
     let (from, to) = (PathBuf::from(&a.args[0]), PathBuf::from(&a.args[1]));
     for p in [&from, &to] {
         if !p.exists() {
-            return Err(Fail::Msg(format!("[ERROR] File \"{}\" does not exist!", p.display())));
+            return Err(Fail::Msg(format!(
+                "[ERROR] File \"{}\" does not exist!",
+                p.display()
+            )));
         }
     }
     whisper::merge(&from, &to, a.from, a.until, now()).map_err(|e| Fail::Msg(describe(&e, &from)))
@@ -755,11 +881,14 @@ fn opt_json(v: Option<f64>) -> Json {
 
 fn diff(a: DiffArgs) -> Out {
     if a.args.len() != 2 {
-        return Err(Fail::Usage("Usage: carbonado whisper diff [options] path_a path_b"));
+        return Err(Fail::Usage(
+            "Usage: carbonado whisper diff [options] path_a path_b",
+        ));
     }
     let (pa, pb) = (&a.args[0], &a.args[1]);
     let until = a.until.filter(|&u| u != 0);
-    let diffs = whisper::diff(pa, pb, a.ignore_empty, until, now()).map_err(|e| Fail::Msg(describe(&e, Path::new(pa))))?;
+    let diffs = whisper::diff(pa, pb, a.ignore_empty, until, now())
+        .map_err(|e| Fail::Msg(describe(&e, Path::new(pa))))?;
     let pretty = !a.columns;
     let headers = !a.no_headers;
     let mut out = String::new();
@@ -806,7 +935,11 @@ fn diff(a: DiffArgs) -> Out {
             out.push_str(&row(["archive".into(), "total".into(), "differing".into()]));
         }
         for d in &diffs {
-            out.push_str(&row([d.archive.to_string(), d.total.to_string(), d.points.len().to_string()]));
+            out.push_str(&row([
+                d.archive.to_string(),
+                d.total.to_string(),
+                d.points.len().to_string(),
+            ]));
         }
     } else {
         let head = |c: [&str; 4]| {
@@ -842,4 +975,3 @@ fn diff(a: DiffArgs) -> Out {
     write_stdout(&out);
     Ok(())
 }
-

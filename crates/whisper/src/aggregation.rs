@@ -85,8 +85,12 @@ impl AggregationMethod {
             // greater/smaller, which also decides what happens with NaN.
             Self::Max => rest.iter().fold(first, |m, &v| if v > m { v } else { m }),
             Self::Min => rest.iter().fold(first, |m, &v| if v < m { v } else { m }),
-            Self::AbsMax => rest.iter().fold(first, |m, &v| if v.abs() > m.abs() { v } else { m }),
-            Self::AbsMin => rest.iter().fold(first, |m, &v| if v.abs() < m.abs() { v } else { m }),
+            Self::AbsMax => rest
+                .iter()
+                .fold(first, |m, &v| if v.abs() > m.abs() { v } else { m }),
+            Self::AbsMin => rest
+                .iter()
+                .fold(first, |m, &v| if v.abs() < m.abs() { v } else { m }),
             Self::AvgZero => {
                 if neighbors.is_empty() {
                     return None;
@@ -139,11 +143,26 @@ mod tests {
     #[test]
     fn python_tie_and_nan_rules() {
         let n = [Some(-3.0), None, Some(3.0)];
-        assert_eq!(AggregationMethod::AbsMax.aggregate(&[-3.0, 3.0], &n), Some(-3.0));
-        assert_eq!(AggregationMethod::AbsMin.aggregate(&[2.0, -2.0], &n), Some(2.0));
-        assert!(AggregationMethod::Max.aggregate(&[f64::NAN, 1.0], &n).unwrap().is_nan());
-        assert_eq!(AggregationMethod::Max.aggregate(&[1.0, f64::NAN], &n), Some(1.0));
-        assert_eq!(AggregationMethod::AvgZero.aggregate(&[-3.0, 3.0], &n), Some(0.0));
+        assert_eq!(
+            AggregationMethod::AbsMax.aggregate(&[-3.0, 3.0], &n),
+            Some(-3.0)
+        );
+        assert_eq!(
+            AggregationMethod::AbsMin.aggregate(&[2.0, -2.0], &n),
+            Some(2.0)
+        );
+        assert!(AggregationMethod::Max
+            .aggregate(&[f64::NAN, 1.0], &n)
+            .unwrap()
+            .is_nan());
+        assert_eq!(
+            AggregationMethod::Max.aggregate(&[1.0, f64::NAN], &n),
+            Some(1.0)
+        );
+        assert_eq!(
+            AggregationMethod::AvgZero.aggregate(&[-3.0, 3.0], &n),
+            Some(0.0)
+        );
         assert_eq!(AggregationMethod::Average.aggregate(&[], &n), None);
     }
 }

@@ -34,17 +34,27 @@ pub fn plan(archives: &[ArchiveSpec], xff: f64, method: AggregationMethod) -> Re
     let mut list = archives.to_vec();
     validate_archive_list(&mut list)?;
     let x_files_factor = check_xff(xff)?;
-    let too_big = || Error::InvalidConfiguration("archive list too large for a whisper file".into());
+    let too_big =
+        || Error::InvalidConfiguration("archive list too large for a whisper file".into());
     let max_retention = list.iter().map(|a| a.retention()).max().unwrap_or(0);
     let max_retention = u32::try_from(max_retention).map_err(|_| too_big())?;
     let mut offset = Header::size_for(list.len()) as u64;
     let mut infos = Vec::with_capacity(list.len());
     for a in &list {
         let off = u32::try_from(offset).map_err(|_| too_big())?;
-        infos.push(ArchiveInfo { offset: off, seconds_per_point: a.seconds_per_point, points: a.points });
+        infos.push(ArchiveInfo {
+            offset: off,
+            seconds_per_point: a.seconds_per_point,
+            points: a.points,
+        });
         offset += u64::from(a.points) * POINT_SIZE as u64;
     }
-    Ok(Header { aggregation_method: method, max_retention, x_files_factor, archives: infos })
+    Ok(Header {
+        aggregation_method: method,
+        max_retention,
+        x_files_factor,
+        archives: infos,
+    })
 }
 
 /// Creates `path` as whisper's `create()` does; fails if the path exists.

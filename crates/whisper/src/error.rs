@@ -54,7 +54,9 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn corrupt(reason: impl Into<String>) -> Self {
-        Error::Corrupt { reason: reason.into() }
+        Error::Corrupt {
+            reason: reason.into(),
+        }
     }
 }
 

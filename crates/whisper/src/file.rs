@@ -28,7 +28,10 @@ impl Fetched {
     /// `(timestamp, value)` pairs for the non-empty values.
     pub fn points(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
         let (from, step) = (self.from, self.step);
-        self.values.iter().enumerate().filter_map(move |(i, v)| v.map(|v| (from + i as i64 * step, v)))
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, v)| v.map(|v| (from + i as i64 * step, v)))
     }
 }
 
@@ -81,7 +84,10 @@ impl Whisper {
 
     /// Opens a file for reading and writing.
     pub fn open_rw(path: impl AsRef<Path>) -> Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path.as_ref())?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path.as_ref())?;
         Self::from_file(file, path.as_ref())
     }
 
@@ -113,7 +119,12 @@ impl Whisper {
                     .filter(|&b| b != 0)
             })
             .collect();
-        Ok(Whisper { file, header, path: path.to_path_buf(), bases: Bases(bases) })
+        Ok(Whisper {
+            file,
+            header,
+            path: path.to_path_buf(),
+            bases: Bases(bases),
+        })
     }
 
     /// The decoded header.
@@ -159,7 +170,12 @@ impl Whisper {
         }
         let a = self.archive(idx)?;
         let mut buf = [0u8; 4];
-        read_exact_at(&self.file, &mut buf, u64::from(a.offset), "Unable to read base datapoint")?;
+        read_exact_at(
+            &self.file,
+            &mut buf,
+            u64::from(a.offset),
+            "Unable to read base datapoint",
+        )?;
         let b = i64::from(u32::from_be_bytes(buf));
         if let Some(slot) = bases.0.get_mut(idx) {
             *slot = Some(b);
@@ -168,7 +184,11 @@ impl Whisper {
     }
 
     fn archive(&self, idx: usize) -> Result<ArchiveInfo> {
-        self.header.archives.get(idx).copied().ok_or_else(|| Error::corrupt("no such archive"))
+        self.header
+            .archives
+            .get(idx)
+            .copied()
+            .ok_or_else(|| Error::corrupt("no such archive"))
     }
 
     /// Reads `count` consecutive slots starting at `slot`, wrapping at the end of the archive.
@@ -177,14 +197,24 @@ impl Whisper {
         buf.resize((count as usize) * POINT_SIZE, 0);
         let first = count.min(u64::from(a.points) - slot);
         let (head, tail) = buf.split_at_mut(first as usize * POINT_SIZE);
-        read_exact_at(&self.file, head, a.slot_offset(slot), "Unable to read datapoints")?;
+        read_exact_at(
+            &self.file,
+            head,
+            a.slot_offset(slot),
+            "Unable to read datapoints",
+        )?;
         // Python reads the remainder from the start of the archive in one go; only `points`
         // slots exist there, so a longer request reads at most the whole archive again.
         let mut rest = tail;
         while !rest.is_empty() {
             let n = rest.len().min(a.size() as usize);
             let (now, later) = rest.split_at_mut(n);
-            read_exact_at(&self.file, now, u64::from(a.offset), "Unable to read datapoints")?;
+            read_exact_at(
+                &self.file,
+                now,
+                u64::from(a.offset),
+                "Unable to read datapoints",
+            )?;
             rest = later;
         }
         Ok(())
@@ -257,7 +287,9 @@ impl Whisper {
                 start -= 1;
             }
             if start < end {
-                if let Err(e) = self.archive_update_many(idx, &order[start..end], &mut bases, &mut scratch) {
+                if let Err(e) =
+                    self.archive_update_many(idx, &order[start..end], &mut bases, &mut scratch)
+                {
                     self.keep_bases(Bases(vec![None; bases.0.len()]));
                     return Err(e);
                 }
@@ -271,11 +303,19 @@ impl Whisper {
 
     /// Writes chronologically ordered points into one archive and propagates them
     /// (whisper's `__archive_update_many`).
-    pub(crate) fn archive_update_many_pub(&mut self, idx: usize, points: &[(i64, f64)]) -> Result<()> {
+    pub(crate) fn archive_update_many_pub(
+        &mut self,
+        idx: usize,
+        points: &[(i64, f64)],
+    ) -> Result<()> {
         let mut bases = self.new_bases();
         let mut scratch = Scratch::default();
         let r = self.archive_update_many(idx, points, &mut bases, &mut scratch);
-        self.keep_bases(if r.is_ok() { bases } else { Bases(vec![None; bases.0.len()]) });
+        self.keep_bases(if r.is_ok() {
+            bases
+        } else {
+            Bases(vec![None; bases.0.len()])
+        });
         r
     }
 
@@ -317,9 +357,15 @@ impl Whisper {
         if let Some(p) = prev {
             s.runs.push(run(p, step, run_start_byte, s.bytes.len()));
         }
-        let Some(first) = s.runs.first() else { return Ok(()) };
+        let Some(first) = s.runs.first() else {
+            return Ok(());
+        };
         let stored_base = self.base(bases, idx)?;
-        let base = if stored_base == 0 { first.0 } else { stored_base };
+        let base = if stored_base == 0 {
+            first.0
+        } else {
+            stored_base
+        };
         let size = a.size() as usize;
         for &(interval, from, to) in &s.runs {
             let slot = a.slot(interval, base);
@@ -346,7 +392,8 @@ impl Whisper {
         for lower in idx + 1..self.header.archives.len() {
             let lstep = i64::from(self.archive(lower)?.seconds_per_point);
             s.lower.clear();
-            s.lower.extend(points.iter().map(|p| aligned(aligned(p.0, step), lstep)));
+            s.lower
+                .extend(points.iter().map(|p| aligned(aligned(p.0, step), lstep)));
             s.lower.dedup();
             let mut order = std::mem::take(&mut s.order);
             pyset::set_order(&s.lower, &mut s.table, &mut order);
@@ -380,10 +427,15 @@ impl Whisper {
         s: &mut Scratch,
     ) -> Result<bool> {
         let (h, l) = (self.archive(higher)?, self.archive(lower)?);
-        let (hstep, lstep) = (i64::from(h.seconds_per_point), i64::from(l.seconds_per_point));
+        let (hstep, lstep) = (
+            i64::from(h.seconds_per_point),
+            i64::from(l.seconds_per_point),
+        );
         let n = i64::from(l.seconds_per_point / h.seconds_per_point);
         let hbase = self.base(bases, higher)?;
-        let (Some(&lo), Some(&hi)) = (order.iter().min(), order.iter().max()) else { return Ok(false) };
+        let (Some(&lo), Some(&hi)) = (order.iter().min(), order.iter().max()) else {
+            return Ok(false);
+        };
         let span = (aligned(hi, lstep) - aligned(lo, lstep)) / hstep + n;
         if hbase == 0 || span > i64::from(h.points) {
             let mut any = false;
@@ -404,7 +456,10 @@ impl Whisper {
             let at = ((lower_start - first) / hstep) as usize * POINT_SIZE;
             s.neighbors.clear();
             s.known.clear();
-            for (i, chunk) in buf[at..at + n as usize * POINT_SIZE].chunks_exact(POINT_SIZE).enumerate() {
+            for (i, chunk) in buf[at..at + n as usize * POINT_SIZE]
+                .chunks_exact(POINT_SIZE)
+                .enumerate()
+            {
                 let (iv, v) = decode_point(chunk);
                 let value = (iv == lower_start + i as i64 * hstep).then_some(v);
                 if let Some(v) = value {
@@ -415,7 +470,9 @@ impl Whisper {
             if s.known.is_empty() || (s.known.len() as f64 / s.neighbors.len() as f64) < xff {
                 continue;
             }
-            let Some(value) = method.aggregate(&s.known, &s.neighbors) else { continue };
+            let Some(value) = method.aggregate(&s.known, &s.neighbors) else {
+                continue;
+            };
             let slot = if lbase == 0 {
                 lbase = lower_start;
                 bases.0[lower] = Some(lower_start);
@@ -465,10 +522,17 @@ impl Whisper {
         s: &mut Scratch,
     ) -> Result<bool> {
         let (h, l) = (self.archive(higher)?, self.archive(lower)?);
-        let (hstep, lstep) = (i64::from(h.seconds_per_point), i64::from(l.seconds_per_point));
+        let (hstep, lstep) = (
+            i64::from(h.seconds_per_point),
+            i64::from(l.seconds_per_point),
+        );
         let lower_start = aligned(timestamp, lstep);
         let hbase = self.base(bases, higher)?;
-        let first_slot = if hbase == 0 { 0 } else { h.slot(lower_start, hbase) };
+        let first_slot = if hbase == 0 {
+            0
+        } else {
+            h.slot(lower_start, hbase)
+        };
         let n = u64::from(l.seconds_per_point / h.seconds_per_point);
         let mut buf = std::mem::take(&mut s.read);
         self.read_slots(&h, first_slot, n, &mut buf)?;
@@ -490,13 +554,21 @@ impl Whisper {
         if known_fraction < self.header.xff() {
             return Ok(false);
         }
-        let Some(value) = self.header.aggregation_method.aggregate(&s.known, &s.neighbors) else {
+        let Some(value) = self
+            .header
+            .aggregation_method
+            .aggregate(&s.known, &s.neighbors)
+        else {
             return Ok(false);
         };
         let mut point = Vec::with_capacity(POINT_SIZE);
         encode_point(&mut point, lower_start, value)?;
         let lbase = self.base(bases, lower)?;
-        let slot = if lbase == 0 { 0 } else { l.slot(lower_start, lbase) };
+        let slot = if lbase == 0 {
+            0
+        } else {
+            l.slot(lower_start, lbase)
+        };
         self.file.write_all_at(&point, l.slot_offset(slot))?;
         if lbase == 0 {
             bases.0[lower] = Some(lower_start);
@@ -560,7 +632,12 @@ impl Whisper {
             return Err(Error::InvalidTimeInterval { from, until });
         }
         let base = self.base(&mut self.new_bases(), idx)?;
-        let mut out = Fetched { from: from_i, until: until_i, step, values: Vec::new() };
+        let mut out = Fetched {
+            from: from_i,
+            until: until_i,
+            step,
+            values: Vec::new(),
+        };
         if base == 0 {
             out.values = vec![None; wanted.max(0) as usize];
             return Ok(out);
@@ -578,7 +655,8 @@ impl Whisper {
         out.values.reserve_exact(count as usize);
         for (i, chunk) in buf.chunks_exact(POINT_SIZE).enumerate() {
             let (iv, v) = decode_point(chunk);
-            out.values.push((iv == from_i + i as i64 * step).then_some(v));
+            out.values
+                .push((iv == from_i + i as i64 * step).then_some(v));
         }
         Ok(out)
     }

@@ -41,7 +41,9 @@ impl ArchiveInfo {
     /// Floor division and a non-negative modulo, as whisper's Python arithmetic does.
     pub(crate) fn slot(&self, interval: i64, base: i64) -> u64 {
         let step = i64::from(self.seconds_per_point);
-        (interval - base).div_euclid(step).rem_euclid(i64::from(self.points)) as u64
+        (interval - base)
+            .div_euclid(step)
+            .rem_euclid(i64::from(self.points)) as u64
     }
 
     /// Byte offset of a slot.
@@ -76,7 +78,11 @@ impl Header {
 
     /// Total file size the header describes.
     pub fn file_size(&self) -> u64 {
-        self.archives.iter().map(|a| a.end()).max().unwrap_or(Self::size_for(self.archives.len()) as u64)
+        self.archives
+            .iter()
+            .map(|a| a.end())
+            .max()
+            .unwrap_or(Self::size_for(self.archives.len()) as u64)
     }
 
     /// Encodes the 16-byte metadata block.
@@ -105,7 +111,10 @@ impl Header {
     pub fn decode_metadata(bytes: &[u8]) -> Result<(Header, u32)> {
         let bad = || Error::corrupt("Unable to read header");
         let word = |i: usize| -> Result<[u8; 4]> {
-            bytes.get(i..i + 4).and_then(|s| s.try_into().ok()).ok_or_else(bad)
+            bytes
+                .get(i..i + 4)
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(bad)
         };
         let agg = u32::from_be_bytes(word(0)?);
         let max_retention = u32::from_be_bytes(word(4)?);
@@ -116,8 +125,12 @@ impl Header {
         if !(0.0..=1.0).contains(&xff) {
             return Err(bad());
         }
-        let header =
-            Header { aggregation_method, max_retention, x_files_factor: xff, archives: Vec::new() };
+        let header = Header {
+            aggregation_method,
+            max_retention,
+            x_files_factor: xff,
+            archives: Vec::new(),
+        };
         Ok((header, count))
     }
 
@@ -142,7 +155,11 @@ impl Header {
                 .get(at..at + ARCHIVE_INFO_SIZE)
                 .ok_or_else(|| Error::corrupt(format!("Unable to read archive{i} metadata")))?;
             let w = |j: usize| u32::from_be_bytes([rec[j], rec[j + 1], rec[j + 2], rec[j + 3]]);
-            header.archives.push(ArchiveInfo { offset: w(0), seconds_per_point: w(4), points: w(8) });
+            header.archives.push(ArchiveInfo {
+                offset: w(0),
+                seconds_per_point: w(4),
+                points: w(8),
+            });
         }
         header.check_layout(file_len)?;
         Ok(header)
@@ -155,20 +172,29 @@ impl Header {
         let mut longest = 0i64;
         for (i, a) in self.archives.iter().enumerate() {
             if a.seconds_per_point == 0 || a.points == 0 {
-                return Err(Error::corrupt(format!("archive{i} has zero points or precision")));
+                return Err(Error::corrupt(format!(
+                    "archive{i} has zero points or precision"
+                )));
             }
             if u64::from(a.offset) < prev_end {
-                return Err(Error::corrupt(format!("archive{i} overlaps the header or archive")));
+                return Err(Error::corrupt(format!(
+                    "archive{i} overlaps the header or archive"
+                )));
             }
             if a.end() > file_len {
-                return Err(Error::corrupt(format!("archive{i} extends past the end of the file")));
+                return Err(Error::corrupt(format!(
+                    "archive{i} extends past the end of the file"
+                )));
             }
             if let Some(p) = prev {
                 if a.seconds_per_point <= p.seconds_per_point
                     || a.seconds_per_point % p.seconds_per_point != 0
                     || u64::from(p.points) < u64::from(a.seconds_per_point / p.seconds_per_point)
                 {
-                    return Err(Error::corrupt(format!("archive{i} does not consolidate archive{}", i - 1)));
+                    return Err(Error::corrupt(format!(
+                        "archive{i} does not consolidate archive{}",
+                        i - 1
+                    )));
                 }
             }
             longest = longest.max(a.retention());
@@ -207,8 +233,16 @@ mod tests {
             max_retention: 600,
             x_files_factor: 0.5,
             archives: vec![
-                ArchiveInfo { offset: 40, seconds_per_point: 10, points: 6 },
-                ArchiveInfo { offset: 112, seconds_per_point: 60, points: 10 },
+                ArchiveInfo {
+                    offset: 40,
+                    seconds_per_point: 10,
+                    points: 6,
+                },
+                ArchiveInfo {
+                    offset: 112,
+                    seconds_per_point: 60,
+                    points: 10,
+                },
             ],
         }
     }

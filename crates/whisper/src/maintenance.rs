@@ -121,15 +121,26 @@ pub fn diff(
         let count = (end - start).div_euclid(step).max(0) as usize;
         let mut compared = Vec::new();
         for s in 0..count {
-            let (va, vb) = (fa.values.get(s).copied().flatten(), fb.values.get(s).copied().flatten());
-            let keep = if ignore_empty { va.is_some() && vb.is_some() } else { va.is_some() || vb.is_some() };
+            let (va, vb) = (
+                fa.values.get(s).copied().flatten(),
+                fb.values.get(s).copied().flatten(),
+            );
+            let keep = if ignore_empty {
+                va.is_some() && vb.is_some()
+            } else {
+                va.is_some() || vb.is_some()
+            };
             if keep {
                 compared.push((start + s as i64 * step, va, vb));
             }
         }
         let total = compared.len();
         let points = compared.into_iter().filter(|p| p.1 != p.2).collect();
-        out.push(ArchiveDiff { archive: n, points, total });
+        out.push(ArchiveDiff {
+            archive: n,
+            points,
+            total,
+        });
         until = until.min(start_time);
     }
     Ok(out)
@@ -175,7 +186,13 @@ pub fn fill(src: impl AsRef<Path>, dst: impl AsRef<Path>, now: i64) -> Result<()
     Ok(())
 }
 
-fn fill_range(src: &Whisper, dst: &mut Whisper, tstart: i64, mut tstop: i64, now: i64) -> Result<()> {
+fn fill_range(
+    src: &Whisper,
+    dst: &mut Whisper,
+    tstart: i64,
+    mut tstop: i64,
+    now: i64,
+) -> Result<()> {
     let src_time = now - i64::from(src.header().max_retention);
     if tstart < src_time && tstop < src_time {
         return Ok(());
@@ -245,9 +262,18 @@ pub fn resize(
         let from = now - a.retention() + i64::from(a.seconds_per_point);
         data.push((a.seconds_per_point, old.fetch(from, now, now)?));
     }
-    let header = create(dst.as_ref(), archives, xff, method, CreateOptions::default())?;
+    let header = create(
+        dst.as_ref(),
+        archives,
+        xff,
+        method,
+        CreateOptions::default(),
+    )?;
     let mut new = Whisper::open_rw(dst.as_ref())?;
-    let mut report = ResizeReport { header: Some(header.clone()), ..Default::default() };
+    let mut report = ResizeReport {
+        header: Some(header.clone()),
+        ..Default::default()
+    };
     if !opts.aggregate {
         for (_, f) in &data {
             if let Some(f) = f {

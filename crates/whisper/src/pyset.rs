@@ -47,7 +47,11 @@ fn insert(table: &mut [Option<i64>], v: i64) -> bool {
     let mut i = (h as usize) & mask;
     let mut perturb = h;
     loop {
-        let probes = if i + LINEAR_PROBES <= mask { LINEAR_PROBES } else { 0 };
+        let probes = if i + LINEAR_PROBES <= mask {
+            LINEAR_PROBES
+        } else {
+            0
+        };
         for j in 0..=probes {
             match table[i + j] {
                 None => {
@@ -59,7 +63,11 @@ fn insert(table: &mut [Option<i64>], v: i64) -> bool {
             }
         }
         perturb >>= PERTURB_SHIFT;
-        i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+        i = (i
+            .wrapping_mul(5)
+            .wrapping_add(1)
+            .wrapping_add(perturb as usize))
+            & mask;
     }
 }
 
@@ -90,6 +98,9 @@ mod tests {
         // Values checked with CPython 3.11: list(set([...])).
         assert_eq!(order(&[9, 1, 17]), vec![9, 1, 17]);
         assert_eq!(order(&[3, 2, 1, 2]), vec![1, 2, 3]);
-        assert_eq!(order(&[1700000040, 1700000100]), vec![1700000040, 1700000100]);
+        assert_eq!(
+            order(&[1700000040, 1700000100]),
+            vec![1700000040, 1700000100]
+        );
     }
 }

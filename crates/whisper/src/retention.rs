@@ -51,7 +51,9 @@ fn number_and_unit(s: &str) -> Option<(u64, &str)> {
 }
 
 fn too_big(def: &str) -> Error {
-    Error::InvalidRetention(format!("Invalid retention definition '{def}': value out of range"))
+    Error::InvalidRetention(format!(
+        "Invalid retention definition '{def}': value out of range"
+    ))
 }
 
 /// Parses one `precision:points` definition exactly as whisper's `parseRetentionDef` does.
@@ -60,12 +62,15 @@ fn too_big(def: &str) -> Error {
 /// precision with floor division.
 pub fn parse_retention_def(def: &str) -> Result<ArchiveSpec> {
     let Some((precision, points)) = def.trim().split_once(':') else {
-        return Err(Error::InvalidRetention(format!("Invalid retention definition '{def}'")));
+        return Err(Error::InvalidRetention(format!(
+            "Invalid retention definition '{def}'"
+        )));
     };
     let precision_secs: u64 = if all_digits(precision) {
         precision.parse().map_err(|_| too_big(def))?
     } else if let Some((n, unit)) = number_and_unit(precision) {
-        n.checked_mul(unit_multiplier(unit)?).ok_or_else(|| too_big(def))?
+        n.checked_mul(unit_multiplier(unit)?)
+            .ok_or_else(|| too_big(def))?
     } else {
         return Err(Error::InvalidRetention(format!(
             "Invalid precision specification '{precision}'"
@@ -74,7 +79,9 @@ pub fn parse_retention_def(def: &str) -> Result<ArchiveSpec> {
     let point_count: u64 = if all_digits(points) {
         points.parse().map_err(|_| too_big(def))?
     } else if let Some((n, unit)) = number_and_unit(points) {
-        let duration = n.checked_mul(unit_multiplier(unit)?).ok_or_else(|| too_big(def))?;
+        let duration = n
+            .checked_mul(unit_multiplier(unit)?)
+            .ok_or_else(|| too_big(def))?;
         if precision_secs == 0 {
             return Err(Error::InvalidRetention(format!(
                 "Invalid retention definition '{def}': precision is zero"
@@ -82,7 +89,9 @@ pub fn parse_retention_def(def: &str) -> Result<ArchiveSpec> {
         }
         duration / precision_secs
     } else {
-        return Err(Error::InvalidRetention(format!("Invalid retention specification '{points}'")));
+        return Err(Error::InvalidRetention(format!(
+            "Invalid retention specification '{points}'"
+        )));
     };
     Ok(ArchiveSpec {
         seconds_per_point: u32::try_from(precision_secs).map_err(|_| too_big(def))?,

@@ -8,13 +8,27 @@ fn valid_file() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("ok.wsp");
     let specs = [
-        ArchiveSpec { seconds_per_point: 10, points: 12 },
-        ArchiveSpec { seconds_per_point: 60, points: 10 },
+        ArchiveSpec {
+            seconds_per_point: 10,
+            points: 12,
+        },
+        ArchiveSpec {
+            seconds_per_point: 60,
+            points: 10,
+        },
     ];
-    create(&p, &specs, 0.5, AggregationMethod::Average, CreateOptions::default()).unwrap();
+    create(
+        &p,
+        &specs,
+        0.5,
+        AggregationMethod::Average,
+        CreateOptions::default(),
+    )
+    .unwrap();
     let mut w = Whisper::open_rw(&p).unwrap();
     let now = 1_700_000_000;
-    w.update_many(&[(now - 30, 1.0), (now - 20, 2.0), (now - 10, 3.0)], now).unwrap();
+    w.update_many(&[(now - 30, 1.0), (now - 20, 2.0), (now - 10, 3.0)], now)
+        .unwrap();
     std::fs::read(&p).unwrap()
 }
 
@@ -57,7 +71,10 @@ fn corpus_of_corrupt_files_is_rejected_with_typed_errors() {
         ("bad aggregation type 9", with(ok.clone(), 0, &be(9))),
         ("xff NaN", with(ok.clone(), 8, &f32::NAN.to_be_bytes())),
         ("xff above 1", with(ok.clone(), 8, &1.5f32.to_be_bytes())),
-        ("xff negative", with(ok.clone(), 8, &(-0.1f32).to_be_bytes())),
+        (
+            "xff negative",
+            with(ok.clone(), 8, &(-0.1f32).to_be_bytes()),
+        ),
         ("zero archives", with(ok.clone(), 12, &be(0))),
         ("huge archive count", with(ok.clone(), 12, &be(u32::MAX))),
         ("offset past EOF", with(ok.clone(), 16, &be(1_000_000))),
@@ -69,7 +86,10 @@ fn corpus_of_corrupt_files_is_rejected_with_typed_errors() {
         ("precision not a multiple", with(ok.clone(), 32, &be(65))),
         ("precision not increasing", with(ok.clone(), 32, &be(10))),
         ("maxRetention mismatch", with(ok.clone(), 4, &be(7))),
-        ("foreign: text", b"this is not a whisper file at all, just some text\n".to_vec()),
+        (
+            "foreign: text",
+            b"this is not a whisper file at all, just some text\n".to_vec(),
+        ),
         ("foreign: cwhisper magic", {
             let mut v = b"whisper_compressed\x01".to_vec();
             v.resize(200, 0);
@@ -110,5 +130,8 @@ fn random_mutations_never_panic() {
             rejected += 1;
         }
     }
-    assert!(rejected > 100, "mutations should often be detected, got {rejected}");
+    assert!(
+        rejected > 100,
+        "mutations should often be detected, got {rejected}"
+    );
 }

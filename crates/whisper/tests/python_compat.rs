@@ -8,7 +8,9 @@ use std::process::Command;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use whisper::{create, AggregationMethod, ArchiveSpec, CreateOptions, Error, Fetched, Whisper, ALL_METHODS};
+use whisper::{
+    create, AggregationMethod, ArchiveSpec, CreateOptions, Error, Fetched, Whisper, ALL_METHODS,
+};
 
 const CASES: usize = 400;
 
@@ -36,7 +38,10 @@ fn archives(rng: &mut StdRng) -> Vec<ArchiveSpec> {
             let min_points = prev.retention() / u64::from(spp) + 1;
             points = points.max(min_points as u32 + rng.gen_range(0..5));
         }
-        out.push(ArchiveSpec { seconds_per_point: spp, points });
+        out.push(ArchiveSpec {
+            seconds_per_point: spp,
+            points,
+        });
         spp *= rng.gen_range(2..=6);
     }
     // Fix up earlier archives that the loop enlarged after their successor was sized.
@@ -79,7 +84,9 @@ fn case(rng: &mut StdRng) -> Value {
         let future = if rng.gen_bool(0.1) { finest } else { 0 };
         let ts = |rng: &mut StdRng| now - rng.gen_range(-future..=max_ret + 3 * finest);
         if rng.gen_bool(0.3) {
-            ops.push(json!({"op": "update", "timestamp": ts(rng), "value": hex(value(rng)), "now": now}));
+            ops.push(
+                json!({"op": "update", "timestamp": ts(rng), "value": hex(value(rng)), "now": now}),
+            );
         } else {
             let n = rng.gen_range(1..60);
             let mut pts = Vec::new();
@@ -113,10 +120,20 @@ fn apply(path: &std::path::Path, c: &Value) -> Vec<Option<&'static str>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| ArchiveSpec { seconds_per_point: a[0].as_u64().unwrap() as u32, points: a[1].as_u64().unwrap() as u32 })
+        .map(|a| ArchiveSpec {
+            seconds_per_point: a[0].as_u64().unwrap() as u32,
+            points: a[1].as_u64().unwrap() as u32,
+        })
         .collect();
     let method: AggregationMethod = c["method"].as_str().unwrap().parse().unwrap();
-    create(path, &specs, c["xff"].as_f64().unwrap(), method, CreateOptions::default()).unwrap();
+    create(
+        path,
+        &specs,
+        c["xff"].as_f64().unwrap(),
+        method,
+        CreateOptions::default(),
+    )
+    .unwrap();
     let mut w = Whisper::open_rw(path).unwrap();
     c["ops"]
         .as_array()
@@ -127,8 +144,12 @@ fn apply(path: &std::path::Path, c: &Value) -> Vec<Option<&'static str>> {
             let r = if op["op"] == "update" {
                 w.update(unhex(&op["value"]), op["timestamp"].as_i64().unwrap(), now)
             } else {
-                let pts: Vec<(i64, f64)> =
-                    op["points"].as_array().unwrap().iter().map(|p| (p[0].as_i64().unwrap(), unhex(&p[1]))).collect();
+                let pts: Vec<(i64, f64)> = op["points"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (p[0].as_i64().unwrap(), unhex(&p[1])))
+                    .collect();
                 w.update_many(&pts, now)
             };
             match r {
@@ -147,7 +168,12 @@ fn same_fetch(ours: &Result<Option<Fetched>, Error>, theirs: &Value) -> bool {
         (Ok(Some(f)), t) if t.get("timeInfo").is_some() => {
             let ti = &t["timeInfo"];
             let vals = t["values"].as_array().unwrap();
-            (f.from, f.until, f.step) == (ti[0].as_i64().unwrap(), ti[1].as_i64().unwrap(), ti[2].as_i64().unwrap())
+            (f.from, f.until, f.step)
+                == (
+                    ti[0].as_i64().unwrap(),
+                    ti[1].as_i64().unwrap(),
+                    ti[2].as_i64().unwrap(),
+                )
                 && f.values.len() == vals.len()
                 && f.values.iter().zip(vals).all(|(a, b)| match (a, b) {
                     (None, Value::Null) => true,
@@ -172,13 +198,23 @@ fn random_operations_write_the_same_bytes_as_python_whisper() {
     let out = dir.path().join("out.json");
     std::fs::write(&job, json!({"dir": dir.path(), "cases": cases}).to_string()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/whisper_ops.py");
-    let st = Command::new(common::python()).arg(script).arg(&job).arg(&out).status().unwrap();
+    let st = Command::new(common::python())
+        .arg(script)
+        .arg(&job)
+        .arg(&out)
+        .status()
+        .unwrap();
     assert!(st.success(), "python driver failed");
     let results: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let mut mismatched = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let r = &results[i];
-        let theirs: Vec<Option<&str>> = r["errors"].as_array().unwrap().iter().map(|e| e.as_str()).collect();
+        let theirs: Vec<Option<&str>> = r["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
         assert_eq!(our_errors[i], theirs, "case {i}: op errors differ: {c}");
         let ours = std::fs::read(dir.path().join(format!("rs_{i}.wsp"))).unwrap();
         let py = std::fs::read(dir.path().join(format!("py_{i}.wsp"))).unwrap();
@@ -188,19 +224,41 @@ fn random_operations_write_the_same_bytes_as_python_whisper() {
         }
         // Cross-reading: our reader on python's file vs python's reader on ours.
         let w = Whisper::open(dir.path().join(format!("py_{i}.wsp"))).unwrap();
-        for (q, want) in c["fetches"].as_array().unwrap().iter().zip(r["fetch_rs"].as_array().unwrap()) {
-            let got = w.fetch(q["from"].as_i64().unwrap(), q["until"].as_i64().unwrap(), q["now"].as_i64().unwrap());
-            assert!(same_fetch(&got, want), "case {i}: fetch {q} ours {got:?} python {want}");
+        for (q, want) in c["fetches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(r["fetch_rs"].as_array().unwrap())
+        {
+            let got = w.fetch(
+                q["from"].as_i64().unwrap(),
+                q["until"].as_i64().unwrap(),
+                q["now"].as_i64().unwrap(),
+            );
+            assert!(
+                same_fetch(&got, want),
+                "case {i}: fetch {q} ours {got:?} python {want}"
+            );
         }
-        assert_eq!(r["fetch_rs"], r["fetch_py"], "case {i}: python reads our file differently from its own");
+        assert_eq!(
+            r["fetch_rs"], r["fetch_py"],
+            "case {i}: python reads our file differently from its own"
+        );
     }
     if let Some(&i) = mismatched.first() {
         let keep = std::env::temp_dir().join("whisper-compat-failure");
         let _ = std::fs::create_dir_all(&keep);
         for p in ["rs", "py"] {
-            let _ = std::fs::copy(dir.path().join(format!("{p}_{i}.wsp")), keep.join(format!("{p}.wsp")));
+            let _ = std::fs::copy(
+                dir.path().join(format!("{p}_{i}.wsp")),
+                keep.join(format!("{p}.wsp")),
+            );
         }
         let _ = std::fs::write(keep.join("case.json"), cases[i].to_string());
-        panic!("{} of {CASES} cases differ from python whisper, first: {i} (kept in {})", mismatched.len(), keep.display());
+        panic!(
+            "{} of {CASES} cases differ from python whisper, first: {i} (kept in {})",
+            mismatched.len(),
+            keep.display()
+        );
     }
 }

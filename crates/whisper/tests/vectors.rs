@@ -29,9 +29,13 @@ fn quote_bare_floats(text: &str) -> String {
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         if !in_string {
-            let hit = [("-Infinity", "\"-inf\""), ("Infinity", "\"inf\""), ("NaN", "\"nan\"")]
-                .into_iter()
-                .find(|(tok, _)| rest.starts_with(tok));
+            let hit = [
+                ("-Infinity", "\"-inf\""),
+                ("Infinity", "\"inf\""),
+                ("NaN", "\"nan\""),
+            ]
+            .into_iter()
+            .find(|(tok, _)| rest.starts_with(tok));
             if let Some((tok, rep)) = hit {
                 out.push_str(rep);
                 rest = &rest[tok.len()..];
@@ -92,8 +96,14 @@ fn cases_replay_byte_identical() {
         let c = &case["create"];
         let path = dir.path().join(format!("{name}.wsp"));
         let method: AggregationMethod = c["aggregationMethod"].as_str().unwrap().parse().unwrap();
-        create(&path, &specs(&c["archives"]), num(&c["xFilesFactor"]), method, CreateOptions::default())
-            .unwrap();
+        create(
+            &path,
+            &specs(&c["archives"]),
+            num(&c["xFilesFactor"]),
+            method,
+            CreateOptions::default(),
+        )
+        .unwrap();
         let mut w = Whisper::open_rw(&path).unwrap();
         for op in case["ops"].as_array().unwrap() {
             let now = op["now"].as_i64().unwrap();
@@ -112,12 +122,15 @@ fn cases_replay_byte_identical() {
             };
             match (&res, op["error"].as_str()) {
                 (Ok(()), None) => {}
-                (Err(Error::TimestampNotCovered), Some(e)) if e.starts_with("TimestampNotCovered") => {}
+                (Err(Error::TimestampNotCovered), Some(e))
+                    if e.starts_with("TimestampNotCovered") => {}
                 _ => panic!("{name}: op {op} gave {res:?}"),
             }
         }
         for f in case["fetches"].as_array().unwrap() {
-            let gran = f["archiveToSelect"].as_str().map(|s| parse_precision(s).unwrap());
+            let gran = f["archiveToSelect"]
+                .as_str()
+                .map(|s| parse_precision(s).unwrap());
             let res = w.fetch_with(
                 f["from"].as_i64().unwrap(),
                 f["until"].as_i64().unwrap(),
@@ -133,7 +146,11 @@ fn cases_replay_byte_identical() {
                     let ti = &want["timeInfo"];
                     assert_eq!(
                         (got.from, got.until, got.step),
-                        (ti[0].as_i64().unwrap(), ti[1].as_i64().unwrap(), ti[2].as_i64().unwrap()),
+                        (
+                            ti[0].as_i64().unwrap(),
+                            ti[1].as_i64().unwrap(),
+                            ti[2].as_i64().unwrap()
+                        ),
                         "{name} {f}"
                     );
                     let wv = want["values"].as_array().unwrap();
@@ -147,8 +164,14 @@ fn cases_replay_byte_identical() {
         }
         let info = &case["info"];
         let h = w.header();
-        assert_eq!(h.aggregation_method.name(), info["aggregationMethod"].as_str().unwrap());
-        assert_eq!(i64::from(h.max_retention), info["maxRetention"].as_i64().unwrap());
+        assert_eq!(
+            h.aggregation_method.name(),
+            info["aggregationMethod"].as_str().unwrap()
+        );
+        assert_eq!(
+            i64::from(h.max_retention),
+            info["maxRetention"].as_i64().unwrap()
+        );
         assert_eq!(h.xff(), num(&info["xFilesFactor"]));
         for (a, wa) in h.archives.iter().zip(info["archives"].as_array().unwrap()) {
             assert_eq!(i64::from(a.offset), wa["offset"].as_i64().unwrap());
@@ -156,9 +179,15 @@ fn cases_replay_byte_identical() {
             assert_eq!(a.size(), wa["size"].as_u64().unwrap());
         }
         let ours = std::fs::read(&path).unwrap();
-        let theirs = std::fs::read(vectors_dir().join(case["file"]["path"].as_str().unwrap())).unwrap();
-        if ours != theirs { std::fs::write(format!("/tmp/ours_{name}.wsp"), &ours).unwrap(); }
-        assert!(ours == theirs, "{name}: file bytes differ from python whisper's");
+        let theirs =
+            std::fs::read(vectors_dir().join(case["file"]["path"].as_str().unwrap())).unwrap();
+        if ours != theirs {
+            std::fs::write(format!("/tmp/ours_{name}.wsp"), &ours).unwrap();
+        }
+        assert!(
+            ours == theirs,
+            "{name}: file bytes differ from python whisper's"
+        );
     }
 }
 
@@ -169,8 +198,16 @@ fn retention_parsing_matches() {
         let input = c["input"].as_str().unwrap();
         match (parse_retention_def(input), c["error"].as_str()) {
             (Ok(a), None) => {
-                assert_eq!(i64::from(a.seconds_per_point), c["result"][0].as_i64().unwrap(), "{input}");
-                assert_eq!(i64::from(a.points), c["result"][1].as_i64().unwrap(), "{input}");
+                assert_eq!(
+                    i64::from(a.seconds_per_point),
+                    c["result"][0].as_i64().unwrap(),
+                    "{input}"
+                );
+                assert_eq!(
+                    i64::from(a.points),
+                    c["result"][1].as_i64().unwrap(),
+                    "{input}"
+                );
             }
             (Err(e), Some(want)) => assert_eq!(format!("ValueError: {e}"), want, "{input}"),
             (got, _) => panic!("{input}: {got:?}"),

@@ -77,7 +77,9 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Int(i) => out.push_str(&i.to_string()),
             Json::Float(f) if f.is_nan() => out.push_str("NaN"),
-            Json::Float(f) if f.is_infinite() => out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" }),
+            Json::Float(f) if f.is_infinite() => {
+                out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" })
+            }
             Json::Float(f) => out.push_str(&repr(*f)),
             Json::Str(s) => out.push_str(&json_string(s)),
             Json::List(items) if items.is_empty() => out.push_str("[]"),
@@ -184,10 +186,28 @@ fn utc(t: i64) -> Tm {
     }
 }
 
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// `time.ctime(t)` in UTC (`Tue Nov 14 22:13:20 2023`).
@@ -261,11 +281,23 @@ mod tests {
         assert_eq!(percent_g(0.5, 6, 0), "0.5");
         assert_eq!(percent_g(1e-5, 6, 0), "1e-05");
         assert_eq!(percent_g(0.0, 35, 10), "         0");
-        assert_eq!(percent_g(0.1, 35, 10), "0.1000000000000000055511151231257827");
-        assert_eq!(percent_g(1e300, 35, 0), "1.0000000000000000525047602552044202e+300");
+        assert_eq!(
+            percent_g(0.1, 35, 10),
+            "0.1000000000000000055511151231257827"
+        );
+        assert_eq!(
+            percent_g(1e300, 35, 0),
+            "1.0000000000000000525047602552044202e+300"
+        );
         assert_eq!(ctime(1_000_000_000), "Sun Sep  9 01:46:40 2001");
-        assert_eq!(strftime("%Y-%m-%d %j %A", 1_700_000_000), "2023-11-14 318 Tuesday");
-        let j = Json::Obj(vec![("a".into(), Json::List(vec![Json::Int(1), Json::Float(0.5)]))]);
+        assert_eq!(
+            strftime("%Y-%m-%d %j %A", 1_700_000_000),
+            "2023-11-14 318 Tuesday"
+        );
+        let j = Json::Obj(vec![(
+            "a".into(),
+            Json::List(vec![Json::Int(1), Json::Float(0.5)]),
+        )]);
         assert_eq!(j.dumps(": "), "{\n  \"a\": [\n    1,\n    0.5\n  ]\n}");
     }
 }
