@@ -97,6 +97,58 @@ fn cache_destination_killed_for_15s_under_load_loses_nothing() {
 }
 
 #[test]
+fn counting_sink_killed_for_15s_under_load_gets_every_point() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut a = rt.block_on(CountingSink::start(true));
+    let b = rt.block_on(CountingSink::start(true));
+    let dests = vec![format!("{}:a", a.addr), format!("{}:b", b.addr)];
+    let tmp = tempfile::tempdir().unwrap();
+    let (rl, rh) = (free_port(), free_port());
+    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "max_queue_size = 10000\n");
+    let mut relay = Proc::start(&tmp.path().join("relay"), &cfg, rl);
+    let (metrics, steps) = (1000usize, 200usize);
+    let loader = std::thread::spawn(move || {
+        let mut conns: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(("127.0.0.1", rl)).unwrap()).collect();
+        for j in 0..steps {
+            for (c, conn) in conns.iter_mut().enumerate() {
+                let mut text = String::new();
+                for m in (c..metrics).step_by(4) {
+                    text.push_str(&format!("sink.fault.m{m} {} {}\n", value(m, j), 1_700_000_000 + j));
+                }
+                conn.write_all(text.as_bytes()).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    a.kill();
+    std::thread::sleep(Duration::from_secs(15));
+    rt.block_on(a.restart());
+    loader.join().unwrap();
+    let stats = wait_drained(rh, Duration::from_secs(1), Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(500));
+    relay.stop();
+    assert_eq!(metric_sum(&stats, ".dropped"), 0, "{stats}");
+    let router = HashRouter::new(parse_destinations(&dests.join(",")).unwrap(), HashConfig::default()).unwrap();
+    let got = [a.distinct(), b.distinct()];
+    for (k, (map, dups)) in got.iter().enumerate() {
+        let mut want = HashMap::new();
+        for m in 0..metrics {
+            let name = format!("sink.fault.m{m}");
+            if router.destinations(&name)[0] == k {
+                for j in 0..steps {
+                    want.insert((name.clone(), ((1_700_000_000 + j) as f64).to_bits()), value(m, j));
+                }
+            }
+        }
+        assert_eq!(map.len(), want.len(), "destination {k}: distinct points");
+        assert!(map == &want, "destination {k}: exactly its own points, right values");
+        eprintln!("destination {k}: {} points, {dups} duplicates (resent after the kill)", want.len());
+    }
+    assert!(metric_sum(&stats, ".spilled") > 0, "{stats}");
+}
+
+#[test]
 fn relay_and_cache_in_one_process_store_the_local_share() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sink = rt.block_on(CountingSink::start(true));
