@@ -21,7 +21,6 @@
 //!   reported exactly ([`pickle::DatapointBatch::abort`]): earlier points kept, rest dropped.
 //! * Pickles with reference cycles, lone surrogates, or that expand past the output budget
 //!   (memo sharing) are refused; CPython would build them. Sets keep pickle order.
-//! * Text `I`/`L` opcodes are read as decimal (C `strtol` would read `I010` as octal).
 //! * Paths: `a..b`, `a.b.` and names with `/`, `\`, control characters, over-long components
 //!   or paths are refused (carbon writes `a/b`, `a/b/.wsp`, or escapes the data directory);
 //!   leading dots are stripped as carbon does. See [`path`].

@@ -128,6 +128,7 @@ impl<'n> Items<'n> {
     fn of(node: &'n Node<'_>) -> Option<Items<'n>> {
         Some(match node {
             Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => Items::Nodes(v),
+            Node::SmallTuple(..) => Items::Nodes(node.small_tuple()?),
             Node::Dict(v) => Items::Keys(v),
             Node::Str(s) => Items::Chars(s),
             Node::Bytes(b) | Node::ByteArray(b) => Items::Bytes(b),
@@ -229,7 +230,7 @@ fn type_name(node: &Node<'_>) -> &'static str {
         Node::Bytes(_) => "bytes",
         Node::ByteArray(_) => "bytearray",
         Node::List(_) => "list",
-        Node::Tuple(_) => "tuple",
+        Node::Tuple(_) | Node::SmallTuple(..) => "tuple",
         Node::Dict(_) => "dict",
         Node::Set(_) => "set",
         Node::FrozenSet(_) => "frozenset",

@@ -74,9 +74,21 @@ pub(crate) enum Node<'a> {
     ByteArray(Cow<'a, [u8]>),
     List(Vec<NodeId>),
     Tuple(Vec<NodeId>),
+    /// TUPLE1/2/3 results, kept inline: one allocation less per datapoint tuple.
+    SmallTuple([NodeId; 3], u8),
     Dict(Vec<(NodeId, NodeId)>),
     Set(Vec<NodeId>),
     FrozenSet(Vec<NodeId>),
+}
+
+impl Node<'_> {
+    /// The items of a TUPLE1/2/3 node.
+    pub(crate) fn small_tuple(&self) -> Option<&[NodeId]> {
+        match self {
+            Node::SmallTuple(items, n) => items.get(..usize::from(*n)),
+            _ => None,
+        }
+    }
 }
 
 /// The result of running a pickle: every object it built and which one STOP returned.
@@ -242,6 +254,7 @@ impl<'a> Arena<'a> {
             Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
                 v.len() * NODE_COST
             }
+            Node::SmallTuple(_, n) => usize::from(*n) * NODE_COST,
             Node::Dict(v) => v.len() * 2 * NODE_COST,
             _ => 0,
         };
@@ -250,7 +263,12 @@ impl<'a> Arena<'a> {
             .ok_or(PickleError::TooLarge)?;
         let is_container = matches!(
             node,
-            Node::List(_) | Node::Tuple(_) | Node::Dict(_) | Node::Set(_) | Node::FrozenSet(_)
+            Node::List(_)
+                | Node::Tuple(_)
+                | Node::SmallTuple(..)
+                | Node::Dict(_)
+                | Node::Set(_)
+                | Node::FrozenSet(_)
         );
         if is_container {
             if depth >= max_depth {
@@ -278,6 +296,10 @@ impl<'a> Arena<'a> {
             Node::ByteArray(b) => Value::ByteArray(b.to_vec()),
             Node::List(v) => Value::List(seq(v, budget, visiting)?),
             Node::Tuple(v) => Value::Tuple(seq(v, budget, visiting)?),
+            Node::SmallTuple(..) => {
+                let items = node.small_tuple().ok_or(PickleError::Internal)?;
+                Value::Tuple(seq(items, budget, visiting)?)
+            }
             Node::Set(v) => Value::Set(seq(v, budget, visiting)?),
             Node::FrozenSet(v) => Value::FrozenSet(seq(v, budget, visiting)?),
             Node::Dict(v) => Value::Dict(
@@ -440,9 +462,9 @@ impl<'a> Machine<'a> {
                 }
                 op::EMPTY_TUPLE => self.push(Node::Tuple(Vec::new())),
                 op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
-                    let n = usize::from(code - op::TUPLE1 + 1);
-                    let items = self.pop_n(n)?;
-                    self.push(Node::Tuple(items));
+                    let n = code - op::TUPLE1 + 1;
+                    let items = self.pop_small(usize::from(n))?;
+                    self.push(Node::SmallTuple(items, n));
                 }
                 op::TUPLE => {
                     let items = self.pop_to_mark()?;
@@ -669,11 +691,17 @@ impl<'a> Machine<'a> {
             .ok_or(PickleError::StackUnderflow)
     }
 
-    fn pop_n(&mut self, n: usize) -> Result<Vec<NodeId>, PickleError> {
+    /// Pop `n` <= 3 items in stack order into an inline array.
+    fn pop_small(&mut self, n: usize) -> Result<[NodeId; 3], PickleError> {
         if self.stack.len() < self.fence() + n {
             return Err(PickleError::StackUnderflow);
         }
-        Ok(self.stack.split_off(self.stack.len() - n))
+        let mut out = [0; 3];
+        let start = self.stack.len() - n;
+        for (slot, id) in out.iter_mut().zip(self.stack.drain(start..)) {
+            *slot = id;
+        }
+        Ok(out)
     }
 
     fn pop_mark(&mut self) -> Result<usize, PickleError> {
