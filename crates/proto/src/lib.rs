@@ -1,6 +1,6 @@
 //! Graphite's wire formats, as carbon and graphite-web speak them.
 //!
-//! Pure functions over bytes, no I/O: the plaintext line protocol ([`line`]), a safe pickle
+//! Pure functions over bytes, no I/O: the plaintext line protocol ([`line`](mod@line)), a safe pickle
 //! decoder and a CPython-exact protocol-2 encoder ([`pickle`]), 4-byte length framing
 //! ([`frame`]), the carbonlink cache query protocol ([`carbonlink`]), Graphite 1.1 tags
 //! ([`tags`]) and the mapping of metric names to whisper file paths ([`path`]).
@@ -24,6 +24,8 @@
 //! * Paths: `a..b`, `a.b.` and names with `/`, `\`, control characters, over-long components
 //!   or paths are refused (carbon writes `a/b`, `a/b/.wsp`, or escapes the data directory);
 //!   leading dots are stripped as carbon does. See [`path`].
+
+#![warn(missing_docs)]
 
 pub mod carbonlink;
 pub mod frame;
