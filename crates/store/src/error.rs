@@ -187,4 +187,12 @@ pub enum IndexError {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// A query that would examine more of the tree than allowed (e.g. repeated `**`).
+    #[error("query {pattern:?} would examine more than {limit} nodes")]
+    QueryTooExpensive {
+        /// The query.
+        pattern: String,
+        /// The limit that was exceeded.
+        limit: usize,
+    },
 }

@@ -33,6 +33,10 @@ pub const MAX_BRACE_VARIANTS: usize = 4096;
 /// Most dot-separated parts a query may have (a real tree is never this deep: PATH_MAX is 4096).
 pub const MAX_QUERY_PARTS: usize = 1024;
 
+/// Most trie nodes one query may examine. Ordinary queries stay far below it even on million-metric
+/// trees; repeated `**` or huge brace products would otherwise take minutes of CPU.
+pub const MAX_NODES_EXAMINED: usize = 20_000_000;
+
 /// Name of the top-level directory holding tagged series, which the plain tree leaves out.
 pub const TAGGED_DIR: &str = "_tagged";
 
@@ -119,6 +123,8 @@ enum Variant {
 struct Collector {
     nodes: Vec<Node>,
     limit: usize,
+    /// Trie nodes the query may still examine.
+    budget: usize,
     /// Length past which the list is deduplicated and checked against the limit again.
     next_check: usize,
 }
@@ -128,8 +134,15 @@ impl Collector {
         Collector {
             nodes: Vec::new(),
             limit,
+            budget: MAX_NODES_EXAMINED,
             next_check: limit,
         }
+    }
+
+    /// Accounts for examining `n` more nodes.
+    fn spend(&mut self, n: usize) -> Result<(), Overflow> {
+        self.budget = self.budget.checked_sub(n).ok_or(Overflow::Budget)?;
+        Ok(())
     }
 
     fn add(&mut self, prefix: &[&str], name: &str, is_leaf: bool) -> bool {
@@ -171,8 +184,13 @@ impl Collector {
     }
 }
 
-/// Signals that the collector went past its limit.
-struct Overflow;
+/// Why a query stopped early.
+enum Overflow {
+    /// More results than the caller's limit.
+    Limit,
+    /// More work than [`MAX_NODES_EXAMINED`].
+    Budget,
+}
 
 impl NameIndex {
     /// An empty index (the data directory has no metrics yet).
@@ -351,11 +369,20 @@ impl NameIndex {
         let mut out = Collector::new(limit);
         let root = self.read();
         let mut prefix = Vec::new();
-        if resolve(&root, &parts, &mut prefix, &mut out).is_err() {
-            return Err(IndexError::TooManyMatches {
-                pattern: pattern.to_string(),
-                limit,
-            });
+        match resolve(&root, &parts, &mut prefix, &mut out) {
+            Ok(()) => {}
+            Err(Overflow::Limit) => {
+                return Err(IndexError::TooManyMatches {
+                    pattern: pattern.to_string(),
+                    limit,
+                })
+            }
+            Err(Overflow::Budget) => {
+                return Err(IndexError::QueryTooExpensive {
+                    pattern: pattern.to_string(),
+                    limit: MAX_NODES_EXAMINED,
+                })
+            }
         }
         drop(root);
         out.finish();
@@ -447,9 +474,10 @@ fn resolve<'t>(
                     rest
                 };
                 // The node itself, then every branch below it (os.walk order does not matter: results
-                // are collected into a set).
+                // are deduplicated at the end).
                 let mut stack: Vec<(&'t TrieNode, Vec<&'t str>)> = vec![(node, Vec::new())];
                 while let Some((n, trail)) = stack.pop() {
+                    out.spend(1)?;
                     let saved = prefix.len();
                     prefix.extend(trail.iter().copied());
                     let r = resolve(n, next, prefix, out);
@@ -465,6 +493,7 @@ fn resolve<'t>(
                 }
             }
             Variant::Glob(glob) => {
+                out.spend(node.children.as_ref().map_or(0, |c| c.len()))?;
                 for (name, child) in node.iter_children() {
                     if glob.is_match(name) {
                         visit(child, name, rest, prefix, out)?;
@@ -472,12 +501,13 @@ fn resolve<'t>(
                 }
             }
             Variant::Literal(lit) => {
+                out.spend(1)?;
                 if lit.is_empty() {
                     // `os.path.join(dir, "")` is the directory itself: stay here, or (last part) emit
                     // the branch graphite-web names with a trailing dot.
                     if rest.is_empty() {
                         if !out.add(prefix, "", false) {
-                            return Err(Overflow);
+                            return Err(Overflow::Limit);
                         }
                     } else {
                         resolve(node, rest, prefix, out)?;
@@ -505,10 +535,10 @@ fn visit<'t>(
 ) -> Result<(), Overflow> {
     if rest.is_empty() {
         if child.is_dir && !out.add(prefix, name, false) {
-            return Err(Overflow);
+            return Err(Overflow::Limit);
         }
         if child.is_leaf && !out.add(prefix, name, true) {
-            return Err(Overflow);
+            return Err(Overflow::Limit);
         }
     } else if child.is_dir {
         prefix.push(name);

@@ -298,3 +298,16 @@ fn inserts_during_reload_survive_the_swap() {
     assert_eq!(idx.find("fresh.*", 10_000).unwrap().len(), 2000);
     assert!(idx.contains("servers.db01"));
 }
+
+#[test]
+fn runaway_globstar_queries_are_refused() {
+    let idx = NameIndex::new();
+    let deep = vec!["d"; 300].join(".");
+    idx.insert(&format!("{deep}.leaf")).unwrap();
+    assert_eq!(idx.find("**.leaf", 10).unwrap().len(), 1);
+    // Each further `**` multiplies the work by the depth: refused instead of running for minutes.
+    assert!(matches!(
+        idx.find("**.**.**.**.nope", 10),
+        Err(IndexError::QueryTooExpensive { .. })
+    ));
+}
