@@ -3,7 +3,8 @@
 #   (a) update_many of 1 point into each of 10,000 files (10s:6h,1m:7d,10m:5y, sparse files)
 #   (b) update_many of 60 points into each of 1,000 files
 #   (c) fetch of 1 day from each of the 10,000 files
-# Prints both rates (operations = files per second) and the ratio.
+# Prints both rates (operations = files per second) and the ratio, and the user-space CPU time
+# per operation of each side (system time is printed by each program; see bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,6 +20,9 @@ trap 'rm -rf "$WORK"' EXIT
 "$PY" bench/whisper_py.py "$WORK/py" > "$WORK/py.txt"
 "$BIN" "$WORK/rs" > "$WORK/rs.txt"
 
-printf '%-24s %14s %14s %9s\n' workload "python ops/s" "carbonado ops/s" ratio
+# Columns: wall-clock rates and their ratio, then user-space CPU per operation (the engine's own
+# work, without the kernel's file I/O, which both sides share) and that ratio.
+printf '%-24s %12s %12s %7s   %14s %14s %7s\n' workload "python op/s" "carbonado" ratio \
+  "py user us/op" "cb user us/op" ratio
 join <(sort "$WORK/py.txt") <(sort "$WORK/rs.txt") |
-  awk '{ printf "%-24s %14.0f %14.0f %8.1fx\n", $1, $2, $3, $3 / $2 }'
+  awk '{ printf "%-24s %12.0f %12.0f %6.1fx   %14.1f %14.1f %6.1fx\n", $1, $2, $5, $5 / $2, $3, $6, ($6 > 0 ? $3 / $6 : 0) }'

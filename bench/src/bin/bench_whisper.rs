@@ -1,5 +1,5 @@
 //! Carbonado side of bench/whisper.sh: the same workloads as whisper_py.py, printing
-//! `<workload> <operations per second>` lines.
+//! `<workload> <ops/s> <user CPU us/op> <system CPU us/op>` lines.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,6 +25,38 @@ fn schema() -> [ArchiveSpec; 3] {
             points: 262_800,
         },
     ]
+}
+
+/// This process's (user, system) CPU seconds, from /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_times() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let tick = 100.0;
+    (
+        f.get(11).copied().unwrap_or(0.0) / tick,
+        f.get(12).copied().unwrap_or(0.0) / tick,
+    )
+}
+
+/// Wall time plus CPU time of one workload.
+struct Timer(Instant, (f64, f64));
+
+impl Timer {
+    fn start() -> Self {
+        Timer(Instant::now(), cpu_times())
+    }
+
+    fn report(&self, name: &str, ops: f64) {
+        let wall = self.0.elapsed().as_secs_f64();
+        let (u, s) = cpu_times();
+        let (user, sys) = ((u - self.1 .0) / ops * 1e6, (s - self.1 .1) / ops * 1e6);
+        println!("{name} {} {user} {sys}", ops / wall);
+    }
 }
 
 fn make(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
@@ -81,8 +113,7 @@ fn main() -> anyhow::Result<()> {
             .context("no data")?;
         n += f.values.len();
     }
-    let rate = 10_000.0 / t.elapsed().as_secs_f64();
+    t.report("fetch_1day_x10000", 10_000.0);
     anyhow::ensure!(n == 10_000 * 1440, "unexpected fetch size {n}");
-    println!("fetch_1day_x10000 {rate}");
     Ok(())
 }

@@ -242,6 +242,8 @@ fn update_info_fetch_dump() {
     );
     let stdin = format!("{}:7\n{}:8.25\n{}:-3\n", NOW - 40, NOW - 30, NOW - 12_000);
     t.check_in("update", "update", &["m.wsp"], Some(&stdin));
+    t.check_in("update", "update", &["m.wsp"], Some(""));
+    t.check_in("update", "update", &["absent.wsp"], Some(""));
     t.check("update", "update", &["m.wsp", &format!("{}:1", NOW + 100)]);
     t.check(
         "update",

@@ -71,6 +71,16 @@ fn decode_point(b: &[u8]) -> (i64, f64) {
     (i64::from(u32::from_be_bytes(iv)), f64::from_be_bytes(v))
 }
 
+/// Times beyond this distance from the epoch are refused, so no arithmetic on them can overflow.
+const MAX_ABS_TIME: i64 = 1 << 48;
+
+pub(crate) fn check_time(t: i64) -> Result<i64> {
+    if !(-MAX_ABS_TIME..=MAX_ABS_TIME).contains(&t) {
+        return Err(Error::TimestampOutOfRange(t));
+    }
+    Ok(t)
+}
+
 fn aligned(ts: i64, step: i64) -> i64 {
     ts - ts.rem_euclid(step)
 }
@@ -223,6 +233,8 @@ impl Whisper {
     /// Stores one value, as whisper's `update()`: rejects future points and points at or past
     /// maxRetention, then propagates down until an archive's xFilesFactor is not met.
     pub fn update(&mut self, value: f64, timestamp: i64, now: i64) -> Result<()> {
+        check_time(timestamp)?;
+        check_time(now)?;
         let diff = now - timestamp;
         if !(diff >= 0 && diff < i64::from(self.header.max_retention)) {
             return Err(Error::TimestampNotCovered);
@@ -268,6 +280,10 @@ impl Whisper {
     pub fn update_many(&mut self, points: &[(i64, f64)], now: i64) -> Result<()> {
         if points.is_empty() {
             return Ok(());
+        }
+        check_time(now)?;
+        for p in points {
+            check_time(p.0)?;
         }
         // whisper sorts newest-first (stable) and reverses each archive's share; that equals an
         // ascending order where equal timestamps keep the reverse of their given order.
@@ -591,6 +607,9 @@ impl Whisper {
         now: i64,
         granularity: Option<u32>,
     ) -> Result<Option<Fetched>> {
+        check_time(from)?;
+        check_time(until)?;
+        check_time(now)?;
         if from > until {
             return Err(Error::InvalidTimeInterval { from, until });
         }
@@ -620,6 +639,8 @@ impl Whisper {
 
     /// Reads one archive between two times without any clamping (whisper's `__archive_fetch`).
     pub fn fetch_archive(&self, idx: usize, from: i64, until: i64) -> Result<Fetched> {
+        check_time(from)?;
+        check_time(until)?;
         let a = self.archive(idx)?;
         let step = i64::from(a.seconds_per_point);
         let from_i = aligned(from, step) + step;

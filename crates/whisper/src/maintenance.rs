@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::create::{check_xff, create, CreateOptions};
+use crate::file::check_time;
 use crate::{AggregationMethod, ArchiveSpec, Error, Header, Result, Whisper};
 
 /// Sets the aggregation method (and optionally xFilesFactor); returns the old method and xff.
@@ -57,6 +58,7 @@ pub fn merge(
     time_to: Option<i64>,
     now: i64,
 ) -> Result<()> {
+    check_time(now)?;
     let src = Whisper::open(from)?;
     let mut dst = Whisper::open_rw(to)?;
     same_archives(&src, &dst, "merging")?;
@@ -106,6 +108,7 @@ pub fn diff(
     until_time: Option<i64>,
     now: i64,
 ) -> Result<Vec<ArchiveDiff>> {
+    check_time(now)?;
     let wa = Whisper::open(a)?;
     let wb = Whisper::open(b)?;
     same_archives(&wa, &wb, "diffing")?;
@@ -149,6 +152,7 @@ pub fn diff(
 /// Copies into `dst` the points missing there that `src` has (whisper-fill's algorithm:
 /// gaps are runs of empty or zero values in `dst`, filled from `src`'s finest covering archive).
 pub fn fill(src: impl AsRef<Path>, dst: impl AsRef<Path>, now: i64) -> Result<()> {
+    check_time(now)?;
     let src = Whisper::open(src)?;
     let mut dst = Whisper::open_rw(dst)?;
     let mut start_from = now;
@@ -248,7 +252,7 @@ pub fn resize(
     archives: &[ArchiveSpec],
     opts: &ResizeOptions,
 ) -> Result<ResizeReport> {
-    let now = opts.now;
+    let now = check_time(opts.now)?;
     let old = Whisper::open(src)?;
     let oh = old.header().clone();
     let xff = opts.xff.unwrap_or(oh.xff());

@@ -135,3 +135,46 @@ fn random_mutations_never_panic() {
         "mutations should often be detected, got {rejected}"
     );
 }
+
+#[test]
+fn extreme_times_are_errors_not_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.wsp");
+    let specs = [ArchiveSpec {
+        seconds_per_point: 1,
+        points: 10,
+    }];
+    create(
+        &p,
+        &specs,
+        0.5,
+        AggregationMethod::Sum,
+        CreateOptions::default(),
+    )
+    .unwrap();
+    let mut w = Whisper::open_rw(&p).unwrap();
+    for t in [i64::MIN, i64::MAX, -(1 << 50), 1 << 50] {
+        assert!(matches!(
+            w.update(1.0, t, 1_700_000_000),
+            Err(Error::TimestampOutOfRange(_))
+        ));
+        assert!(matches!(
+            w.update_many(&[(t, 1.0)], 1_700_000_000),
+            Err(Error::TimestampOutOfRange(_))
+        ));
+        assert!(matches!(
+            w.fetch(t, i64::MAX, 1_700_000_000),
+            Err(Error::TimestampOutOfRange(_))
+        ));
+        assert!(matches!(
+            w.fetch_archive(0, 0, t),
+            Err(Error::TimestampOutOfRange(_))
+        ));
+        assert!(w.update_many(&[(1_700_000_000, 1.0)], t).is_err());
+    }
+    // A negative timestamp in range cannot be stored (whisper's interval is unsigned).
+    assert!(matches!(
+        w.update_many(&[(-5, 1.0)], -1),
+        Err(Error::TimestampOutOfRange(-5))
+    ));
+}
