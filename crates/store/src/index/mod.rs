@@ -4,9 +4,10 @@
 //! Query semantics follow graphite-web's `StandardFinder`: backslashes are removed from the query, it is
 //! split on `.`, each part is brace-expanded and every variant is either looked up literally (no `*`,
 //! `?` or `[`), matched with `fnmatch` against the children, or (exactly `**`) replaced by the node
-//! itself and all its descendant branches (a trailing `**` then lists everything below). An empty part
-//! (`a..b`) stays on the same node, as `os.path.join(dir, "")` does (a trailing one yields the branch
-//! `a.`, like graphite-web). A name that is both a directory
+//! itself and all its descendant branches, not entering symlinked directories as `os.walk` does not
+//! (a trailing `**` then lists everything below). An empty part (`a..b`) stays on the same node, as
+//! `os.path.join(dir, "")` does (a trailing one yields the branch `a.`, like graphite-web). A name that
+//! is both a directory
 //! and a `.wsp` file yields a branch and a leaf node with the same path.
 //!
 //! Deliberate differences from graphite-web, because the index is built from a walk that skips them:
@@ -67,6 +68,9 @@ struct TrieNode {
     children: Option<Box<HashMap<Box<str>, TrieNode>>>,
     is_dir: bool,
     is_leaf: bool,
+    /// A directory reached through a symlink: `**` does not descend into it (`os.walk` without
+    /// `followlinks`), though every other part follows it.
+    is_link: bool,
 }
 
 impl TrieNode {
@@ -484,7 +488,7 @@ fn resolve<'t>(
                     prefix.truncate(saved);
                     r?;
                     for (name, c) in n.iter_children() {
-                        if c.is_dir {
+                        if c.is_dir && !c.is_link {
                             let mut t = trail.clone();
                             t.push(name);
                             stack.push((c, t));

@@ -60,8 +60,8 @@ struct Job {
 struct DirResult {
     components: Vec<String>,
     leaves: Vec<String>,
-    /// Subdirectories (entered or not).
-    subdirs: Vec<String>,
+    /// Subdirectories (entered or not), flagged when reached through a symlink.
+    subdirs: Vec<(String, bool)>,
 }
 
 /// Shared work list: pending directories and how many are being read right now.
@@ -139,8 +139,10 @@ pub(super) fn walk(root: &Path) -> Result<(TrieNode, LoadStats), IndexError> {
                 node.child_mut_or_insert(&leaf).is_leaf = true;
                 stats.leaves += 1;
             }
-            for sub in dir.subdirs {
-                node.child_mut_or_insert(&sub).is_dir = true;
+            for (sub, is_link) in dir.subdirs {
+                let child = node.child_mut_or_insert(&sub);
+                child.is_dir = true;
+                child.is_link = is_link;
                 stats.branches += 1;
             }
         }
@@ -180,7 +182,8 @@ fn worker(queue: &Mutex<Queue>, wake: &Condvar) -> WorkerOut {
 
 /// What a directory entry turned out to be once symlinks are resolved.
 enum Kind {
-    Dir((u64, u64)),
+    /// A directory: its (device, inode) and whether the entry is a symlink.
+    Dir((u64, u64), bool),
     File,
     Other,
 }
@@ -215,7 +218,7 @@ fn read_one(job: &Job, stats: &mut LoadStats) -> (DirResult, Vec<Job>) {
         let path = entry.path();
         let kind = match entry.file_type() {
             Ok(t) if t.is_dir() || t.is_symlink() => match fs::metadata(&path) {
-                Ok(m) if m.is_dir() => Kind::Dir((m.dev(), m.ino())),
+                Ok(m) if m.is_dir() => Kind::Dir((m.dev(), m.ino()), t.is_symlink()),
                 Ok(m) if m.is_file() => Kind::File,
                 _ => Kind::Other,
             },
@@ -232,8 +235,8 @@ fn read_one(job: &Job, stats: &mut LoadStats) -> (DirResult, Vec<Job>) {
                     }
                 }
             }
-            Kind::Dir(id) => {
-                result.subdirs.push(name.to_string());
+            Kind::Dir(id, is_link) => {
+                result.subdirs.push((name.to_string(), is_link));
                 if job.ancestors.contains(id) {
                     stats.symlink_loops += 1;
                     continue;
