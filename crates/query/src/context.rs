@@ -49,6 +49,26 @@ pub struct Limits {
     pub max_points: Option<usize>,
 }
 
+/// Hard bound on the points one generated or re-bucketed series may have (identity, sinFunction,
+/// summarize, hitcount, ...), whatever the request's limits: a tiny step over a long range must
+/// fail cleanly rather than exhaust memory.
+pub const MAX_POINTS_PER_SERIES: usize = 10_000_000;
+
+/// Hard bound on the number of shifted copies timeStack may evaluate.
+pub const MAX_TIME_STACK_SHIFTS: i64 = 1_000;
+
+/// Errors unless a series of `n` points is within [`MAX_POINTS_PER_SERIES`].
+pub fn check_series_points(n: i64) -> crate::error::Result<()> {
+    if n < 0 || n as u64 > MAX_POINTS_PER_SERIES as u64 {
+        return Err(crate::error::QueryError::Limit {
+            what: "points per series",
+            got: usize::try_from(n).unwrap_or(usize::MAX),
+            max: MAX_POINTS_PER_SERIES,
+        });
+    }
+    Ok(())
+}
+
 /// Everything about the request that functions may consult.
 #[derive(Debug, Clone)]
 pub struct RequestContext {

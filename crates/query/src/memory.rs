@@ -30,6 +30,8 @@ pub struct Metric {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryFetcher {
     metrics: Vec<Metric>,
+    /// Names registered in the tag index (what `seriesByTag` searches), like graphite's TagDB.
+    tag_index: std::collections::BTreeSet<String>,
 }
 
 impl MemoryFetcher {
@@ -41,6 +43,27 @@ impl MemoryFetcher {
     /// Adds a metric.
     pub fn insert(&mut self, m: Metric) {
         self.metrics.push(m);
+    }
+
+    /// Adds a tagged metric (`name;tag=value;...`) and registers it in the tag index.
+    pub fn insert_tagged(&mut self, m: Metric) {
+        self.tag_index.insert(m.name.clone());
+        self.metrics.push(m);
+    }
+
+    /// graphite's TagDB search for the raw text of a `seriesByTag(...)` call.
+    fn series_by_tag(&self, raw: &str, req: &FetchRequest<'_>) -> Result<Vec<Series>, FetchError> {
+        let specs = parse_series_by_tag(raw)?;
+        Ok(self
+            .metrics
+            .iter()
+            .filter(|m| self.tag_index.contains(&m.name))
+            .filter(|m| {
+                let tags = crate::series::tags_from_name(&m.name);
+                specs.iter().all(|s| s.matches(&tags))
+            })
+            .filter_map(|m| MemoryFetcher::fetch_metric(m, req.from, req.until, req.now))
+            .collect())
     }
 
     /// whisper's fetch: clamp to retention, pick the first archive covering `now - from`, and
@@ -82,7 +105,7 @@ impl MemoryFetcher {
 impl Fetcher for MemoryFetcher {
     fn fetch(&self, req: &FetchRequest<'_>) -> Result<Vec<Series>, FetchError> {
         if req.path_expression.starts_with("seriesByTag(") {
-            return Ok(Vec::new());
+            return self.series_by_tag(req.path_expression, req);
         }
         let pattern = req.path_expression.split('.').collect::<Vec<_>>();
         Ok(self
@@ -96,6 +119,107 @@ impl Fetcher for MemoryFetcher {
             .filter_map(|m| MemoryFetcher::fetch_metric(m, req.from, req.until, req.now))
             .collect())
     }
+}
+
+/// One `tag<op>spec` expression of seriesByTag.
+#[derive(Debug, Clone)]
+pub struct TagSpec {
+    /// Tag name.
+    pub tag: String,
+    /// `=`, `!=`, `=~` or `!=~`.
+    pub op: String,
+    /// Value or (for `=~`/`!=~`) the anchored pattern.
+    pub spec: String,
+    regex: Option<regex::Regex>,
+    matches_empty: bool,
+}
+
+impl TagSpec {
+    /// Parses `tag=value`, `tag!=value`, `tag=~regex`, `tag!=~regex` (graphite's parse_tagspec).
+    pub fn parse(text: &str) -> Result<TagSpec, FetchError> {
+        let bad = || FetchError(format!("Invalid tagspec {text}"));
+        let op_at = text.find(['!', '=']).ok_or_else(bad)?;
+        let (tag, rest) = text.split_at(op_at);
+        let op_len = if rest.starts_with("!=~") {
+            3
+        } else if rest.starts_with("!=") || rest.starts_with("=~") {
+            2
+        } else if rest.starts_with('=') {
+            1
+        } else {
+            return Err(bad());
+        };
+        let (op, spec) = rest.split_at(op_len);
+        if tag.is_empty() || tag.contains(';') || spec.contains(';') {
+            return Err(bad());
+        }
+        let (regex, matches_empty) = match op {
+            "=~" | "!=~" => {
+                // graphite anchors patterns at the start unless they already are.
+                let anchored = if spec.starts_with('^') {
+                    spec.to_string()
+                } else {
+                    format!("^({spec})")
+                };
+                let re = regex::Regex::new(&anchored)
+                    .map_err(|e| FetchError(format!("invalid regex {spec:?}: {e}")))?;
+                let m = re.is_match("");
+                (Some(re), if op == "=~" { m } else { !m })
+            }
+            "=" => (None, spec.is_empty()),
+            _ => (None, !spec.is_empty()),
+        };
+        Ok(TagSpec {
+            tag: tag.to_string(),
+            op: op.to_string(),
+            spec: spec.to_string(),
+            regex,
+            matches_empty,
+        })
+    }
+
+    /// Whether a series with these tags satisfies the expression. Expressions that match the
+    /// empty value also match series without the tag; the others require the tag.
+    pub fn matches(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        let value = match tags.get(&self.tag) {
+            Some(v) => v.as_str(),
+            None if self.matches_empty => "",
+            None => return false,
+        };
+        match self.op.as_str() {
+            "=" => value == self.spec,
+            "!=" => value != self.spec,
+            "=~" => self.regex.as_ref().is_some_and(|r| r.is_match(value)),
+            _ => !self.regex.as_ref().is_some_and(|r| r.is_match(value)),
+        }
+    }
+}
+
+/// Parses the raw `seriesByTag('a=b', ...)` text into tag expressions, rejecting a query whose
+/// expressions all match the empty value (graphite: "At least one tagspec must not match the
+/// empty string").
+pub fn parse_series_by_tag(raw: &str) -> Result<Vec<TagSpec>, FetchError> {
+    let call = match crate::parser::parse_target(raw) {
+        Ok(crate::parser::Expr::Call(c)) if c.name == "seriesByTag" => c,
+        _ => return Err(FetchError(format!("not a seriesByTag call: {raw}"))),
+    };
+    let mut specs = Vec::new();
+    for a in &call.args {
+        match a {
+            crate::parser::Expr::Str(s) => specs.push(TagSpec::parse(s)?),
+            other => {
+                return Err(FetchError(format!(
+                    "seriesByTag takes strings, got {other:?}"
+                )))
+            }
+        }
+    }
+    if specs.iter().all(|s| s.matches_empty) {
+        return Err(FetchError(
+            "At least one tagspec must not match the empty string".into(),
+        ));
+    }
+    Ok(specs)
 }
 
 /// Matches one path component against a graphite glob (`*`, `?`, `[a-z]`, `{a,b}`).
@@ -211,6 +335,31 @@ fn fnmatch(p: &[u8], n: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_specs() {
+        let t = crate::series::tags_from_name("disk.used;dc=dc1;server=web01");
+        assert!(TagSpec::parse("dc=dc1").unwrap().matches(&t));
+        assert!(
+            TagSpec::parse("rack!=a1").unwrap().matches(&t),
+            "'' != 'a1': a missing tag matches"
+        );
+        assert!(
+            !TagSpec::parse("rack!=").unwrap().matches(&t),
+            "!= '' needs the tag"
+        );
+        assert!(
+            TagSpec::parse("rack=").unwrap().matches(&t),
+            "= '' matches a missing tag"
+        );
+        assert!(TagSpec::parse("server=~web").unwrap().matches(&t));
+        assert!(
+            !TagSpec::parse("server=~eb").unwrap().matches(&t),
+            "anchored at the start"
+        );
+        assert!(parse_series_by_tag("seriesByTag('rack=')").is_err());
+        assert!(TagSpec::parse("novalue").is_err());
+    }
 
     #[test]
     fn globs() {

@@ -61,9 +61,19 @@ pub fn parse_target(text: &str) -> Result<Expr> {
         src: text,
         pos: 0,
         furthest: 0,
+        depth: 0,
+        too_deep: false,
+        memo: std::collections::HashMap::new(),
     };
     p.skip_ws();
-    match p.expression() {
+    let parsed = p.expression();
+    if p.too_deep {
+        return Err(QueryError::Parse {
+            pos: p.furthest.min(text.len()),
+            msg: format!("nesting deeper than {MAX_DEPTH} levels"),
+        });
+    }
+    match parsed {
         Some(e) => Ok(e),
         None => Err(QueryError::Parse {
             pos: p.furthest.min(text.len()),
@@ -72,11 +82,19 @@ pub fn parse_target(text: &str) -> Result<Expr> {
     }
 }
 
+/// Deepest nesting of calls accepted; deeper input is a parse error rather than a stack overflow.
+pub const MAX_DEPTH: usize = 128;
+
 struct Parser<'a> {
     s: &'a [u8],
     src: &'a str,
     pos: usize,
     furthest: usize,
+    depth: usize,
+    too_deep: bool,
+    /// Packrat memo of `expression()` by start offset: the grammar backtracks (template vs call
+    /// vs path), and without it crafted nesting costs exponential time.
+    memo: std::collections::HashMap<usize, Option<(Expr, usize)>>,
 }
 
 fn is_metric_char(c: char) -> bool {
@@ -125,6 +143,29 @@ impl<'a> Parser<'a> {
 
     /// expression := (template | call | path) ('|' call)*
     fn expression(&mut self) -> Option<Expr> {
+        let start = self.pos;
+        if let Some(hit) = self.memo.get(&start) {
+            return hit.clone().map(|(e, end)| {
+                self.pos = end;
+                e
+            });
+        }
+        if self.depth >= MAX_DEPTH {
+            self.too_deep = true;
+            self.note();
+            return None;
+        }
+        self.depth += 1;
+        let r = self.expression_uncached();
+        self.depth -= 1;
+        self.memo.insert(start, r.clone().map(|e| (e, self.pos)));
+        if r.is_none() {
+            self.pos = start;
+        }
+        r
+    }
+
+    fn expression_uncached(&mut self) -> Option<Expr> {
         let save = self.pos;
         let mut e = match self.template() {
             Some(t) => t,
@@ -662,6 +703,23 @@ mod tests {
         let c = call(&e);
         assert_eq!(c.name, "alias");
         assert_eq!(call(&c.args[0]).args[0], Expr::Path("a.b".into()));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "f(".repeat(10_000) + "a" + &")".repeat(10_000);
+        assert!(matches!(parse_target(&deep), Err(QueryError::Parse { .. })));
+        let ok = "f(".repeat(50) + "a" + &")".repeat(50);
+        assert!(parse_target(&ok).is_ok());
+    }
+
+    #[test]
+    fn backtracking_stays_cheap() {
+        // Each unclosed template( is tried as a template, then as a call: memoized, not 2^n.
+        let t = "template(".repeat(100) + "a";
+        assert!(parse_target(&t).is_ok());
+        let k = "f(x,a=".repeat(100) + "b";
+        assert!(parse_target(&k).is_ok());
     }
 
     #[test]

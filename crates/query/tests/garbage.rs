@@ -108,3 +108,97 @@ fn limits_are_enforced() {
         }
     ));
 }
+
+/// Every registered function, called with random mixes of extreme arguments, must answer with a
+/// result or a typed error, never a panic.
+#[test]
+fn every_function_survives_hostile_arguments() {
+    let o = common::oracle();
+    let f = common::fetcher(&o["fixture"]);
+    let mut ctx = RequestContext::new(1_700_000_000, 1_700_001_800, 1_700_003_600);
+    ctx.limits.max_points = Some(2_000_000);
+    const ARGS: &[&str] = &[
+        "test.servers.*.cpu.*",
+        "oracle.sparse.a",
+        "test.nonexistent.x",
+        "tagged.*",
+        "0",
+        "1",
+        "-1",
+        "2",
+        "3",
+        "7",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "99999999999999999999",
+        "1e308",
+        "-1e308",
+        "0.5",
+        "-2.5",
+        "'1s'",
+        "'-5min'",
+        "'0s'",
+        "'1y'",
+        "'bogus'",
+        "''",
+        "'sum'",
+        "'count'",
+        "'avg'",
+        "'median'",
+        "'max'",
+        "'web(\\d+)'",
+        "'\\1'",
+        "'%d'",
+        "'('",
+        "true",
+        "false",
+        "None",
+        "inf",
+        "'name'",
+        "'dc'",
+        "'1700000600'",
+        "sumSeries(test.servers.*.cpu.user)",
+        "isNonNull(oracle.*.*)",
+        "constantLine(1)",
+        "'<'",
+        "'!='",
+    ];
+    let names = query::functions::implemented();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        std::env::var("CARBONADO_FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(42),
+    );
+    let mut ok = 0;
+    let mut panics = Vec::new();
+    for round in 0..rounds() {
+        let name = names[round % names.len()];
+        let n = rng.gen_range(0..5);
+        let args: Vec<&str> = (0..n).map(|_| ARGS[rng.gen_range(0..ARGS.len())]).collect();
+        let target = format!("{}({})", name, args.join(","));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Evaluator::new(&f).evaluate_target(&ctx, &target)
+        }));
+        match r {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(_)) => {}
+            Err(_) => panics.push(target),
+        }
+    }
+    assert!(
+        panics.is_empty(),
+        "{} targets panicked: {:?}",
+        panics.len(),
+        &panics[..panics.len().min(30)]
+    );
+    assert!(ok > 200, "some calls should succeed, got {ok}");
+}
+
+/// CARBONADO_FUZZ_ROUNDS raises the effort for a local soak.
+fn rounds() -> usize {
+    std::env::var("CARBONADO_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6000)
+}

@@ -38,6 +38,12 @@ fn bootstrap(
     from: i64,
     until: i64,
 ) -> Result<Vec<Series>> {
+    // Python datetimes span years 1..9999; graphite fails (OverflowError) outside that.
+    const MIN_EPOCH: i64 = -62_135_596_800;
+    const MAX_EPOCH: i64 = 253_402_300_799;
+    if !(MIN_EPOCH..=MAX_EPOCH).contains(&from) || !(MIN_EPOCH..=MAX_EPOCH).contains(&until) {
+        return eval_err("OverflowError: date value out of range");
+    }
     let Some(first) = a.raw.first() else {
         return Ok(Vec::new());
     };
@@ -79,13 +85,17 @@ fn moving(
                 )
             })?;
             (
-                list.iter().map(|s| s.step).max().unwrap_or(1) * n.trunc() as i64,
+                list.iter()
+                    .map(|s| s.step)
+                    .max()
+                    .unwrap_or(1)
+                    .saturating_mul(n.trunc() as i64),
                 false,
             )
         }
     };
     let tag = format!("moving{}", capitalize(&func));
-    let previews = bootstrap(ev, ctx, a, ctx.from - preview, ctx.until)?;
+    let previews = bootstrap(ev, ctx, a, ctx.from.saturating_sub(preview), ctx.until)?;
     Ok(previews
         .into_iter()
         .map(|mut s| {
@@ -148,13 +158,17 @@ fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec
         v => {
             let n = v.as_f64().unwrap_or(1.0).trunc();
             (
-                list.iter().map(|s| s.step).max().unwrap_or(1) * n as i64,
+                list.iter()
+                    .map(|s| s.step)
+                    .max()
+                    .unwrap_or(1)
+                    .saturating_mul(n as i64),
                 2.0 / (n + 1.0),
                 false,
             )
         }
     };
-    let previews = bootstrap(ev, ctx, a, ctx.from - preview, ctx.until)?;
+    let previews = bootstrap(ev, ctx, a, ctx.from.saturating_sub(preview), ctx.until)?;
     Ok(previews
         .into_iter()
         .map(|mut s| {
@@ -213,6 +227,7 @@ pub(crate) fn summarize_values(
     let interval_points = interval as f64 / step as f64;
     let mut out = Vec::new();
     let mut i = 0usize;
+    crate::context::check_series_points((new_end.saturating_sub(new_start)) / interval)?;
     let mut t = new_start;
     while t < new_end {
         let mut lo = i;
@@ -375,7 +390,9 @@ fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
     let mut out = Vec::new();
     for mut s in list {
         let step = s.step;
-        let bucket_count = ((s.end - s.start) as f64 / interval as f64).ceil().max(0.0) as usize;
+        let bucket_count_f = ((s.end - s.start) as f64 / interval as f64).ceil().max(0.0);
+        crate::context::check_series_points(bucket_count_f.min(i64::MAX as f64) as i64)?;
+        let bucket_count = bucket_count_f as usize;
         let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); bucket_count];
         let new_start = s.end - bucket_count as i64 * interval;
         for (i, v) in s.values.iter().enumerate() {
@@ -450,7 +467,13 @@ fn time_shift(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
         return Ok(Vec::new());
     };
     let (fs, fe) = (first.start, first.end);
-    let shifted = bootstrap(ev, ctx, a, ctx.from + delta, ctx.until + delta)?;
+    let shifted = bootstrap(
+        ev,
+        ctx,
+        a,
+        ctx.from.saturating_add(delta),
+        ctx.until.saturating_add(delta),
+    )?;
     Ok(shifted
         .into_iter()
         .map(|mut s| {
@@ -498,14 +521,22 @@ fn time_stack(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
     };
     let (fs, fe) = (first.start, first.end);
     let (a0, a1) = (a.i64_or("timeShiftStart", 0)?, a.i64_or("timeShiftEnd", 7)?);
+    if a1.saturating_sub(a0) > crate::context::MAX_TIME_STACK_SHIFTS {
+        return Err(crate::error::QueryError::Limit {
+            what: "timeStack shifts",
+            got: usize::try_from(a1.saturating_sub(a0)).unwrap_or(usize::MAX),
+            max: crate::context::MAX_TIME_STACK_SHIFTS as usize,
+        });
+    }
     let mut out = Vec::new();
     for shft in a0..a1 {
+        let d = delta.saturating_mul(shft);
         for mut s in bootstrap(
             ev,
             ctx,
             a,
-            ctx.from + delta * shft,
-            ctx.until + delta * shft,
+            ctx.from.saturating_add(d),
+            ctx.until.saturating_add(d),
         )? {
             s.set_tag("timeShiftUnit", unit.clone());
             s.set_tag("timeShift", shft.to_string());
@@ -603,7 +634,7 @@ fn hw_bands(
     a: &Args<'_>,
 ) -> Result<Vec<(Series, Vec<Option<f64>>, Vec<Option<f64>>)>> {
     let (boot, seasonality) = hw_args(a)?;
-    let previews = bootstrap(ev, ctx, a, ctx.from - boot, ctx.until)?;
+    let previews = bootstrap(ev, ctx, a, ctx.from.saturating_sub(boot), ctx.until)?;
     let mut out = Vec::new();
     for mut s in previews {
         let hw = holt_winters_analysis(&s.values, s.step, &seasonality)?;

@@ -177,10 +177,13 @@ pub(crate) fn percentile(points: &[Option<f64>], n: f64, interpolate: bool) -> O
     }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let frac_rank = n / 100.0 * (v.len() as f64 + 1.0);
+    if !frac_rank.is_finite() {
+        return None;
+    }
     let mut rank = frac_rank.trunc() as i64;
     let rank_fraction = frac_rank - rank as f64;
     if !interpolate {
-        rank += rank_fraction.ceil() as i64;
+        rank = rank.saturating_add(rank_fraction.ceil() as i64);
     }
     let len = v.len() as i64;
     let mut p = if rank <= 0 {

@@ -61,7 +61,7 @@ pub(crate) fn constant_series(ctx: &RequestContext, v: f64) -> Series {
 
 /// constantLine with the name Python's `str(value)` gives (an int stays `0`).
 pub(crate) fn constant_named(ctx: &RequestContext, v: f64, name: String) -> Series {
-    let step = ((ctx.until - ctx.from) as f64 / 2.0).trunc() as i64;
+    let step = (ctx.until.saturating_sub(ctx.from) as f64 / 2.0).trunc() as i64;
     let mut s = Series::new(
         name.clone(),
         ctx.from,
@@ -241,7 +241,9 @@ fn gen_series(
     if step <= 0 {
         return param_err("step must be positive");
     }
-    let n = ((ctx.until - ctx.from).max(0) + step - 1) / step;
+    let range = ctx.until.saturating_sub(ctx.from).max(0);
+    let n = range / step + i64::from(range % step != 0);
+    crate::context::check_series_points(n)?;
     let values = (0..n)
         .map(|i| Some(f(ctx.from + i * step, i as usize)))
         .collect();
@@ -279,7 +281,9 @@ fn random_walk(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
     if step <= 0 {
         return param_err("step must be positive");
     }
-    let n = ((ctx.until - ctx.from).max(0) + step - 1) / step;
+    let range = ctx.until.saturating_sub(ctx.from).max(0);
+    let n = range / step + i64::from(range % step != 0);
+    crate::context::check_series_points(n)?;
     let mut values = Vec::with_capacity(n as usize);
     for _ in 0..n {
         values.push(Some(cur));

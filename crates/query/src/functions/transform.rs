@@ -549,13 +549,13 @@ fn delay(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
             let n = s.values.len();
             // Where each output value comes from (None: padding).
             let src: Vec<Option<usize>> = if steps < 0 {
-                let k = (-steps) as usize;
+                let k = usize::try_from(steps.unsigned_abs()).unwrap_or(usize::MAX);
                 (k.min(n)..n)
                     .map(Some)
                     .chain(std::iter::repeat(None).take(k.min(n)))
                     .collect()
             } else {
-                let k = steps as usize;
+                let k = usize::try_from(steps).unwrap_or(usize::MAX);
                 // Python: series[:-0] is empty.
                 let keep = if k == 0 { 0 } else { n.saturating_sub(k) };
                 std::iter::repeat(None)

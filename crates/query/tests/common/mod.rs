@@ -38,10 +38,15 @@ pub fn fetcher(fixture: &J) -> MemoryFetcher {
                     .collect(),
             })
             .collect();
-        f.insert(Metric {
+        let metric = Metric {
             name: name.clone(),
             archives,
-        });
+        };
+        if m.get("tagdb").and_then(|t| t.as_bool()).unwrap_or(false) {
+            f.insert_tagged(metric);
+        } else {
+            f.insert(metric);
+        }
     }
     f
 }

@@ -97,9 +97,31 @@ mk("oracle.big.val", [(60, 1440)], [(ts, float(i) * 123456.789 + 1e-3) for i, ts
 for ti, tn in enumerate(["tagged.cpu;dc=east;host=h1", "tagged.cpu;dc=east;host=h2", "tagged.cpu;dc=west;host=h3", "tagged.mem;dc=east;host=h1"]):
     mk(tn, [(60, 1440)], [(ts, float((i + ti * 3) % 9) + ti) for i, ts in enumerate(range(start, FAKE_NOW + 1, 60)) if (i + ti) % 8 != 2])
 
+# tag-indexed series exactly as spec/vectors gen_render.py builds them (so tags_api.json replays on this
+# fixture), stored like carbon does (TAG_HASH_FILENAMES) and registered in the TagDB below
+import hashlib
+TAGGED = ["disk.used;datacenter=dc1;rack=a1;server=web01", "disk.used;datacenter=dc1;rack=a2;server=web02",
+          "disk.used;datacenter=dc2;rack=b1;server=db01", "cpu.load;datacenter=dc1;server=web01"]
+for ti, tname in enumerate(TAGGED):
+    h = hashlib.sha256(tname.encode()).hexdigest()
+    p = os.path.join(store, "whisper", "_tagged", h[:3], h[3:6], h + ".wsp")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    whisper.create(p, [(60, 1440)], xFilesFactor=0.5, aggregationMethod="average")
+    whisper.update_many(p, [(ts, float(ti * 100 + (ts // 60) % 10)) for ts in range(start, FAKE_NOW + 1, 60)],
+                        now=FAKE_NOW)
+    info = whisper.info(p)
+    with open(p, "rb") as fh:
+        a = info["archives"][0]
+        (fs, fe, fstep), values = getattr(whisper, "__archive_fetch")(fh, a, FAKE_NOW - a["retention"], FAKE_NOW)
+    fixture[tname] = {"aggregation": "average", "xff": 0.5, "tagdb": True,
+                      "archives": [{"step": fstep, "retention": a["retention"], "start": fs, "values": values}]}
+
 import django; django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0, run_syncdb=True)
+from graphite.storage import STORE
+for tname in TAGGED:
+    STORE.tagdb.tag_series(tname)
 from django.test import Client
 c = Client()
 
@@ -248,6 +270,18 @@ add("movingAverage(oracle.sparse.a,3)", "summarize(oracle.sparse.a,'5min','sum')
 add("summarize(%s,intervalString='5min',func='max')" % W1, "movingAverage(%s,windowSize=3)" % W1, "scale(%s,factor=2)" % W1,
     "highest(%s,n=2,func='max')" % CPU, "consolidateBy(%s,consolidationFunc='min')" % W1, "timeShift(%s,timeShift='5min')" % W1)
 add("sumSeries(%s)" % ALL, "asPercent(%s)" % ALL, "perSecond(oracle.ten.a)", maxDataPoints="5")
+# seriesByTag over the TagDB (the tags_api vectors' targets and more)
+add("seriesByTag('datacenter=dc1')", "seriesByTag('name=disk.used','datacenter=dc1')", "sumSeries(seriesByTag('name=disk.used'))",
+    "groupByTags(seriesByTag('name=disk.used'),'sum','datacenter')", "aliasByTags(seriesByTag('name=disk.used'),'server','name')",
+    "aliasByNode(seriesByTag('name=disk.used'),'rack')", "seriesByTag('server=~^web')", "averageSeries(seriesByTag('name=disk.used'))",
+    "seriesByTag('server=~web','rack!=a1')", "seriesByTag('name=disk.used','rack!=')", "seriesByTag('rack=')",
+    "seriesByTag('name=~disk','server!=~^db')", "seriesByTag('datacenter=dc1','rack=')", "seriesByTag('name=nothing')",
+    "groupByTags(seriesByTag('datacenter=~dc'),'max','name')", "groupByTags(seriesByTag('name=disk.used'),'averageSeries','datacenter','rack')",
+    "aggregateWithWildcards(seriesByTag('name=disk.used'),'sum',1)", "aliasByMetric(seriesByTag('name=disk.used'))",
+    "scale(seriesByTag('server=web01'),2)", "sumSeries(seriesByTag('name=disk.used','datacenter=dc1'))",
+    "asPercent(seriesByTag('name=disk.used'))", "countSeries(seriesByTag('datacenter=dc1'))",
+    "disk.used;datacenter=dc1;rack=a1;server=web01", "movingAverage(seriesByTag('name=cpu.load'),3)",
+    "groupByNodes(seriesByTag('name=disk.used'),'sum','datacenter')", "seriesByTag('name=disk.used')|aliasByTags('server')")
 # Python int/float kinds flowing through other functions
 NN = "isNonNull(%s)" % CPU
 add("sumSeries(%s)" % NN, "maxSeries(%s)" % NN, "averageSeries(%s)" % NN, "diffSeries(%s)" % NN, "aggregate(%s,'median')" % NN,
