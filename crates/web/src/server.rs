@@ -137,7 +137,9 @@ fn int_param(params: &Params, name: &str, default: i64) -> Result<i64, WebError>
     match params.get(name) {
         None => Ok(default),
         Some(v) => v.trim().parse::<i64>().map_err(|e| {
-            WebError::BadRequest(format!("Invalid int value '{v}' for param {name}: {e}"))
+            WebError::BadRequest(format!(
+                "Invalid parameters (Invalid int value '{v}' for param {name}: {e})"
+            ))
         }),
     }
 }
@@ -203,19 +205,21 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
     for key in ["from", "until"] {
         if let Some(v) = params.get(key).filter(|v| *v != "-1") {
             crate::render::parse_time(v, tz, now).map_err(|e| {
-                WebError::BadRequest(format!("Invalid value '{v}' for param {key}: {e}"))
+                WebError::BadRequest(format!(
+                    "Invalid parameters (Invalid value '{v}' for param {key}: {e})"
+                ))
             })?;
         }
     }
     let mut query = match params.get("query") {
         None => {
             return Err(WebError::BadRequest(
-                "Missing required parameter 'query'".into(),
+                "Invalid parameters (Missing required parameter 'query')".into(),
             ))
         }
         Some("") => {
             return Err(WebError::BadRequest(
-                "Required parameter 'query' is empty".into(),
+                "Invalid parameters (Required parameter 'query' is empty)".into(),
             ))
         }
         Some(q) => q.to_string(),
