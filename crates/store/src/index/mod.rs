@@ -134,11 +134,11 @@ struct Collector {
 }
 
 impl Collector {
-    fn new(limit: usize) -> Collector {
+    fn new(limit: usize, budget: usize) -> Collector {
         Collector {
             nodes: Vec::new(),
             limit,
-            budget: MAX_NODES_EXAMINED,
+            budget,
             next_check: limit,
         }
     }
@@ -349,6 +349,16 @@ impl NameIndex {
     /// Resolves a graphite-web find query. Results are distinct, sorted by node name (as graphite-web's
     /// find view sorts them) then by path, branch before leaf. More than `limit` results is an error.
     pub fn find(&self, pattern: &str, limit: usize) -> Result<Vec<Node>, IndexError> {
+        self.find_with_budget(pattern, limit, MAX_NODES_EXAMINED)
+    }
+
+    /// [`NameIndex::find`] with an explicit work budget (tests use a small one).
+    fn find_with_budget(
+        &self,
+        pattern: &str,
+        limit: usize,
+        budget: usize,
+    ) -> Result<Vec<Node>, IndexError> {
         if pattern.contains(';') && !pattern.starts_with("_tagged.") {
             return Ok(Vec::new());
         }
@@ -370,7 +380,7 @@ impl NameIndex {
             })?;
             parts.push(variants.into_iter().map(compile_variant).collect());
         }
-        let mut out = Collector::new(limit);
+        let mut out = Collector::new(limit, budget);
         let root = self.read();
         let mut prefix = Vec::new();
         match resolve(&root, &parts, &mut prefix, &mut out) {
@@ -384,7 +394,7 @@ impl NameIndex {
             Err(Overflow::Budget) => {
                 return Err(IndexError::QueryTooExpensive {
                     pattern: pattern.to_string(),
-                    limit: MAX_NODES_EXAMINED,
+                    limit: budget,
                 })
             }
         }
@@ -425,6 +435,10 @@ fn split_name(metric: &str) -> Result<Vec<&str>, IndexError> {
         return bad("contains '/' or NUL");
     }
     let parts: Vec<&str> = metric.split('.').collect();
+    if parts.len() > MAX_QUERY_PARTS {
+        // No file can be this deep (PATH_MAX), and a deeper trie would only cost stack.
+        return bad("too many path components");
+    }
     if parts.iter().any(|p| p.is_empty()) {
         return bad("empty path component");
     }
