@@ -20,9 +20,12 @@ trap 'rm -rf "$WORK"' EXIT
 "$PY" bench/whisper_py.py "$WORK/py" > "$WORK/py.txt"
 "$BIN" "$WORK/rs" > "$WORK/rs.txt"
 
-# Columns: wall-clock rates and their ratio, then user-space CPU per operation (the engine's own
-# work, without the kernel's file I/O, which both sides share) and that ratio.
-printf '%-24s %12s %12s %7s   %14s %14s %7s\n' workload "python op/s" "carbonado" ratio \
-  "py user us/op" "cb user us/op" ratio
+# Columns: wall-clock rates and their ratio; then CPU time (user + system) per operation and its
+# ratio, which stays meaningful when other work shares the machine; then user-space CPU only (the
+# engines' own work, without the kernel's file I/O that both sides pay).
+printf '%-24s %11s %11s %6s | %9s %9s %6s | %9s %9s %6s\n' workload "py op/s" "cb op/s" ratio \
+  "py cpu us" "cb cpu us" ratio "py usr us" "cb usr us" ratio
 join <(sort "$WORK/py.txt") <(sort "$WORK/rs.txt") |
-  awk '{ printf "%-24s %12.0f %12.0f %6.1fx   %14.1f %14.1f %6.1fx\n", $1, $2, $5, $5 / $2, $3, $6, ($6 > 0 ? $3 / $6 : 0) }'
+  awk '{ pc = $3 + $4; rc = $6 + $7;
+         printf "%-24s %11.0f %11.0f %5.1fx | %9.1f %9.1f %5.1fx | %9.1f %9.1f %5.1fx\n",
+           $1, $2, $5, $5 / $2, pc, rc, (rc > 0 ? pc / rc : 0), $3, $6, ($6 > 0 ? $3 / $6 : 0) }'

@@ -32,15 +32,11 @@ fn cpu_times() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); utime is field 14, stime field 15.
+    let field = |i: usize| f.get(i - 3).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
     let tick = 100.0;
-    (
-        f.get(11).copied().unwrap_or(0.0) / tick,
-        f.get(12).copied().unwrap_or(0.0) / tick,
-    )
+    (field(14) / tick, field(15) / tick)
 }
 
 /// Wall time plus CPU time of one workload.
@@ -85,27 +81,21 @@ fn main() -> anyhow::Result<()> {
     );
 
     let many = make(&base.join("a"), 10_000)?;
-    let t = Instant::now();
+    let t = Timer::start();
     for (i, p) in many.iter().enumerate() {
         Whisper::open_rw(p)?.update_many(&[(NOW, i as f64)], NOW)?;
     }
-    println!(
-        "update_many_1pt_x10000 {}",
-        10_000.0 / t.elapsed().as_secs_f64()
-    );
+    t.report("update_many_1pt_x10000", 10_000.0);
 
     let few = make(&base.join("b"), 1000)?;
     let pts: Vec<(i64, f64)> = (0..60).map(|k| (NOW - 590 + 10 * k, k as f64)).collect();
-    let t = Instant::now();
+    let t = Timer::start();
     for p in &few {
         Whisper::open_rw(p)?.update_many(&pts, NOW)?;
     }
-    println!(
-        "update_many_60pt_x1000 {}",
-        1000.0 / t.elapsed().as_secs_f64()
-    );
+    t.report("update_many_60pt_x1000", 1000.0);
 
-    let t = Instant::now();
+    let t = Timer::start();
     let mut n = 0usize;
     for p in &many {
         let f = Whisper::open(p)?
