@@ -511,7 +511,12 @@ fn resolve<'t>(
                 }
             }
             Variant::Glob(glob) => {
-                out.spend(node.children.as_ref().map_or(0, |c| c.len()))?;
+                let candidates = node.children.as_ref().map_or(0, |c| c.len());
+                out.spend(candidates)?;
+                if rest.is_empty() {
+                    // One growth instead of many; bounded by the limit.
+                    out.nodes.reserve(candidates.min(out.limit.saturating_add(1)));
+                }
                 for (name, child) in node.iter_children() {
                     if glob.is_match(name) {
                         visit(child, name, rest, prefix, out)?;
