@@ -515,7 +515,8 @@ fn resolve<'t>(
                 out.spend(candidates)?;
                 if rest.is_empty() {
                     // One growth instead of many; bounded by the limit.
-                    out.nodes.reserve(candidates.min(out.limit.saturating_add(1)));
+                    out.nodes
+                        .reserve(candidates.min(out.limit.saturating_add(1)));
                 }
                 for (name, child) in node.iter_children() {
                     if glob.is_match(name) {
