@@ -67,7 +67,7 @@ impl Default for WebConfig {
             time_zone: "UTC".into(),
             max_find_results: 100_000,
             max_series_per_request: 50_000,
-            max_points_per_request: 100_000_000,
+            max_points_per_request: 50_000_000,
             max_body_bytes: 8 << 20,
             read_concurrency: 16,
         }
