@@ -64,6 +64,16 @@ pub enum IniError {
         /// The missing reference.
         reference: String,
     },
+    /// `getboolean` on a value that is not one of ConfigParser's boolean words.
+    #[error("[{section}] {option}: not a boolean: {value}")]
+    NotABoolean {
+        /// Section of the value.
+        section: String,
+        /// Option of the value.
+        option: String,
+        /// The value.
+        value: String,
+    },
     /// Interpolation nested deeper than ConfigParser allows (usually a self-reference).
     #[error("[{section}] {option}: interpolation too deeply nested")]
     InterpolationDepth {

@@ -238,6 +238,33 @@ impl Ini {
         }
     }
 
+    /// ConfigParser's `has_option`: false for an unknown section; DEFAULT options count everywhere.
+    pub fn has_option(&self, section: &str, option: &str) -> bool {
+        let key = option.to_lowercase();
+        if section != DEFAULT_SECTION && !self.has_section(section) {
+            return false;
+        }
+        self.merged(section)
+            .is_ok_and(|m| m.iter().any(|(k, _)| *k == key))
+    }
+
+    /// ConfigParser's `getboolean`: `1/yes/true/on` and `0/no/false/off` in any case; anything else
+    /// is an error, an absent option is `None`.
+    pub fn get_bool(&self, section: &str, option: &str) -> Result<Option<bool>, IniError> {
+        let Some(value) = self.get(section, option)? else {
+            return Ok(None);
+        };
+        match value.to_lowercase().as_str() {
+            "1" | "yes" | "true" | "on" => Ok(Some(true)),
+            "0" | "no" | "false" | "off" => Ok(Some(false)),
+            _ => Err(IniError::NotABoolean {
+                section: section.to_string(),
+                option: option.to_lowercase(),
+                value,
+            }),
+        }
+    }
+
     /// The raw (uninterpolated) options of a section merged over DEFAULT, defaults first.
     fn merged(&self, section: &str) -> Result<Vec<(String, String)>, IniError> {
         let mut merged: Vec<(String, String)> = self.defaults.options.clone();
@@ -456,6 +483,25 @@ mod tests {
             Err(IniError::InterpolationSyntax { .. })
         ));
         assert_eq!(ini.get("a", "nope").unwrap(), None);
+    }
+
+    #[test]
+    fn has_option_and_booleans() {
+        let ini = Ini::parse("[DEFAULT]\nd = 1\n[a]\nCont = Yes\nno = off\nbad = maybe\n").unwrap();
+        assert!(
+            ini.has_option("a", "CONT")
+                && ini.has_option("a", "d")
+                && ini.has_option("DEFAULT", "d")
+        );
+        assert!(!ini.has_option("a", "x") && !ini.has_option("zz", "d"));
+        assert_eq!(ini.get_bool("a", "cont").unwrap(), Some(true));
+        assert_eq!(ini.get_bool("a", "no").unwrap(), Some(false));
+        assert_eq!(ini.get_bool("a", "d").unwrap(), Some(true));
+        assert_eq!(ini.get_bool("a", "absent").unwrap(), None);
+        assert!(matches!(
+            ini.get_bool("a", "bad"),
+            Err(IniError::NotABoolean { .. })
+        ));
     }
 
     #[test]

@@ -13,8 +13,16 @@ use regex::Regex;
 
 /// Translates and compiles a Python pattern; the error explains what cannot be used.
 pub fn compile(pattern: &str) -> Result<Regex, String> {
+    compile_with(pattern, false)
+}
+
+/// [`compile`] with Python's `re.I` (relay-rules.conf patterns are compiled that way).
+pub fn compile_with(pattern: &str, ignore_case: bool) -> Result<Regex, String> {
     let translated = translate(pattern)?;
-    Regex::new(&translated).map_err(|e| format!("not a valid pattern: {e}"))
+    regex::RegexBuilder::new(&translated)
+        .case_insensitive(ignore_case)
+        .build()
+        .map_err(|e| format!("not a valid pattern: {e}"))
 }
 
 /// Rewrites Python syntax into equivalent `regex` syntax.
@@ -208,6 +216,8 @@ mod tests {
         assert!(is("(?i)^STATS", "stats.x"));
         assert!(is("^a\\Z", "a"));
         assert!(is("^(?P<x>ab)+$", "abab"));
+        assert!(compile_with("^carbon", true).unwrap().is_match("CARBON.x"));
+        assert!(!compile_with("^carbon", false).unwrap().is_match("CARBON.x"));
     }
 
     #[test]
