@@ -275,13 +275,13 @@ fn grafana_requests_get_the_shapes_grafana_parses() {
     let r = get(&s.http, "/functions/nope");
     assert_eq!(r.status, 404);
     assert_eq!(r.text(), r#"{"error": "Function not found: nope"}"#);
-    // graphs are a later issue: a clear 400
+    // graphs come from the graph crate
     let r = get(
         &s.http,
         "/render?target=test.servers.web01.cpu.user&format=png",
     );
-    assert_eq!(r.status, 400);
-    assert!(r.text().contains("not supported yet"), "{}", r.text());
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with(b"\x89PNG"), "{}", r.text());
 }
 
 #[test]

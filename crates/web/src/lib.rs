@@ -8,6 +8,7 @@ pub mod encode;
 pub mod error;
 pub mod find_format;
 pub mod functions;
+pub mod graph_out;
 pub mod local;
 pub mod memcache;
 pub mod merge;

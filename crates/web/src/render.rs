@@ -146,10 +146,7 @@ impl OutSeries {
         // consolidated chunks are floats unless every value of the series was an int
         let n_out = s.values.len().div_ceil(vpp);
         let ints = match s.int_values.take() {
-            Some(flags) if vpp > 1 => flags
-                .iter()
-                .all(|b| *b)
-                .then(|| vec![true; n_out]),
+            Some(flags) if vpp > 1 => flags.iter().all(|b| *b).then(|| vec![true; n_out]),
             other => other,
         };
         let values = if vpp > 1 {
@@ -311,12 +308,13 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
         jsonp = params.get("jsonp");
     }
     let format = match format {
-        Some(f) if DATA_FORMATS.contains(&f) => f,
+        Some(f) if DATA_FORMATS.contains(&f) || crate::graph_out::is_graph_format(f) => f,
         Some(f) => return Err(WebError::UnsupportedFormat(f.to_string())),
-        None => return Err(WebError::UnsupportedFormat("png".into())),
+        None => "png",
     };
+    let is_graph = crate::graph_out::is_graph_format(format);
     let graph_type = params.get("graphType").unwrap_or("line");
-    if graph_type != "line" {
+    if graph_type != "line" && !(is_graph && graph_type == "pie") {
         return Err(WebError::UnsupportedFormat(format!(
             "graphType={graph_type}"
         )));
@@ -378,6 +376,31 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
         memo: Mutex::new(HashMap::new()),
     };
     let fetcher = Arc::new(fetcher);
+    if is_graph && graph_type == "pie" {
+        let f2 = fetcher.clone();
+        let eval_targets = targets.clone();
+        let parts = tokio::task::spawn_blocking(move || {
+            let mut ev = query::eval::Evaluator::new(&*f2);
+            let mut parts = Vec::new();
+            for t in &eval_targets {
+                match crate::graph_out::pie_literal(t) {
+                    Some(lit) => parts.push(Ok(Err(lit?))),
+                    None => parts.push(
+                        ev.evaluate_targets(&ctx, std::slice::from_ref(t))
+                            .map(Ok)
+                            .map_err(|e| query_error(e, &eval_targets)),
+                    ),
+                }
+            }
+            parts.into_iter().collect::<Result<Vec<_>, WebError>>()
+        })
+        .await
+        .map_err(|e| WebError::Internal(format!("evaluation task: {e}")))??;
+        return Ok((
+            crate::graph_out::encode_pie(parts, params, format)?,
+            cache_timeout,
+        ));
+    }
     let eval_targets = targets.clone();
     let f2 = fetcher.clone();
     let mut series = tokio::task::spawn_blocking(move || {
@@ -391,6 +414,12 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
         if let Some(m) = max_data_points {
             consolidate_for_json(&mut series, m)?;
         }
+    }
+    if is_graph {
+        return Ok((
+            crate::graph_out::encode_line(&series, params, format, tz)?,
+            cache_timeout,
+        ));
     }
     let out: Vec<OutSeries> = series.into_iter().map(OutSeries::from_series).collect();
     let enc = match format {
