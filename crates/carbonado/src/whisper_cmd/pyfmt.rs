@@ -54,10 +54,15 @@ fn strip_zeros(s: &str) -> &str {
 
 /// A JSON value printed the way Python's `json.dumps` prints it.
 pub enum Json {
+    /// `None`.
     Null,
+    /// An int.
     Int(i64),
+    /// A float (NaN and infinities printed as Python does, not strict JSON).
     Float(f64),
+    /// A string.
     Str(String),
+    /// A list.
     List(Vec<Json>),
     /// Keys in output order (sort them first to mimic `sort_keys=True`).
     Obj(Vec<(String, Json)>),
