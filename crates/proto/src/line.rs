@@ -194,8 +194,9 @@ fn memchr_lf(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
 
-/// A timestamp carbon cannot turn into an integer: its receiver raises and drops the
-/// connection (TCP) or the rest of the datagram (UDP).
+/// A timestamp carbon cannot turn into an integer. carbon's TCP receivers raise and drop the
+/// connection; its UDP receiver ignores the line for NaN (ValueError is caught there) and
+/// loses the rest of the datagram for infinity (OverflowError is not).
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[error("timestamp {0} is not finite")]
 pub struct NonFiniteTimestamp(pub f64);

@@ -374,3 +374,42 @@ fn random_strings_parse_like_python_float() {
     }
     assert!(ok > 1000, "{ok}");
 }
+
+const SPLIT_PY: &str = r#"
+import sys, json
+for line in sys.stdin:
+    s = json.loads(line)
+    print(json.dumps({"lines": s.splitlines(), "fields": s.split()}))
+"#;
+
+#[test]
+fn random_text_splits_like_python() {
+    let alphabet = [
+        "a", "b", " ", "\n", "\r", "\r\n", "\u{b}", "\u{c}", "\u{1c}", "\u{1d}", "\u{1e}",
+        "\u{1f}", "\u{85}", "\u{a0}", "\u{2028}", "\u{2029}", "\u{3000}", "\u{200b}", "\t", "é",
+        "\u{1680}",
+    ];
+    let mut r = Rng(0x5711_000b);
+    let cases: Vec<String> = (0..5000)
+        .map(|_| (0..r.below(12)).map(|_| pick(&mut r, &alphabet)).collect())
+        .collect();
+    let input: String = cases
+        .iter()
+        .map(|c| format!("{}\n", serde_json::Value::from(c.as_str())))
+        .collect();
+    let out = run_python(&common::venv_python(), SPLIT_PY, input.as_bytes());
+    let results: Vec<serde_json::Value> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(results.len(), cases.len());
+    for (s, want) in cases.iter().zip(&results) {
+        let lines: Vec<String> = proto::line::udp_lines(s.as_bytes())
+            .map(|l| String::from_utf8(l.to_vec()).expect("utf8"))
+            .collect();
+        assert_eq!(serde_json::json!(lines), want["lines"], "{s:?}");
+        let fields: Vec<&str> = proto::pytext::py_split(s).collect();
+        assert_eq!(serde_json::json!(fields), want["fields"], "{s:?}");
+    }
+}
