@@ -633,7 +633,11 @@ fn update(a: UpdateArgs) -> Out {
     if points.is_empty() {
         return Ok(()); // whisper.update_many returns before opening the file
     }
-    let mut w = Whisper::open_rw(&path).map_err(|e| Fail::Msg(describe(&e, &path)))?;
+    // A missing file is an IOError (a traceback in the script), a bad one a WhisperException.
+    let mut w = Whisper::open_rw(&path).map_err(|e| match e {
+        WspError::Io(_) => Fail::Msg(describe(&e, &path)),
+        other => err(other, &path),
+    })?;
     let r = if let [(ts, v)] = points[..] {
         w.update(v, ts, now)
     } else {

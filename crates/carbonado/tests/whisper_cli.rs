@@ -458,3 +458,19 @@ fn fill_merge_diff() {
         "merging unlike archives must fail"
     );
 }
+
+#[test]
+fn corrupt_files_give_the_same_errors() {
+    let t = Twins::new();
+    let mut bad_agg = vec![0u8; 16 + 12 + 12 * 10];
+    bad_agg[..4].copy_from_slice(&9u32.to_be_bytes());
+    for d in [&t.py, &t.rs] {
+        std::fs::write(d.join("short.wsp"), b"abcde").unwrap();
+        std::fs::write(d.join("agg.wsp"), &bad_agg).unwrap();
+    }
+    for f in ["short.wsp", "agg.wsp"] {
+        t.check("info", "info", &[f]);
+        t.check("fetch", "fetch", &[f]);
+        t.check("update", "update", &[f, &format!("{NOW}:1")]);
+    }
+}
