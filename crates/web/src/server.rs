@@ -75,6 +75,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/functions/{name}", get(function_one))
         .route("/version", any(version))
         .route("/version/", any(version))
+        .merge(crate::ui::router())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
