@@ -2,6 +2,18 @@
 //! every byte matches what python `whisper` 1.1.x writes for the same operations.
 //!
 //! All times are explicit: callers pass `now`, so results are deterministic and testable.
+//! I/O is synchronous positioned reads and writes (`pread`/`pwrite`); an update opens nothing
+//! twice, reads the header once, and writes each contiguous run of points with one call.
+//!
+//! Where python whisper would damage a file or accept nonsense, this crate refuses instead
+//! (everything else, including the order in which propagation visits intervals, is replicated):
+//! - a write run longer than its archive, which whisper spills into the next archive, is cut
+//!   at the archive's end;
+//! - `create` rejects a NaN xFilesFactor and never leaves a half-made file behind;
+//! - `open` rejects layouts whisper never writes (archives overlapping, past the end of the file,
+//!   unsorted or not dividing each other, maxRetention not matching) as [`Error::Corrupt`];
+//! - times beyond ±2^48 s, intervals outside `0..2^32`, and fetches of more than 2^26 points are
+//!   errors, not overflows or huge allocations.
 //!
 //! ```
 //! use whisper::{create, parse_retention_def, AggregationMethod, CreateOptions, Whisper};
