@@ -108,11 +108,11 @@ fn main() -> Result<()> {
         Kind { label: "find, two wildcards", path: "/metrics/find?query=bench.find.*.b00*".into() },
         Kind {
             label: "render sumSeries 1000x1d@10s",
-            path: "/render?target=sumSeries(bench.render.*)&from=-1d&format=json".into(),
+            path: "/render?target=sumSeries(bench.render.*.cpu)&from=-1d&format=json".into(),
         },
         Kind {
             label: "render aliasByNode(movingAverage) 1000x1d@10s",
-            path: "/render?target=aliasByNode(movingAverage(bench.render.*,10),2)&from=-1d&format=json".into(),
+            path: "/render?target=aliasByNode(movingAverage(bench.render.*.cpu,10),2)&from=-1d&format=json".into(),
         },
     ];
     println!(
