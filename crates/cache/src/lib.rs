@@ -19,7 +19,7 @@ mod whisper_backend;
 
 pub use backend::Backend;
 pub use error::CacheError;
-pub use persister::{Persister, PersisterConfig};
+pub use persister::{raise_fd_limit, Persister, PersisterConfig};
 pub use ratelimit::TokenBucket;
 pub use shards::{point_cost, Cache, CacheLimits};
 pub use stats::CacheStats;

@@ -93,7 +93,36 @@ impl Persister {
     }
 }
 
+/// Lowers the calling thread's CPU priority: when cores are scarce, receivers (which must keep sockets
+/// drained) run first, and the persister catches up with larger, cheaper batches.
+fn lower_priority() {
+    // SAFETY: setpriority has no memory-safety preconditions; on Linux PRIO_PROCESS with who = 0
+    // applies to the calling thread only. Failure (e.g. not permitted) just leaves the priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+/// Raises the soft open-file limit to the hard one and returns it (for sizing the handle pool).
+pub fn raise_fd_limit() -> u64 {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: r is a valid, writable rlimit for the duration of both calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let want = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    r.rlim_cur as u64
+}
+
 fn work(s: &Shared) {
+    lower_priority();
     let cache = &s.cache;
     let stats = &cache.stats;
     while !s.stop.load(Relaxed) {

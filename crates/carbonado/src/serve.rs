@@ -46,6 +46,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
     rt.block_on(serve_cache(s, web))
 }
 
+/// Whisper files kept open between writes: half the descriptor limit (raised to its hard value), so
+/// sockets and the WAL always have room.
+fn handle_pool_size() -> usize {
+    (cache::raise_fd_limit() / 2).clamp(64, 100_000) as usize
+}
+
 async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> {
     if addr.is_empty() {
         return Ok(None);
@@ -70,7 +76,7 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
     let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;
     let web_role = build_web(web, &s, &cache)?;
-    let mut whisper_backend = WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), 1024);
+    let mut whisper_backend = WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), handle_pool_size());
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists
         let index = w.index();
