@@ -7,7 +7,7 @@ Usage (from the workspace root):
   /usr/bin/python3 crates/graph/gallery/gen_gallery.py /work/target-graph/debug/carbonado docs
 
 Writes DOCS/img/gallery/<case>-graphite.png, <case>-carbonado.png and DOCS/gallery.md."""
-import os, sys, time, shutil, socket, subprocess, tempfile, urllib.request, urllib.parse, collections, inspect
+import os, sys, time, shutil, socket, subprocess, tempfile, urllib.request, urllib.error, urllib.parse, collections, inspect
 
 FAKE_NOW = 1700003600
 T0 = 1700000000
@@ -46,6 +46,12 @@ mk("test.counters.req.count", [(60, 1440)], pts, agg="sum")
 pts = [(ts, float(2 ** 20 * (1 + (ts // 60) % 13))) for ts in range(start, FAKE_NOW + 1, 60)]
 mk("test.disk.bytes", [(60, 1440)], pts)
 
+# Debian's /etc/graphite/local_settings.py points at /var/lib/graphite: use our own instead
+with open(os.path.join(work, "gallery_settings.py"), "w") as f:
+    f.write("SECRET_KEY = 'gallery'\nTIME_ZONE = 'UTC'\nSTORAGE_DIR = %r\nWHISPER_DIR = %r\nLOG_DIR = %r\n"
+            % (store, wsp, os.path.join(store, "log", "webapp")))
+sys.path.insert(0, work)
+os.environ["GRAPHITE_SETTINGS_MODULE"] = "gallery_settings"
 os.environ["DJANGO_SETTINGS_MODULE"] = "graphite.settings"
 import django; django.setup()
 from django.core.management import call_command
@@ -89,7 +95,7 @@ CASES = [
     ("infinite", "drawAsInfinite() events over a line", [(T, "test.servers.web02.cpu.user"), (T, "drawAsInfinite(removeBelowValue(test.servers.web01.cpu.user,24))")]),
     ("cacti", "cactiStyle() legend", [(T, "cactiStyle(test.servers.web0*.cpu.user)"), ("width", "500")]),
     ("stacked-fn", "stacked() function with a line on top", [(T, "stacked(test.servers.web0*.cpu.user)"), (T, "test.servers.db01.cpu.user")]),
-    ("log", "logBase=10", [(T, "scale(test.servers.*.cpu.user,100)"), ("logBase", "10")]),
+    ("log", "logBase=10", [(T, "scale(offset(test.servers.*.cpu.user,1),100)"), ("logBase", "10")]),
     ("wide", "800x300, yMin/yMax, minorY=3, hideLegend", [(T, "test.servers.*.cpu.*"), ("width", "800"), ("height", "300"), ("yMin", "0"),
               ("yMax", "60"), ("minorY", "3"), ("hideLegend", "true")]),
     ("graph-only", "graphOnly sparkline", [(T, "test.servers.web01.cpu.user"), ("graphOnly", "true"), ("width", "200"), ("height", "60")]),
@@ -109,7 +115,10 @@ try:
             sys.exit("graphite-web %s: %s %s" % (name, r.status_code, r.content[:300]))
         open(os.path.join(imgdir, name + "-graphite.png"), "wb").write(r.content)
         t = time.perf_counter()
-        body = urllib.request.urlopen("http://127.0.0.1:%d/render?%s" % (port, qs), timeout=30).read()
+        try:
+            body = urllib.request.urlopen("http://127.0.0.1:%d/render?%s" % (port, qs), timeout=30).read()
+        except urllib.error.HTTPError as e:
+            sys.exit("carbonado %s: %s %s" % (name, e.code, e.read()[:300]))
         open(os.path.join(imgdir, name + "-carbonado.png"), "wb").write(body)
         shown = "&".join("%s=%s" % (k, v) for k, v in params if k not in ("from", "until", "now", "format"))
         rows.append((name, what, shown))
