@@ -18,7 +18,7 @@ if ! .venv/bin/python -c 'import whisper' 2>/dev/null; then
 fi
 
 # --- Debian reference packages ---------------------------------------------------------
-DEB_PKGS="python3-whisper graphite-carbon graphite-web carbon-c-relay memcached"
+DEB_PKGS="python3-whisper graphite-carbon graphite-web carbon-c-relay memcached chromium chromium-driver"
 missing=""
 for p in $DEB_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
