@@ -175,8 +175,13 @@ fn every_function_survives_hostile_arguments() {
     for round in 0..rounds() {
         let name = names[round % names.len()];
         let n = rng.gen_range(0..5);
-        let args: Vec<&str> = (0..n).map(|_| ARGS[rng.gen_range(0..ARGS.len())]).collect();
+        let args: Vec<String> = (0..n)
+            .map(|_| random_arg(&mut rng, &names, ARGS, 2))
+            .collect();
         let target = format!("{}({})", name, args.join(","));
+        if std::env::var("CARBONADO_FUZZ_TRACE").is_ok() {
+            eprintln!("TRY {target}");
+        }
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Evaluator::new(&f).evaluate_target(&ctx, &target)
         }));
@@ -195,10 +200,23 @@ fn every_function_survives_hostile_arguments() {
     assert!(ok > 200, "some calls should succeed, got {ok}");
 }
 
+/// A pool argument, or (sometimes) a nested call of a random function.
+fn random_arg(rng: &mut rand::rngs::StdRng, names: &[&str], pool: &[&str], depth: usize) -> String {
+    if depth > 0 && rng.gen_range(0..6) == 0 {
+        let name = names[rng.gen_range(0..names.len())];
+        let n = rng.gen_range(1..4);
+        let args: Vec<String> = (0..n)
+            .map(|_| random_arg(rng, names, pool, depth - 1))
+            .collect();
+        return format!("{}({})", name, args.join(","));
+    }
+    pool[rng.gen_range(0..pool.len())].to_string()
+}
+
 /// CARBONADO_FUZZ_ROUNDS raises the effort for a local soak.
 fn rounds() -> usize {
     std::env::var("CARBONADO_FUZZ_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(6000)
+        .unwrap_or(20_000)
 }

@@ -183,15 +183,22 @@ pub fn xff_ok(non_null: usize, total: usize, xff: f64) -> bool {
 
 /// Python's round(x, n) (round-half-even on the decimal representation, close enough via
 /// string formatting which rounds the exact binary value like CPython does).
-pub fn py_round(x: f64, ndigits: i32) -> f64 {
+pub fn py_round(x: f64, ndigits: i64) -> f64 {
     if !x.is_finite() {
         return x;
+    }
+    // Beyond f64's precision rounding changes nothing; far left of it everything rounds to 0.
+    if ndigits > 40 {
+        return x;
+    }
+    if ndigits < -400 {
+        return 0.0 * x.signum();
     }
     if ndigits >= 0 {
         let s = format!("{:.*}", ndigits as usize, x);
         s.parse().unwrap_or(x)
     } else {
-        let p = 10f64.powi(-ndigits);
+        let p = 10f64.powi((-ndigits) as i32);
         let y = x / p;
         let r = y.round();
         let r = if (y - y.trunc()).abs() == 0.5 {

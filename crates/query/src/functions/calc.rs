@@ -570,6 +570,8 @@ fn holt_winters_analysis(
     let mut seasonals: Vec<f64> = Vec::with_capacity(n);
     let mut predictions: Vec<Option<f64>> = Vec::with_capacity(n);
     let mut deviations: Vec<Option<f64>> = Vec::with_capacity(n);
+    // The same deviations as plain numbers, for the season lookups.
+    let mut dev_vals: Vec<f64> = Vec::with_capacity(n);
     let last = |v: &Vec<f64>, i: i64| -> f64 {
         let j = i - season_len;
         if j >= 0 {
@@ -586,6 +588,7 @@ fn holt_winters_analysis(
             seasonals.push(0.0);
             predictions.push(next_pred);
             deviations.push(Some(0.0));
+            dev_vals.push(0.0);
             next_pred = None;
             continue;
         };
@@ -601,8 +604,7 @@ fn holt_winters_analysis(
         let ii = i as i64;
         let last_seasonal = last(&seasonals, ii);
         let next_last_seasonal = last(&seasonals, ii + 1);
-        let devs: Vec<f64> = deviations.iter().map(|d| d.unwrap_or(0.0)).collect();
-        let last_dev = last(&devs, ii);
+        let last_dev = last(&dev_vals, ii);
         let intercept =
             alpha * (actual - last_seasonal) + (1.0 - alpha) * (last_intercept + last_slope);
         let slope = beta * (intercept - last_intercept) + (1.0 - beta) * last_slope;
@@ -615,6 +617,7 @@ fn holt_winters_analysis(
         seasonals.push(seasonal);
         predictions.push(prediction);
         deviations.push(Some(deviation));
+        dev_vals.push(deviation);
     }
     Ok(HoltWinters {
         predictions,

@@ -573,7 +573,13 @@ fn apply_by_node(
         .iter()
         .map(|s| {
             let parts: Vec<&str> = s.name.split('.').collect();
-            let n = ((node + 1).max(0) as usize).min(parts.len());
+            // Python slice [:nodeNum + 1]: a negative end counts from the back.
+            let len = parts.len() as i64;
+            let mut end = node.saturating_add(1);
+            if end < 0 {
+                end = end.saturating_add(len);
+            }
+            let n = end.clamp(0, len) as usize;
             parts[..n].join(".")
         })
         .collect();

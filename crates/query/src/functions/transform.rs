@@ -739,7 +739,7 @@ fn round_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<V
             None => rename(s, format!("round({})", s.name)),
             Some(p) => rename(s, format!("round({},{})", s.name, p)),
         }
-        let p = prec.unwrap_or(0) as i32;
+        let p = prec.unwrap_or(0);
         s.values
             .iter_mut()
             .for_each(|v| *v = v.map(|x| py_round(x, p)));

@@ -20,7 +20,8 @@ pub fn lcm(a: i64, b: i64) -> i64 {
         return a.max(b);
     }
     let (a, b) = if a < b { (b, a) } else { (a, b) };
-    a / gcd(a, b) * b
+    // Python's ints do not overflow; an absurd step pair saturates instead of wrapping.
+    (a / gcd(a, b)).saturating_mul(b)
 }
 
 /// graphite's normalize(): consolidates every series to the LCM step; returns (start, end, step).
@@ -37,7 +38,7 @@ pub fn normalize(list: &mut [Series]) -> Option<(i64, i64, i64)> {
     }
     let start = list.iter().map(|s| s.start).min()?;
     let mut end = list.iter().map(|s| s.end).max()?;
-    end -= (end - start).rem_euclid(step);
+    end -= end.saturating_sub(start).rem_euclid(step);
     Some((start, end, step))
 }
 
