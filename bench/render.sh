@@ -62,6 +62,11 @@ LOG_DIR = '$WORK/log'
 INDEX_FILE = '$WORK/index'
 DATABASES = {'default': {'NAME': '$WORK/graphite.db', 'ENGINE': 'django.db.backends.sqlite3'}}
 TIME_ZONE = 'UTC'
+# no carbon-cache in this comparison (Carbonado runs web-only too); generous timeouts so big
+# renders finish instead of failing at the 6 s FETCH_TIMEOUT default
+CARBONLINK_HOSTS = []
+FETCH_TIMEOUT = 600
+FIND_TIMEOUT = 600
 PYEOF
 export GRAPHITE_SETTINGS_MODULE=bench_gw_settings DJANGO_SETTINGS_MODULE=graphite.settings PYTHONPATH="$WORK"
 "$SYS_PY" -m django migrate --run-syncdb -v 0 >"$WORK/log/migrate.log" 2>&1
