@@ -23,12 +23,16 @@ pub mod functions;
 pub mod memory;
 pub mod parser;
 pub mod pyfmt;
+pub mod request;
 pub mod series;
 
-pub use attime::{parse_at_time, parse_time_offset, parse_tz, TimeRange};
+pub use attime::{parse_at_time, parse_time_offset, parse_tz, tz_or, TimeRange};
+/// IANA time zones (re-exported so callers need no chrono-tz dependency of their own).
+pub use chrono_tz::Tz;
 pub use consolidate::consolidate_max_data_points;
 pub use context::{FetchError, FetchRequest, Fetcher, Limits, RequestContext};
 pub use error::{QueryError, Result};
 pub use eval::{Evaluator, Value};
 pub use parser::{parse_target, Expr};
+pub use request::{evaluate, RenderParams};
 pub use series::{RenderOptions, Series};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use query::memory::{Archive, MemoryFetcher, Metric};
-use query::{consolidate_max_data_points, parse_tz, Evaluator, RequestContext, Series, TimeRange};
+use query::{consolidate_max_data_points, RenderParams, Series};
 use serde_json::Value as J;
 
 pub fn oracle() -> J {
@@ -55,44 +55,29 @@ fn s(params: &J, k: &str) -> Option<String> {
     params.get(k).and_then(|v| v.as_str()).map(str::to_string)
 }
 
-/// Runs a render request the way graphite-web's view would (json format).
+/// Runs a render request the way graphite-web's view and JSON renderer would.
 pub fn render(f: &MemoryFetcher, params: &J) -> Result<Vec<Series>, query::QueryError> {
-    let tz = parse_tz(&s(params, "tz").unwrap_or_else(|| "UTC".into()))?;
-    let now: i64 = s(params, "now").and_then(|n| n.parse().ok()).expect("now");
-    let range = TimeRange::resolve(
-        s(params, "from").as_deref(),
-        s(params, "until").as_deref(),
-        now,
-        tz,
-    )?;
-    let mut ctx = RequestContext::new(range.from, range.until, now);
-    ctx.tz = tz;
-    if let Some(x) = s(params, "xFilesFactor") {
-        ctx.x_files_factor = x.parse().expect("xff");
-    }
-    for (k, v) in params.as_object().expect("params") {
-        if let Some(name) = k
-            .strip_prefix("template[")
-            .and_then(|r| r.strip_suffix(']'))
-        {
-            ctx.templates
-                .insert(name.to_string(), v.as_str().unwrap_or("").to_string());
+    let obj = params.as_object().expect("params");
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in obj {
+        match v {
+            J::String(s) => pairs.push((k.clone(), s.clone())),
+            J::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str())
+                .for_each(|s| pairs.push((k.clone(), s.to_string()))),
+            _ => {}
         }
     }
-    let targets: Vec<String> = match &params["target"] {
-        J::String(t) => vec![t.clone()],
-        J::Array(a) => a
-            .iter()
-            .filter_map(|t| t.as_str().map(str::to_string))
-            .collect(),
-        _ => vec![],
-    };
-    let mut out = Evaluator::new(f).evaluate_targets(&ctx, &targets)?;
+    let p = RenderParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    assert!(p.now.is_some(), "oracle requests always pass now");
+    let ctx = p.context(0, query::Tz::UTC, query::Limits::default())?;
+    let mut out = query::evaluate(f, &ctx, &p)?;
     if query::consolidate::all_empty(&out) {
         return Ok(Vec::new());
     }
-    if let Some(m) = s(params, "maxDataPoints") {
-        consolidate_max_data_points(&mut out, m.parse().expect("mdp"));
+    if let Some(m) = p.max_data_points() {
+        consolidate_max_data_points(&mut out, m);
     }
     Ok(out)
 }
