@@ -170,23 +170,18 @@ impl Cache {
 
     /// Puts already-admitted points into the shards.
     fn insert(&self, batch: Vec<Point>, seg: SegmentId) {
-        let n = self.shards.len();
-        let mut by_shard: Vec<Vec<Point>> = (0..n).map(|_| Vec::new()).collect();
-        let mut bytes = 0;
         let count = batch.len() as u64;
-        for p in batch {
-            bytes += point_cost(&p.metric);
-            by_shard[self.shard_of(&p.metric)].push(p);
-        }
+        // Order by shard so each shard is locked once per batch (stable: arrival order per metric kept).
+        let mut keyed: Vec<(usize, Point)> = batch.into_iter().map(|p| (self.shard_of(&p.metric), p)).collect();
+        keyed.sort_by_key(|k| k.0);
+        let bytes: u64 = keyed.iter().map(|(_, p)| point_cost(&p.metric)).sum();
         self.points.fetch_add(count, Relaxed);
         self.bytes.fetch_add(bytes, Relaxed);
         let mut new_metrics = 0;
-        for (i, pts) in by_shard.into_iter().enumerate() {
-            if pts.is_empty() {
-                continue;
-            }
-            let mut m = lock(&self.shards[i]);
-            for p in pts {
+        let mut it = keyed.into_iter().peekable();
+        while let Some(&(shard, _)) = it.peek() {
+            let mut m = lock(&self.shards[shard]);
+            while let Some((_, p)) = it.next_if(|(s, _)| *s == shard) {
                 let pt = Pt { ts: p.timestamp, value: p.value, seg };
                 match m.get_mut(p.metric.as_str()) {
                     Some(e) => e.points.push(pt),
