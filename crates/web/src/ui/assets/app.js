@@ -79,6 +79,7 @@ function loadImage(img, url, onError) {
 
 function drawComposer(bust) {
   const img = $("graph");
+  img.hidden = !state.targets.length;
   if (!state.targets.length) {
     img.removeAttribute("src");
     img.dataset.url = "";
