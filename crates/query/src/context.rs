@@ -80,8 +80,11 @@ pub struct RequestContext {
     pub now: i64,
     /// Time zone for calendar-aligned functions.
     pub tz: Tz,
-    /// Request-wide xFilesFactor (default 0).
+    /// Request-wide xFilesFactor (default 0); read it through [`RequestContext::xff`].
     pub x_files_factor: f64,
+    /// What `setXFilesFactor()` set during evaluation: graphite writes it into the shared request
+    /// context, so every later step of the request (outer calls, later targets) sees it.
+    pub xff_override: std::cell::Cell<Option<f64>>,
     /// `template[name]=value` parameters.
     pub templates: BTreeMap<String, String>,
     /// `maxDataPoints`, if given.
@@ -103,12 +106,18 @@ impl RequestContext {
             now,
             tz: Tz::UTC,
             x_files_factor: 0.0,
+            xff_override: std::cell::Cell::new(None),
             templates: BTreeMap::new(),
             max_data_points: None,
             local: false,
             no_cache: false,
             limits: Limits::default(),
         }
+    }
+
+    /// The xFilesFactor in force: the last `setXFilesFactor()` value, else the request's.
+    pub fn xff(&self) -> f64 {
+        self.xff_override.get().unwrap_or(self.x_files_factor)
     }
 
     /// The same context over another range (used by bootstrapping functions).

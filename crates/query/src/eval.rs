@@ -502,7 +502,7 @@ impl<'f> Evaluator<'f> {
         for s in &mut list {
             s.path_expression = expression.to_string();
             // graphite-web's fetchData builds every series with the request's xFilesFactor.
-            s.x_files_factor = ctx.x_files_factor;
+            s.x_files_factor = ctx.xff();
         }
         list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)

@@ -80,7 +80,7 @@ pub(crate) fn aggregate_list(
     let Some((start, end, step)) = normalize(&mut list) else {
         return Ok(Vec::new());
     };
-    let xff = xff.unwrap_or(ctx.x_files_factor);
+    let xff = xff.unwrap_or(ctx.xff());
     let name = format!("{}Series({})", stripped, format_path_expressions(&list));
     let values: Vec<Option<f64>> = rows(&list)
         .iter()
@@ -164,7 +164,7 @@ fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
     let name = format!("countSeries({})", format_path_expressions(&list));
     let values = rows(&list).iter().map(|r| Some(r.len() as f64)).collect();
     let mut s = Series::new(name, start, end, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     s.mark_all_int();
     Ok(vec![s])
 }
@@ -226,7 +226,7 @@ fn percentile_of_series(
         .map(|r| percentile(r, n, interp))
         .collect();
     let mut s = Series::new(name, start, end, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     Ok(vec![s])
 }
 
@@ -240,7 +240,7 @@ fn divide_pair(ctx: &RequestContext, a: &Series, b: &Series) -> Series {
     let (start, end, step) = normalize(&mut pair).unwrap_or((a.start, a.end, a.step));
     let values = rows(&pair).iter().map(|r| safe_div(r[0], r[1])).collect();
     let mut s = Series::new(name, start, end, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     s
 }
 
@@ -307,7 +307,7 @@ fn sum_total(ctx: &RequestContext, group: &[Series]) -> Series {
     let (start, end, step) = normalize(&mut g).unwrap_or((0, 0, 1));
     let values = rows(&g).iter().map(|r| safe_sum(r)).collect();
     let mut s = Series::new(name, start, end, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     s
 }
 
@@ -315,7 +315,7 @@ fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
     let mut list = a.series("seriesList")?;
     let total = a.opt("total").cloned();
     let nodes = a.rest("nodes");
-    let xff = ctx.x_files_factor;
+    let xff = ctx.xff();
     let Some((nstart, nend, nstep)) = normalize(&mut list) else {
         return Ok(Vec::new());
     };
@@ -837,7 +837,7 @@ fn weighted_average(
             avg.step,
             vals,
         );
-        p.x_files_factor = ctx.x_files_factor;
+        p.x_files_factor = ctx.xff();
         products.push(p);
     }
     if products.is_empty() {
@@ -879,6 +879,6 @@ fn weighted_average(
             .join(",")
     );
     let mut out = Series::new(name, sp.start, sp.end, sp.step, vals);
-    out.x_files_factor = ctx.x_files_factor;
+    out.x_files_factor = ctx.xff();
     Ok(vec![out])
 }

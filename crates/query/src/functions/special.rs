@@ -48,7 +48,7 @@ fn vertical_line(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> R
         1,
         vec![Some(1.0), Some(1.0)],
     );
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     s.options.draw_as_infinite = true;
     s.options.color = a.opt_str("color")?.filter(|c| !c.is_empty());
     Ok(vec![s])
@@ -70,7 +70,7 @@ pub(crate) fn constant_named(ctx: &RequestContext, v: f64, name: String) -> Seri
         vec![Some(v); 3],
     );
     s.path_expression = format!("constantLine({})", name);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     s
 }
 
@@ -248,7 +248,7 @@ fn gen_series(
         .map(|i| Some(f(ctx.from + i * step, i as usize)))
         .collect();
     let mut s = Series::new(name, ctx.from, ctx.until, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     Ok(vec![s])
 }
 
@@ -293,6 +293,6 @@ fn random_walk(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
         cur += (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
     }
     let mut s = Series::new(a.str("name")?, ctx.from, ctx.until, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     Ok(vec![s])
 }

@@ -321,7 +321,7 @@ fn pow_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
         })
         .collect();
     let mut s = Series::new(name, start, end, step, values);
-    s.x_files_factor = ctx.x_files_factor;
+    s.x_files_factor = ctx.xff();
     Ok(vec![s])
 }
 
@@ -791,10 +791,12 @@ fn cumulative(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result
     Ok(set_consolidation(a.series("seriesList")?, "sum"))
 }
 
-fn set_xff(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn set_xff(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let mut list = a.series("seriesList")?;
     let xv = num_arg(a, "xFilesFactor")?;
     let x = xv.as_f64().unwrap_or(0.0);
+    // graphite stores it in the shared request context as well.
+    ctx.xff_override.set(Some(x));
     for s in &mut list {
         s.x_files_factor = x;
         s.set_tag("xFilesFactor", xv.py_str());

@@ -282,6 +282,10 @@ add("seriesByTag('datacenter=dc1')", "seriesByTag('name=disk.used','datacenter=d
     "asPercent(seriesByTag('name=disk.used'))", "countSeries(seriesByTag('datacenter=dc1'))",
     "disk.used;datacenter=dc1;rack=a1;server=web01", "movingAverage(seriesByTag('name=cpu.load'),3)",
     "groupByNodes(seriesByTag('name=disk.used'),'sum','datacenter')", "seriesByTag('name=disk.used')|aliasByTags('server')")
+# setXFilesFactor writes into the shared request context: later steps and targets see it
+add("sumSeries(setXFilesFactor(%s,0.9))" % CPU, ["setXFilesFactor(%s,0.9)" % W1, "sumSeries(%s)" % CPU],
+    ["sumSeries(%s)" % CPU, "setXFilesFactor(%s,0.9)" % W1], "summarize(setXFilesFactor(oracle.ten.a,0.9),'1min','avg')",
+    "movingAverage(setXFilesFactor(oracle.sparse.a,0.5),3)", "sumSeries(xFilesFactor(%s,1),oracle.neg.a)" % ALL)
 # Python int/float kinds flowing through other functions
 NN = "isNonNull(%s)" % CPU
 add("sumSeries(%s)" % NN, "maxSeries(%s)" % NN, "averageSeries(%s)" % NN, "diffSeries(%s)" % NN, "aggregate(%s,'median')" % NN,
