@@ -474,3 +474,49 @@ fn corrupt_files_give_the_same_errors() {
         t.check("update", "update", &[f, &format!("{NOW}:1")]);
     }
 }
+
+#[test]
+fn special_floats_print_like_python() {
+    let t = Twins::new();
+    let vals = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        1e308,
+        5e-324,
+        0.1,
+        1e16,
+        1e-5,
+    ];
+    let pts: Vec<(i64, f64)> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (NOW - 30 + i as i64, v))
+        .collect();
+    t.seed("sf.wsp", &["1s:1m", "10s:10m"], &pts);
+    let (from, until) = (format!("--from={}", NOW - 40), format!("--until={NOW}"));
+    for a in [
+        vec!["sf.wsp"],
+        vec!["sf.wsp", "-r"],
+        vec!["sf.wsp", "--pretty"],
+    ] {
+        t.check("dump", "dump", &a);
+    }
+    for extra in [
+        &[][..],
+        &["--json"],
+        &["--drop=empty"],
+        &["--drop=zeroes", "--json"],
+    ] {
+        let mut a = vec!["sf.wsp", from.as_str(), until.as_str()];
+        a.extend_from_slice(extra);
+        t.check("fetch", "fetch", &a);
+    }
+    t.seed("sf2.wsp", &["1s:1m", "10s:10m"], &pts[..4]);
+    for extra in [&[][..], &["--json"], &["--columns"]] {
+        let mut a = vec!["sf.wsp", "sf2.wsp"];
+        a.extend_from_slice(extra);
+        t.check("diff", "diff", &a);
+    }
+}
