@@ -137,6 +137,22 @@ impl Whisper {
         })
     }
 
+    /// Re-reads the aggregation method and xFilesFactor, which `set-aggregation` and
+    /// `set-xff` change in place; a handle kept open across calls otherwise keeps the old ones.
+    pub fn reload_metadata(&mut self) -> Result<()> {
+        let mut meta = [0u8; crate::header::METADATA_SIZE];
+        read_exact_at(&self.file, &mut meta, 0, "Unable to read header")?;
+        let (fresh, count) = Header::decode_metadata(&meta)?;
+        if count as usize != self.header.archives.len()
+            || fresh.max_retention != self.header.max_retention
+        {
+            return Err(Error::corrupt("header changed under an open handle"));
+        }
+        self.header.aggregation_method = fresh.aggregation_method;
+        self.header.x_files_factor = fresh.x_files_factor;
+        Ok(())
+    }
+
     /// The decoded header.
     pub fn header(&self) -> &Header {
         &self.header

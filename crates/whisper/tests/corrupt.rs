@@ -178,3 +178,33 @@ fn extreme_times_are_errors_not_overflows() {
         Err(Error::TimestampOutOfRange(-5))
     ));
 }
+
+#[test]
+fn reload_metadata_sees_in_place_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.wsp");
+    let specs = [
+        ArchiveSpec {
+            seconds_per_point: 1,
+            points: 10,
+        },
+        ArchiveSpec {
+            seconds_per_point: 5,
+            points: 10,
+        },
+    ];
+    create(
+        &p,
+        &specs,
+        0.5,
+        AggregationMethod::Sum,
+        CreateOptions::default(),
+    )
+    .unwrap();
+    let mut w = Whisper::open_rw(&p).unwrap();
+    whisper::set_aggregation(&p, Some(AggregationMethod::Max), Some(0.25)).unwrap();
+    assert_eq!(w.header().aggregation_method, AggregationMethod::Sum);
+    w.reload_metadata().unwrap();
+    assert_eq!(w.header().aggregation_method, AggregationMethod::Max);
+    assert_eq!(w.header().x_files_factor, 0.25);
+}
