@@ -85,6 +85,9 @@ pub struct RequestContext {
     /// What `setXFilesFactor()` set during evaluation: graphite writes it into the shared request
     /// context, so every later step of the request (outer calls, later targets) sees it.
     pub xff_override: std::cell::Cell<Option<f64>>,
+    /// Running totals of `stacked()` per stack name, shared by every target of the request
+    /// (and by bootstrapped copies, like graphite's shallow-copied context).
+    pub stacks: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Vec<f64>>>>,
     /// `template[name]=value` parameters.
     pub templates: BTreeMap<String, String>,
     /// `maxDataPoints`, if given.
@@ -107,6 +110,7 @@ impl RequestContext {
             tz: Tz::UTC,
             x_files_factor: 0.0,
             xff_override: std::cell::Cell::new(None),
+            stacks: Default::default(),
             templates: BTreeMap::new(),
             max_data_points: None,
             local: false,

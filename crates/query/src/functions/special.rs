@@ -132,10 +132,12 @@ fn alpha(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
     Ok(list)
 }
 
-fn stacked(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn stacked(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let stack = a.str_or("stack", "__DEFAULT__")?;
-    let mut total: Vec<f64> = Vec::new();
+    // Stacks continue across calls and targets of the same request, as in graphite.
+    let mut stacks = ctx.stacks.lock().unwrap_or_else(|e| e.into_inner());
+    let total = stacks.entry(stack.clone()).or_default();
     Ok(list
         .into_iter()
         .map(|mut s| {

@@ -286,6 +286,9 @@ add("seriesByTag('datacenter=dc1')", "seriesByTag('name=disk.used','datacenter=d
 add("sumSeries(setXFilesFactor(%s,0.9))" % CPU, ["setXFilesFactor(%s,0.9)" % W1, "sumSeries(%s)" % CPU],
     ["sumSeries(%s)" % CPU, "setXFilesFactor(%s,0.9)" % W1], "summarize(setXFilesFactor(oracle.ten.a,0.9),'1min','avg')",
     "movingAverage(setXFilesFactor(oracle.sparse.a,0.5),3)", "sumSeries(xFilesFactor(%s,1),oracle.neg.a)" % ALL)
+# stacked() totals continue across calls and targets of one request
+add(["stacked(%s)" % W1, "stacked(test.servers.web02.cpu.user)"], ["stacked(%s,'a')" % W1, "stacked(oracle.neg.a,'b')", "stacked(%s,'a')" % ALL],
+    "group(stacked(%s),stacked(oracle.neg.*))" % W1)
 # Python int/float kinds flowing through other functions
 NN = "isNonNull(%s)" % CPU
 add("sumSeries(%s)" % NN, "maxSeries(%s)" % NN, "averageSeries(%s)" % NN, "diffSeries(%s)" % NN, "aggregate(%s,'median')" % NN,
