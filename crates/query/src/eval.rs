@@ -250,6 +250,8 @@ pub struct Evaluator<'f> {
     prefetched: Vec<String>,
     /// > 0 while evaluating a keyword argument.
     kw_depth: usize,
+    /// Fetch results by (expression, from, until) for the life of the request.
+    fetch_cache: std::collections::HashMap<(String, i64, i64), Vec<Series>>,
 }
 
 impl<'f> Evaluator<'f> {
@@ -261,6 +263,7 @@ impl<'f> Evaluator<'f> {
             fetched_points: 0,
             prefetched: Vec::new(),
             kw_depth: 0,
+            fetch_cache: Default::default(),
         }
     }
 
@@ -475,10 +478,25 @@ impl<'f> Evaluator<'f> {
             now: ctx.now,
             local: ctx.local,
         };
-        let mut list = self
-            .fetcher
-            .fetch(&req)
-            .map_err(|e| QueryError::Fetch(e.0))?;
+        let key = (expression.to_string(), ctx.from, ctx.until);
+        // The same expression and range again (another target, a bootstrap) is answered from
+        // this request's cache, as graphite answers from its prefetch; it still counts toward
+        // the limits, which bound what a request materialises.
+        let mut list = match self.fetch_cache.get(&key) {
+            Some(hit) => hit.clone(),
+            None => {
+                let mut fresh = self
+                    .fetcher
+                    .fetch(&req)
+                    .map_err(|e| QueryError::Fetch(e.0))?;
+                for s in &mut fresh {
+                    s.path_expression = expression.to_string();
+                }
+                fresh.sort_by(|a, b| a.name.cmp(&b.name));
+                self.fetch_cache.insert(key, fresh.clone());
+                fresh
+            }
+        };
         self.fetched_series += list.len();
         self.fetched_points += list.iter().map(|s| s.values.len()).sum::<usize>();
         if let Some(max) = ctx.limits.max_series {
@@ -500,11 +518,9 @@ impl<'f> Evaluator<'f> {
             }
         }
         for s in &mut list {
-            s.path_expression = expression.to_string();
             // graphite-web's fetchData builds every series with the request's xFilesFactor.
             s.x_files_factor = ctx.xff();
         }
-        list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)
     }
 }
