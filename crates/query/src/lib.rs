@@ -1,5 +1,22 @@
-//! The render language of Carbonado: graphite-web compatible time specs, target grammar, series
-//! model, function library and maxDataPoints consolidation. Pure: no I/O, no async.
+//! The render language of Carbonado: graphite-web 1.1 compatible time specs, target grammar,
+//! series model, function library and maxDataPoints consolidation. Pure: no I/O, no async.
+//!
+//! How the web role uses it:
+//! 1. [`RenderParams::from_pairs`] takes the request's query/form pairs; [`RenderParams::context`]
+//!    resolves `from`/`until`/`now`/`tz`/`xFilesFactor`/`template[...]` into a [`RequestContext`]
+//!    (set [`Limits`] there).
+//! 2. [`evaluate`] (or an [`Evaluator`]) parses and evaluates the targets against a [`Fetcher`]
+//!    the web crate implements (local store, carbonlink, peers). It is called with glob path
+//!    expressions and with the raw text of `seriesByTag(...)` calls; [`Fetcher::prefetch`] gets
+//!    every positional path first so they can be fetched in parallel.
+//! 3. For JSON output: drop everything when [`consolidate::all_empty`], then
+//!    [`consolidate_max_data_points`]. Values that graphite holds as Python ints are flagged
+//!    ([`Series::is_int`]) so encoders can print `2` rather than `2.0`.
+//! 4. `/functions` and `/functions/<name>`: [`functions::functions_json`],
+//!    [`functions::function_info`], serialised with [`functions::to_graphite_json`].
+//!
+//! [`memory::MemoryFetcher`] is an in-memory store that slices archives like whisper's fetch and
+//! answers `seriesByTag` like graphite's tag database; tests here and elsewhere use it.
 //!
 //! ```
 //! use query::{memory::{Archive, MemoryFetcher, Metric}, Evaluator, RequestContext};
