@@ -200,8 +200,23 @@ impl Drop for Running {
     }
 }
 
-/// Starts one relay implementation with a carbon_ch ring over the two sinks.
+/// Starts one relay implementation with a carbon_ch ring over the two sinks; c-relay 3.7.3
+/// sometimes stalls before starting its workers, so a start is tried up to three times.
 fn start(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> Result<Running> {
+    let mut last = None;
+    for _ in 0..3 {
+        match start_once(which, work, carbonado, sinks) {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                eprintln!("  ({e}; retrying)");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("no start attempt")))
+}
+
+fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> Result<Running> {
     let port = free_port()?;
     let dir = work.join(format!("{which:?}-{port}"));
     std::fs::create_dir_all(&dir)?;
@@ -268,12 +283,19 @@ fn start(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> Result
         .with_context(|| format!("start {}", which.name()))?;
     let running = Running { child, port };
     let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if t0.elapsed() > Duration::from_secs(30) {
-            bail!("{} did not listen on {port}; see {}", which.name(), dir.display());
+    let ready = || match which {
+        // c-relay listens before its workers run; data sent earlier is lost.
+        Impl::CRelay => std::fs::read_to_string(dir.join("relay.log")).is_ok_and(|l| l.contains("startup sequence complete")),
+        _ => true,
+    };
+    while TcpStream::connect(("127.0.0.1", port)).is_err() || !ready() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            bail!("{} did not start on {port}; see {}", which.name(), dir.display());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Let every implementation finish starting (connections to the sinks, timers).
+    std::thread::sleep(Duration::from_millis(500));
     Ok(running)
 }
 
@@ -383,14 +405,13 @@ struct Row {
 
 fn bench(which: Impl, work: &Path, carbonado: &Path, load: &[Vec<Vec<u8>>], max_rate: f64) -> Result<Row> {
     let total: u64 = load.iter().map(|l| l.len() as u64).sum();
-    let mut lossless = 0.0;
-    let mut rate = 25_000.0;
-    while rate <= max_rate {
+    let trial = |rate: f64| -> Result<bool> {
         let sinks = [Sink::start()?, Sink::start()?];
         let r = start(which, work, carbonado, &[sinks[0].port, sinks[1].port])?;
         let o = run(&r, &sinks, load, Some(rate))?;
         let achieved = o.sent as f64 / o.send_secs;
-        let ok = o.sent == total && o.delivered == o.sent && achieved >= 0.95 * rate;
+        // 10% slack for the load generator's own pacing on a busy machine, the same for every relay.
+        let ok = o.sent == total && o.delivered == o.sent && achieved >= 0.9 * rate;
         println!(
             "  {:<22} paced {:>9.0}/s: sent {:>8} at {:>9.0}/s, delivered {:>8} -> {}",
             which.name(),
@@ -400,11 +421,29 @@ fn bench(which: Impl, work: &Path, carbonado: &Path, load: &[Vec<Vec<u8>>], max_
             o.delivered,
             if ok { "ok" } else { "LOSS or cannot keep up" }
         );
-        if !ok {
+        Ok(ok)
+    };
+    // Doubling from 25,000 points/s until a run fails, then two bisection steps.
+    let mut lossless = 0.0;
+    let mut rate = 25_000.0;
+    let mut failed = None;
+    while rate <= max_rate {
+        if !trial(rate)? {
+            failed = Some(rate);
             break;
         }
         lossless = rate;
         rate *= 2.0;
+    }
+    if let Some(mut hi) = failed {
+        for _ in 0..2 {
+            let mid = (lossless + hi) / 2.0;
+            if trial(mid)? {
+                lossless = mid;
+            } else {
+                hi = mid;
+            }
+        }
     }
     let sinks = [Sink::start()?, Sink::start()?];
     let r = start(which, work, carbonado, &[sinks[0].port, sinks[1].port])?;

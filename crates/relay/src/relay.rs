@@ -163,6 +163,7 @@ impl Relay {
     pub async fn submit(&self, points: Vec<Point>) -> Result<(), RelayError> {
         let mut todo = points;
         let mut idx = ring::Owners::new();
+        let mut targets: Vec<usize> = Vec::with_capacity(4);
         loop {
             if self.inner.closed.load(Ordering::Acquire) {
                 return Err(RelayError::Closed);
@@ -173,16 +174,14 @@ impl Relay {
             for p in todo.drain(..) {
                 idx.clear();
                 table.route.destinations_into(&p.metric, &mut idx);
-                let mut targets = [0usize; 8];
-                let mut k = 0;
+                targets.clear();
                 for &i in idx.iter() {
                     // One copy per destination (a one-node ring can name it twice).
-                    if i < n && k < targets.len() && !targets[..k].contains(&i) {
-                        targets[k] = i;
-                        k += 1;
+                    if i < n && !targets.contains(&i) {
+                        targets.push(i);
                     }
                 }
-                match targets[..k].split_last() {
+                match targets.split_last() {
                     None => {
                         self.inner.unroutable.fetch_add(1, Ordering::Relaxed);
                     }
@@ -205,6 +204,9 @@ impl Relay {
                     match dest.queue.offer(&mut pts) {
                         Offer::Done => break,
                         Offer::Full => {
+                            if self.inner.closed.load(Ordering::Acquire) {
+                                return Err(RelayError::Closed);
+                            }
                             tokio::select! {
                                 _ = space => {}
                                 // Covers a wake-up raced away by another producer.

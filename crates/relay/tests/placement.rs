@@ -154,25 +154,8 @@ async fn jump_fnv1a_ch_places_like_carbon_c_relay() {
             format!("cluster sinks jump_fnv1a_ch replication {rf} {};\nmatch * send to sinks stop;\n", servers.join(" ")),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let bin = std::env::var("CARBONADO_CARBON_C_RELAY").unwrap_or_else(|_| "/usr/bin/carbon-c-relay".into());
-        let mut child = Command::new(&bin)
-            .arg("-f")
-            .arg(&conf)
-            .arg("-p")
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("reference {bin} is required: {e}"));
-        let t0 = Instant::now();
-        let mut conn = loop {
-            match std::net::TcpStream::connect(("127.0.0.1", port)) {
-                Ok(c) => break c,
-                Err(_) if t0.elapsed() < Duration::from_secs(20) => std::thread::sleep(Duration::from_millis(50)),
-                Err(e) => panic!("carbon-c-relay did not listen: {e}"),
-            }
-        };
+        let (mut child, port) = start_crelay(&conf, dir.path());
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let mut text = String::new();
         for m in &metrics {
             text.push_str(&format!("{m} 1 1700000000\n"));
@@ -210,4 +193,35 @@ async fn jump_fnv1a_ch_places_like_carbon_c_relay() {
         }
         relay.shutdown().await;
     }
+}
+
+/// Starts carbon-c-relay on a free port and waits for "startup sequence complete": it listens
+/// before its workers run, and 3.7.3 sometimes stalls there, so a start is tried three times.
+fn start_crelay(conf: &std::path::Path, dir: &std::path::Path) -> (std::process::Child, u16) {
+    let bin = std::env::var("CARBONADO_CARBON_C_RELAY").unwrap_or_else(|_| "/usr/bin/carbon-c-relay".into());
+    for attempt in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.join(format!("crelay-{attempt}.log"));
+        let mut child = Command::new(&bin)
+            .arg("-f")
+            .arg(conf)
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-l")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("reference {bin} is required: {e}"));
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("startup sequence complete")) {
+                return (child, port);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("carbon-c-relay did not start three times in a row");
 }
