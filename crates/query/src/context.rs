@@ -80,6 +80,9 @@ pub struct RequestContext {
     pub now: i64,
     /// Time zone for calendar-aligned functions.
     pub tz: Tz,
+    /// The server's default zone (graphite's `TIME_ZONE` setting): timeSlice and linearRegression
+    /// parse their bounds in it, ignoring the request's `tz`, as graphite does.
+    pub server_tz: Tz,
     /// Request-wide xFilesFactor (default 0); read it through [`RequestContext::xff`].
     pub x_files_factor: f64,
     /// What `setXFilesFactor()` set during evaluation: graphite writes it into the shared request
@@ -108,6 +111,7 @@ impl RequestContext {
             until,
             now,
             tz: Tz::UTC,
+            server_tz: Tz::UTC,
             x_files_factor: 0.0,
             xff_override: std::cell::Cell::new(None),
             stacks: Default::default(),
@@ -122,6 +126,20 @@ impl RequestContext {
     /// The xFilesFactor in force: the last `setXFilesFactor()` value, else the request's.
     pub fn xff(&self) -> f64 {
         self.xff_override.get().unwrap_or(self.x_files_factor)
+    }
+
+    /// Python's `time.mktime(dt.timetuple())` as graphite applies it to request datetimes: the
+    /// wall-clock time of `ts` in the request zone read back as if it were in the server zone
+    /// (the process zone). Equal to `ts` when both zones agree.
+    pub fn mktime_local(&self, ts: i64) -> i64 {
+        use chrono::TimeZone;
+        let Some(local) = self.tz.timestamp_opt(ts, 0).earliest() else {
+            return ts;
+        };
+        self.server_tz
+            .from_local_datetime(&local.naive_local())
+            .earliest()
+            .map_or(ts, |d| d.timestamp())
     }
 
     /// The same context over another range (used by bootstrapping functions).

@@ -100,6 +100,7 @@ impl RenderParams {
         let range = TimeRange::resolve(self.from.as_deref(), self.until.as_deref(), now, tz)?;
         let mut ctx = RequestContext::new(range.from, range.until, now);
         ctx.tz = tz;
+        ctx.server_tz = default_tz;
         if let Some(x) = &self.x_files_factor {
             ctx.x_files_factor = x.trim().parse().map_err(|_| {
                 QueryError::InvalidParameter(format!("could not convert string to float: '{x}'"))

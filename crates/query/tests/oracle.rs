@@ -20,6 +20,10 @@ const COMMON_DIFFERENCES: &[(&str, &str)] = &[
         "same wall-clock bug",
     ),
     (
+        "linearRegression(test.servers.web01.cpu.user,'-50min','-40min')",
+        "same wall-clock bug (source range)",
+    ),
+    (
         "verticalLine('1700000600')",
         "graphite names an unlabelled line None (JSON null); our names are strings, we use \"\"",
     ),

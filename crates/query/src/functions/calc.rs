@@ -488,15 +488,18 @@ fn time_shift(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
 
 fn time_slice(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
-    let start = crate::attime::parse_at_time(&a.str("startSliceAt")?, ctx.tz, ctx.now)?;
-    let end = crate::attime::parse_at_time(&a.str_or("endSliceAt", "now")?, ctx.tz, ctx.now)?;
+    let start = crate::attime::parse_at_time(&a.str("startSliceAt")?, ctx.server_tz, ctx.now)?;
+    let end =
+        crate::attime::parse_at_time(&a.str_or("endSliceAt", "now")?, ctx.server_tz, ctx.now)?;
     Ok(list
         .into_iter()
         .map(|mut s| {
             s.set_tag("timeSliceStart", start.to_string());
             s.set_tag("timeSliceEnd", end.to_string());
             s.name = format!("timeSlice({}, {}, {})", s.name, start, end);
-            let mut cur = ctx.from;
+            // graphite walks from mktime(startTime.timetuple()): shifted when the request's zone
+            // differs from the server's.
+            let mut cur = ctx.mktime_local(ctx.from);
             let step = s.step;
             for v in s.values.iter_mut() {
                 if cur < start || cur > end {
@@ -796,11 +799,11 @@ fn linear_regression(
 ) -> Result<Vec<Series>> {
     let list = a.series("seriesList")?;
     let from = match a.opt_str("startSourceAt")? {
-        Some(s) => crate::attime::parse_at_time(&s, ctx.tz, ctx.now)?,
+        Some(s) => crate::attime::parse_at_time(&s, ctx.server_tz, ctx.now)?,
         None => ctx.from,
     };
     let until = match a.opt_str("endSourceAt")? {
-        Some(s) => crate::attime::parse_at_time(&s, ctx.tz, ctx.now)?,
+        Some(s) => crate::attime::parse_at_time(&s, ctx.server_tz, ctx.now)?,
         None => ctx.until,
     };
     let sources = bootstrap(ev, ctx, a, from, until)?;

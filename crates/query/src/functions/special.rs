@@ -265,13 +265,23 @@ fn identity(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result
 }
 
 fn time_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| t as f64)
+    // graphite: values and bounds are mktime() of request-zone wall times (see mktime_local).
+    let shift = ctx.mktime_local(ctx.from) - ctx.from;
+    let mut out = gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| {
+        (t + shift) as f64
+    })?;
+    for s in &mut out {
+        s.start = ctx.mktime_local(ctx.from);
+        s.end = ctx.mktime_local(ctx.until);
+    }
+    Ok(out)
 }
 
 fn sin_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
     let amp = a.f64_or("amplitude", 1.0)?;
+    let shift = ctx.mktime_local(ctx.from) - ctx.from;
     gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| {
-        (t as f64).sin() * amp
+        ((t + shift) as f64).sin() * amp
     })
 }
 

@@ -289,6 +289,16 @@ add("sumSeries(setXFilesFactor(%s,0.9))" % CPU, ["setXFilesFactor(%s,0.9)" % W1,
 # stacked() totals continue across calls and targets of one request
 add(["stacked(%s)" % W1, "stacked(test.servers.web02.cpu.user)"], ["stacked(%s,'a')" % W1, "stacked(oracle.neg.a,'b')", "stacked(%s,'a')" % ALL],
     "group(stacked(%s),stacked(oracle.neg.*))" % W1)
+# calendar alignment in the request's zone (hitcount alignToInterval, smartSummarize alignTo)
+for tzname in ["Europe/Berlin", "America/New_York", "Asia/Kolkata"]:
+    add("hitcount(%s,'1h',true)" % W1, "hitcount(%s,'1d',true)" % CNT, "smartSummarize(%s,'1h','sum','hours')" % W1,
+        "smartSummarize(%s,'1d','avg','days')" % W1, "smartSummarize(%s,'10min','max','minutes')" % W1,
+        "smartSummarize(oracle.ten.a,'30s','last','seconds')", "smartSummarize(%s,'1w','sum','weeks')" % W1,
+        "smartSummarize(%s,'1w','sum','weeks3')" % W1, "timeSlice(%s,'22:15_20231114','22:20_20231114')" % W1,
+        "timeFunction('t',300)", "sinFunction('s',2,300)", "identity('i')",
+        tz=tzname, **{"from": "21:50_20231114", "until": "22:40_20231114"})
+add("summarize(%s,'1h')" % W1, "linearRegression(%s,'-50min','-40min')" % W1, "timeShift(%s,'1d')" % W1, "constantLine(5)",
+    **{"from": "-55min", "until": "-5min"})
 # Python int/float kinds flowing through other functions
 NN = "isNonNull(%s)" % CPU
 add("sumSeries(%s)" % NN, "maxSeries(%s)" % NN, "averageSeries(%s)" % NN, "diffSeries(%s)" % NN, "aggregate(%s,'median')" % NN,
