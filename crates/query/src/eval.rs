@@ -158,10 +158,8 @@ impl<'a> Args<'a> {
             Some(v) => match v.as_f64() {
                 Some(x) => Ok(Some(x)),
                 None => match v {
-                    Value::Str(s) => s.trim().parse::<f64>().map(Some).or_else(|_| {
-                        Err(QueryError::Evaluation(format!(
-                            "could not convert string to float: '{s}'"
-                        )))
+                    Value::Str(s) => s.trim().parse::<f64>().map(Some).map_err(|_| {
+                        QueryError::Evaluation(format!("could not convert string to float: '{s}'"))
                     }),
                     _ => param_err(format!(
                         "Invalid number for \"{}\" of \"{}\"",

@@ -509,9 +509,7 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 Some(b'\\') => {
-                    if self.s.get(i + 1).is_none() {
-                        return None;
-                    }
+                    self.s.get(i + 1)?;
                     i += 2;
                 }
                 Some(c) if *c == q => {
@@ -621,16 +619,12 @@ impl<'a> Parser<'a> {
 /// extractPathExpressions never looks into keyword arguments).
 pub fn path_expressions(e: &Expr, out: &mut Vec<String>) {
     match e {
-        Expr::Path(p) => {
-            if !out.contains(p) {
-                out.push(p.clone())
-            }
+        Expr::Path(p) if !out.contains(p) => out.push(p.clone()),
+        Expr::Path(_) => {}
+        Expr::Call(c) if c.name == "seriesByTag" && !out.contains(&c.raw) => {
+            out.push(c.raw.clone())
         }
-        Expr::Call(c) if c.name == "seriesByTag" => {
-            if !out.contains(&c.raw) {
-                out.push(c.raw.clone())
-            }
-        }
+        Expr::Call(c) if c.name == "seriesByTag" => {}
         Expr::Call(c) => c.args.iter().for_each(|a| path_expressions(a, out)),
         Expr::Template(t) => path_expressions(&t.inner, out),
         _ => {}

@@ -207,14 +207,17 @@ fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec
         .collect())
 }
 
-/// graphite's _summarizeValues; returns (values, aligned end).
+/// Bucket values, their int flags (when tracked) and the aligned end.
+pub(crate) type Summarized = (Vec<Option<f64>>, Option<Vec<bool>>, i64);
+
+/// graphite's _summarizeValues.
 pub(crate) fn summarize_values(
     s: &Series,
     func: &str,
     interval: i64,
     new_start: i64,
     new_end: i64,
-) -> Result<(Vec<Option<f64>>, Option<Vec<bool>>, i64)> {
+) -> Result<Summarized> {
     let f = agg_func(func)?;
     let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
     let mut ints = Vec::new();
@@ -633,12 +636,11 @@ fn hw_args(a: &Args<'_>) -> Result<(i64, String)> {
     Ok((boot, a.str_or("seasonality", "1d")?))
 }
 
+/// A bootstrapped series with its forecast and deviation, both cut to the requested range.
+type HwBands = (Series, Vec<Option<f64>>, Vec<Option<f64>>);
+
 /// Bootstrapped series with their forecast and deviation (both cut to the requested range).
-fn hw_bands(
-    ev: &mut Evaluator<'_>,
-    ctx: &RequestContext,
-    a: &Args<'_>,
-) -> Result<Vec<(Series, Vec<Option<f64>>, Vec<Option<f64>>)>> {
+fn hw_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<HwBands>> {
     let (boot, seasonality) = hw_args(a)?;
     let previews = bootstrap(ev, ctx, a, ctx.from.saturating_sub(boot), ctx.until)?;
     let mut out = Vec::new();

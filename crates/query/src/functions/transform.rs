@@ -383,13 +383,11 @@ fn non_negative_delta(
     max: Option<f64>,
     min: Option<f64>,
 ) -> Result<(Option<f64>, Option<f64>)> {
-    if max.is_some() || min.is_some() {
-        if val.is_none() {
-            // Python 3 cannot compare None with a float: graphite raises TypeError here.
-            return crate::error::eval_err(
-                "'>' not supported between instances of 'NoneType' and 'float'",
-            );
-        }
+    if (max.is_some() || min.is_some()) && val.is_none() {
+        // Python 3 cannot compare None with a float: graphite raises TypeError here.
+        return crate::error::eval_err(
+            "'>' not supported between instances of 'NoneType' and 'float'",
+        );
     }
     if let (Some(m), Some(v)) = (max, val) {
         if v > m {
@@ -710,16 +708,10 @@ fn interpolate(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
                         continue;
                     }
                     let base_i = i - nones - 1;
-                    match s.values[base_i] {
-                        None => {}
-                        Some(b) => {
-                            if (nones as f64) <= limit {
-                                for idx in i - nones..i {
-                                    s.values[idx] = Some(
-                                        b + (idx - base_i) as f64 * (v - b) / (nones + 1) as f64,
-                                    );
-                                }
-                            }
+                    if let Some(b) = s.values[base_i].filter(|_| (nones as f64) <= limit) {
+                        for idx in i - nones..i {
+                            s.values[idx] =
+                                Some(b + (idx - base_i) as f64 * (v - b) / (nones + 1) as f64);
                         }
                     }
                     nones = 0;
