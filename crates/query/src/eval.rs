@@ -94,6 +94,11 @@ impl<'a> Args<'a> {
 
     /// The argument bound to parameter `name`, positional or keyword.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        debug_assert!(
+            self.params.is_empty() || self.index_of(name).is_some(),
+            "{} has no parameter {name:?} in the catalog",
+            self.func
+        );
         if let Some(i) = self.index_of(name) {
             if let Some(v) = self.pos.get(i) {
                 return Some(v);
@@ -109,6 +114,11 @@ impl<'a> Args<'a> {
 
     /// The positional values from parameter `name` on (a `*args` parameter).
     pub fn rest(&self, name: &str) -> Vec<Value> {
+        debug_assert!(
+            self.params.is_empty() || self.index_of(name).is_some(),
+            "{} has no parameter {name:?} in the catalog",
+            self.func
+        );
         let i = self.index_of(name).unwrap_or(self.pos.len());
         let mut out: Vec<Value> = self.pos.iter().skip(i).cloned().collect();
         if out.is_empty() {

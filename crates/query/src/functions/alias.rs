@@ -24,8 +24,6 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("substr", substr_fn),
     ("upper", |e, c, a| change_case(e, c, a, true)),
     ("lower", |e, c, a| change_case(e, c, a, false)),
-    ("toUpperCase", |e, c, a| change_case(e, c, a, true)),
-    ("toLowerCase", |e, c, a| change_case(e, c, a, false)),
 ];
 
 fn change_case(

@@ -74,8 +74,6 @@ const PRESERVES_INTS: &[&str] = &[
     "substr",
     "upper",
     "lower",
-    "toUpperCase",
-    "toLowerCase",
     "color",
     "lineWidth",
     "dashed",
@@ -285,4 +283,35 @@ pub fn functions_json() -> serde_json::Value {
         }
     }
     serde_json::Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_has_catalog_metadata() {
+        for name in implemented() {
+            assert!(
+                catalog().contains_key(name),
+                "{name} is not in graphite's /functions catalog"
+            );
+            assert!(function_info(name).is_some());
+        }
+        assert!(function_info("seriesByTag").is_some());
+        assert!(
+            function_info("events").is_none(),
+            "not implemented, not served"
+        );
+    }
+
+    #[test]
+    fn infinite_defaults_serialise_like_graphite() {
+        let info = function_info("keepLastValue").expect("keepLastValue");
+        assert!(
+            to_graphite_json(info).contains("\"default\":1e9999"),
+            "{}",
+            to_graphite_json(info)
+        );
+    }
 }
