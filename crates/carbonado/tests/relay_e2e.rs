@@ -270,3 +270,51 @@ fn sighup_reload_reroutes_points_of_a_removed_destination() {
     let body = http_get(rh, "/metrics");
     assert!(!body.contains(&format!(":{gone}:b")), "removed destination is gone: {body}");
 }
+
+#[test]
+fn sigterm_spills_and_the_next_start_delivers_in_order() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (rl, rh) = (free_port(), free_port());
+    let dests = vec![format!("127.0.0.1:{port}:x")];
+    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "max_queue_size = 1000\n");
+    let dir = tmp.path().join("relay");
+    let mut relay = Proc::start(&dir, &cfg, rl);
+    let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
+    let mut text = String::new();
+    for m in 0..20_000 {
+        text.push_str(&format!("spill.m{m} {} 1700000000\n", value(m, 2)));
+    }
+    conn.write_all(text.as_bytes()).unwrap();
+    drop(conn);
+    let t0 = Instant::now();
+    while metric_sum(&http_get(rh, "/metrics"), ".metricsReceived") < 20_000 {
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    relay.stop();
+    let spill = dir.join("data/.carbonado/spill");
+    let on_disk: u64 = std::fs::read_dir(&spill)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(on_disk > 0, "queued points kept in {}", spill.display());
+
+    let mut sink = rt.block_on(CountingSink::start(true));
+    sink.kill();
+    sink.addr = format!("127.0.0.1:{port}").parse().unwrap();
+    rt.block_on(sink.restart());
+    relay.spawn();
+    let t0 = Instant::now();
+    while sink.count() < 20_000 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "{} of 20000 replayed", sink.count());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let got: Vec<String> = sink.got.lock().unwrap().iter().map(|p| p.0.clone()).collect();
+    let want: Vec<String> = (0..20_000).map(|m| format!("spill.m{m}")).collect();
+    assert_eq!(got, want, "every point once, in arrival order");
+    relay.stop();
+}
