@@ -336,7 +336,9 @@ specs = ["now", "-1h", "-7d", "-5min", "-1mon", "-1y", "-1w", "+1h", "-1h30min",
          "tomorrow", "noon yesterday", "midnighttomorrow", "monday", "sunday", "saturday", "fri", "jan1", "january15", "dec31", "feb 3",
          "6am", "6pm", "12am", "12pm", "9:15am", "9:15pm", "6pmyesterday", "06:00today", "-5m", "now-1h+30min", "bogus", "1h", "3d",
          "-0s", "march 7", "20231114+12h", "now-3mon", "-1d12h", "NOW", "Midnight", "10:00_11/14/23", "now -1h", "teatimetomorrow", "-1weeks",
-         "oct", "-1minute", "-1month", "-1year"]
+         "oct", "-1minute", "-1month", "-1year",
+         # DST edges on the chosen nows (skipped and repeated local hours)
+         "02:30", "2:30today", "01:30", "1:30tomorrow", "01:30yesterday", "03:30", "02:00", "01:00", "2am", "1am"]
 zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
 nows = ["1700003600", "1711846800", "1699153200"]
 attime = []
