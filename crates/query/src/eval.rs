@@ -144,6 +144,22 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// A required series list, moved out of the arguments (no copy); reading the same
+    /// parameter again afterwards finds it missing.
+    pub fn take_series(&mut self, name: &str) -> Result<Vec<Series>> {
+        let slot = match self.index_of(name).filter(|&i| i < self.pos.len()) {
+            Some(i) => self.pos.get_mut(i),
+            None => self.kw.iter_mut().find(|(k, _)| k == name).map(|(_, v)| v),
+        };
+        match slot {
+            Some(v @ Value::Series(_)) => match std::mem::replace(v, Value::None) {
+                Value::Series(s) => Ok(s),
+                _ => Ok(Vec::new()),
+            },
+            _ => self.series(name),
+        }
+    }
+
     /// An optional series list.
     pub fn opt_series(&self, name: &str) -> Result<Option<Vec<Series>>> {
         match self.opt(name) {
@@ -436,7 +452,7 @@ impl<'f> Evaluator<'f> {
                 for (k, v) in kw.iter_mut() {
                     to_float(params.iter().find(|p| &p.name == k), v);
                 }
-                let args = Args {
+                let mut args = Args {
                     pos,
                     kw,
                     raw: &c.args,
@@ -444,7 +460,7 @@ impl<'f> Evaluator<'f> {
                     func: &c.name,
                     params,
                 };
-                let mut out = (def.imp)(self, ctx, &args)?;
+                let mut out = (def.imp)(self, ctx, &mut args)?;
                 if !functions::keeps_int_flags(&c.name) {
                     out.iter_mut().for_each(|s| s.int_values = None);
                 }

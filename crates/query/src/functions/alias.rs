@@ -29,10 +29,10 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
 fn change_case(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     upper: bool,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     let pos: Vec<i64> = a
         .rest("pos")
         .iter()
@@ -69,22 +69,30 @@ fn change_case(
     Ok(list)
 }
 
-fn alias(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alias(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let n = a.str("newName")?;
     list.iter_mut().for_each(|s| s.name = n.clone());
     Ok(list)
 }
 
-fn alias_by_node(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alias_by_node(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let nodes = a.rest("nodes");
     list.iter_mut().for_each(|s| s.name = agg_key(s, &nodes));
     Ok(list)
 }
 
-fn alias_by_tags(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alias_by_tags(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let nodes = a.rest("tags");
     list.iter_mut().for_each(|s| s.name = agg_key(s, &nodes));
     Ok(list)
@@ -119,14 +127,18 @@ fn substr(list: &mut [Series], start: i64, stop: i64) {
     }
 }
 
-fn alias_by_metric(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alias_by_metric(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     substr(&mut list, -1, 0);
     Ok(list)
 }
 
-fn substr_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn substr_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     substr(&mut list, a.i64_or("start", 0)?, a.i64_or("stop", 0)?);
     Ok(list)
 }
@@ -135,8 +147,8 @@ fn regex(p: &str) -> Result<Regex> {
     Regex::new(p).map_err(|e| QueryError::InvalidParameter(format!("invalid regex {p:?}: {e}")))
 }
 
-fn alias_sub(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alias_sub(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let re = regex(&a.str("search")?)?;
     let rep = py_replacement(&a.str("replace")?);
     list.iter_mut()
@@ -144,8 +156,12 @@ fn alias_sub(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
     Ok(list)
 }
 
-fn alias_query(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alias_query(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let re = regex(&a.str("search")?)?;
     let rep = py_replacement(&a.str("replace")?);
     let new_name = a.str("newName")?;
@@ -321,8 +337,12 @@ pub(crate) fn format_units(v: f64, system: &str, units: Option<&str>) -> (f64, S
     (v, units.unwrap_or("").to_string())
 }
 
-fn legend_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn legend_value(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let mut types: Vec<String> = a.rest("valuesTypes").iter().map(|v| v.py_str()).collect();
     let mut system = None;
     if let Some(last) = types.last() {
@@ -364,8 +384,8 @@ fn legend_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
     Ok(list)
 }
 
-fn cacti_style(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn cacti_style(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     if list.is_empty() {
         return Ok(list);
     }

@@ -34,7 +34,7 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
 fn bootstrap(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     from: i64,
     until: i64,
 ) -> Result<Vec<Series>> {
@@ -62,10 +62,10 @@ fn capitalize(s: &str) -> String {
 fn moving(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     fixed: Option<&str>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     if list.is_empty() {
         return Ok(Vec::new());
     }
@@ -144,8 +144,8 @@ fn moving(
         .collect())
 }
 
-fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn ema(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     if list.is_empty() {
         return Ok(Vec::new());
     }
@@ -256,8 +256,8 @@ pub(crate) fn summarize_values(
     Ok((out, track_ints.then_some(ints), t))
 }
 
-fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let istr = a.str("intervalString")?;
     let func = a.str_or("func", "sum")?;
     let align = a.bool_or("alignToFrom", false);
@@ -298,9 +298,9 @@ fn summarize(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
 fn smart_summarize(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     let istr = a.str("intervalString")?;
     let func = a.str_or("func", "sum")?;
     if let Some(Value::Str(unit)) = a.opt("alignTo") {
@@ -361,8 +361,8 @@ fn align_start(ctx: &RequestContext, unit_secs: i64, unit: &str) -> i64 {
         .map_or(ctx.from, |d| d.timestamp())
 }
 
-fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let istr = a.str("intervalString")?;
     let align = a.bool_or("alignToInterval", false);
     let interval = parse_time_offset(&istr)?;
@@ -458,8 +458,12 @@ fn hitcount(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
     Ok(out)
 }
 
-fn time_shift(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn time_shift(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let mut shift = a.str("timeShift")?;
     let reset_end = a.bool_or("resetEnd", true);
     if shift.chars().next().is_some_and(|c| c.is_ascii_digit()) {
@@ -489,8 +493,12 @@ fn time_shift(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Res
         .collect())
 }
 
-fn time_slice(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn time_slice(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let start = crate::attime::parse_at_time(&a.str("startSliceAt")?, ctx.server_tz, ctx.now)?;
     let end =
         crate::attime::parse_at_time(&a.str_or("endSliceAt", "now")?, ctx.server_tz, ctx.now)?;
@@ -515,8 +523,12 @@ fn time_slice(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
         .collect())
 }
 
-fn time_stack(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn time_stack(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let mut unit = a.str_or("timeShiftUnit", "1d")?;
     if unit.chars().next().is_some_and(|c| c.is_ascii_digit()) {
         unit = format!("-{unit}");
@@ -631,7 +643,7 @@ fn holt_winters_analysis(
     })
 }
 
-fn hw_args(a: &Args<'_>) -> Result<(i64, String)> {
+fn hw_args(a: &mut Args<'_>) -> Result<(i64, String)> {
     let boot = parse_time_offset(&a.str_or("bootstrapInterval", "7d")?)?;
     Ok((boot, a.str_or("seasonality", "1d")?))
 }
@@ -640,7 +652,11 @@ fn hw_args(a: &Args<'_>) -> Result<(i64, String)> {
 type HwBands = (Series, Vec<Option<f64>>, Vec<Option<f64>>);
 
 /// Bootstrapped series with their forecast and deviation (both cut to the requested range).
-fn hw_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<HwBands>> {
+fn hw_bands(
+    ev: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<HwBands>> {
     let (boot, seasonality) = hw_args(a)?;
     let previews = bootstrap(ev, ctx, a, ctx.from.saturating_sub(boot), ctx.until)?;
     let mut out = Vec::new();
@@ -659,7 +675,7 @@ fn hw_bands(ev: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
 fn holt_winters_forecast(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let (boot, _) = hw_args(a)?;
     Ok(hw_bands(ev, ctx, a)?
@@ -675,7 +691,7 @@ fn holt_winters_forecast(
 fn confidence_bands(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let (boot, _) = hw_args(a)?;
     let delta = a.f64_or("delta", 3.0)?;
@@ -715,7 +731,7 @@ fn confidence_bands(
 fn holt_winters_confidence_bands(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     confidence_bands(ev, ctx, a)
 }
@@ -723,7 +739,7 @@ fn holt_winters_confidence_bands(
 fn holt_winters_confidence_area(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let mut bands = confidence_bands(ev, ctx, a)?;
     if bands.len() != 2 {
@@ -746,9 +762,9 @@ fn holt_winters_confidence_area(
 fn holt_winters_aberration(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let bands = confidence_bands(ev, ctx, a)?;
     let mut out = Vec::new();
     for mut s in list {
@@ -797,9 +813,9 @@ fn holt_winters_aberration(
 fn linear_regression(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let from = match a.opt_str("startSourceAt")? {
         Some(s) => crate::attime::parse_at_time(&s, ctx.server_tz, ctx.now)?,
         None => ctx.from,

@@ -117,8 +117,12 @@ pub(crate) fn aggregate_list(
     Ok(vec![out])
 }
 
-fn aggregate_fn(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn aggregate_fn(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let func = a.str("func")?;
     agg_func(&func)?;
     aggregate_list(ctx, list, &func, a.opt_f64("xFilesFactor")?)
@@ -127,7 +131,7 @@ fn aggregate_fn(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
 fn named(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     func: &str,
 ) -> Result<Vec<Series>> {
     aggregate_list(ctx, all_series(a.rest("seriesLists"))?, func, None)
@@ -136,7 +140,7 @@ fn named(
 fn multiply_series(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let lists = a.rest("seriesLists");
     if lists.len() == 1 {
@@ -149,7 +153,11 @@ fn multiply_series(
     aggregate_list(ctx, all_series(lists)?, "multiply", None)
 }
 
-fn count_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn count_series(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     let lists = a.rest("seriesLists");
     if lists.is_empty() {
         let mut s = super::special::constant_named(ctx, 0.0, "0".into());
@@ -202,9 +210,9 @@ pub(crate) fn percentile(points: &[Option<f64>], n: f64, interpolate: bool) -> O
 fn percentile_of_series(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     let n = a.f64("n")?;
     let interp = a.bool_or("interpolate", false);
     if n <= 0.0 {
@@ -230,7 +238,7 @@ fn percentile_of_series(
     Ok(vec![s])
 }
 
-fn group(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn group(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     all_series(a.rest("seriesLists"))
 }
 
@@ -244,9 +252,13 @@ fn divide_pair(ctx: &RequestContext, a: &Series, b: &Series) -> Series {
     s
 }
 
-fn divide_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let dividends = a.series("dividendSeriesList")?;
-    let divisors = a.series("divisorSeries")?;
+fn divide_series(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let dividends = a.take_series("dividendSeriesList")?;
+    let divisors = a.take_series("divisorSeries")?;
     if divisors.is_empty() {
         return Ok(dividends
             .into_iter()
@@ -273,10 +285,10 @@ fn divide_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> R
 fn divide_series_lists(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let l1 = a.series("dividendSeriesList")?;
-    let l2 = a.series("divisorSeriesList")?;
+    let l1 = a.take_series("dividendSeriesList")?;
+    let l2 = a.take_series("divisorSeriesList")?;
     if l1.len() != l2.len() {
         return param_err(
             "dividendSeriesList and divisorSeriesList argument must have equal length",
@@ -311,8 +323,12 @@ fn sum_total(ctx: &RequestContext, group: &[Series]) -> Series {
     s
 }
 
-fn as_percent(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn as_percent(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let total = a.opt("total").cloned();
     let nodes = a.rest("nodes");
     let xff = ctx.xff();
@@ -465,8 +481,8 @@ fn group_by_nodes_impl(
         let res = if let Some(def) =
             crate::functions::lookup(callback).filter(|_| AggFunc::parse(callback).is_none())
         {
-            let args = crate::eval::Args::synthetic(callback, vec![Value::Series(g)]);
-            (def.imp)(ev, ctx, &args)?
+            let mut args = crate::eval::Args::synthetic(callback, vec![Value::Series(g)]);
+            (def.imp)(ev, ctx, &mut args)?
         } else {
             aggregate_list(ctx, g, callback, None)?
         };
@@ -481,9 +497,9 @@ fn group_by_nodes_impl(
 fn group_by_node(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let node = a.get("nodeNum").cloned().unwrap_or(Value::Int(0));
     let cb = a.str_or("callback", "average")?;
     group_by_nodes_impl(ev, ctx, list, &cb, &[node])
@@ -492,9 +508,9 @@ fn group_by_node(
 fn group_by_nodes(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let cb = a.str("callback")?;
     let nodes = a.rest("nodes");
     group_by_nodes_impl(ev, ctx, list, &cb, &nodes)
@@ -534,13 +550,13 @@ fn positions(vals: Vec<Value>) -> Vec<i64> {
 fn aggregate_with_wildcards(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let func = a.str("func")?;
     agg_func(&func)?;
     wildcards_impl(
         ctx,
-        a.series("seriesList")?,
+        a.take_series("seriesList")?,
         &func,
         &positions(a.rest("position")),
     )
@@ -549,12 +565,12 @@ fn aggregate_with_wildcards(
 fn wildcards(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     func: &str,
 ) -> Result<Vec<Series>> {
     wildcards_impl(
         ctx,
-        a.series("seriesList")?,
+        a.take_series("seriesList")?,
         func,
         &positions(a.rest("position")),
     )
@@ -563,9 +579,9 @@ fn wildcards(
 fn apply_by_node(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let node = a.i64_or("nodeNum", 0)?;
     let template = a.str("templateFunction")?;
     let new_name = a.opt_str("newName")?;
@@ -633,14 +649,14 @@ fn series_lists_impl(
 fn aggregate_series_lists(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let func = a.str("func")?;
     agg_func(&func)?;
     series_lists_impl(
         ctx,
-        a.series("seriesListFirstPos")?,
-        a.series("seriesListSecondPos")?,
+        a.take_series("seriesListFirstPos")?,
+        a.take_series("seriesListSecondPos")?,
         &func,
         a.opt_f64("xFilesFactor")?,
     )
@@ -649,27 +665,27 @@ fn aggregate_series_lists(
 fn series_lists(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     func: &str,
 ) -> Result<Vec<Series>> {
     series_lists_impl(
         ctx,
-        a.series("seriesListFirstPos")?,
-        a.series("seriesListSecondPos")?,
+        a.take_series("seriesListFirstPos")?,
+        a.take_series("seriesListSecondPos")?,
         func,
         None,
     )
 }
 
-fn map_flat(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn map_flat(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     // Reached only through synthetic calls; the evaluator builds mapSeries' list of lists itself.
-    a.series("seriesList")
+    a.take_series("seriesList")
 }
 
 fn reduce_series(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
     let groups = match a.get("seriesLists") {
         Some(Value::SeriesLists(g)) => g.clone(),
@@ -712,8 +728,8 @@ fn reduce_series(
             .into_iter()
             .map(|s| Value::Series(s.into_iter().collect()))
             .collect();
-        let args = Args::synthetic(def.name, pos);
-        let Some(mut r) = (def.imp)(ev, ctx, &args)?.into_iter().next() else {
+        let mut args = Args::synthetic(def.name, pos);
+        let Some(mut r) = (def.imp)(ev, ctx, &mut args)?.into_iter().next() else {
             return eval_err("IndexError: list index out of range");
         };
         r.name = key;
@@ -725,9 +741,9 @@ fn reduce_series(
 fn group_by_tags(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let callback = a.str("callback")?;
     let tags: Vec<String> = a.rest("tags").iter().map(|v| v.py_str()).collect();
     if tags.is_empty() {
@@ -769,7 +785,11 @@ fn group_by_tags(
         let res = match crate::functions::lookup(&callback)
             .filter(|_| AggFunc::parse(&callback).is_none())
         {
-            Some(def) => (def.imp)(ev, ctx, &Args::synthetic(def.name, vec![Value::Series(g)]))?,
+            Some(def) => (def.imp)(
+                ev,
+                ctx,
+                &mut Args::synthetic(def.name, vec![Value::Series(g)]),
+            )?,
             None => aggregate_list(ctx, g, &callback, None)?,
         };
         if let Some(mut s) = res.into_iter().next() {
@@ -785,10 +805,10 @@ fn group_by_tags(
 fn weighted_average(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let avgs = a.series("seriesListAvg")?;
-    let weights = a.series("seriesListWeight")?;
+    let avgs = a.take_series("seriesListAvg")?;
+    let weights = a.take_series("seriesListWeight")?;
     let nodes = a.rest("nodes");
     if avgs.len() != weights.len() {
         return param_err(format!(

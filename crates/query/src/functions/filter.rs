@@ -93,9 +93,13 @@ fn filter_impl(list: Vec<Series>, func: &str, op: &str, t: f64) -> Result<Vec<Se
         .collect())
 }
 
-fn filter_series(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn filter_series(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     filter_impl(
-        a.series("seriesList")?,
+        a.take_series("seriesList")?,
         &a.str("func")?,
         &a.str("operator")?,
         a.f64("threshold")?,
@@ -105,11 +109,11 @@ fn filter_series(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Res
 fn filter_named(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     func: &str,
     op: &str,
 ) -> Result<Vec<Series>> {
-    filter_impl(a.series("seriesList")?, func, op, a.f64("n")?)
+    filter_impl(a.take_series("seriesList")?, func, op, a.f64("n")?)
 }
 
 fn key(f: AggFunc, s: &Series) -> f64 {
@@ -134,18 +138,18 @@ fn rank_impl(mut list: Vec<Series>, n: i64, func: &str, high: bool) -> Result<Ve
     Ok(list)
 }
 
-fn highest(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn highest(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     rank_impl(
-        a.series("seriesList")?,
+        a.take_series("seriesList")?,
         a.i64_or("n", 1)?,
         &a.str_or("func", "average")?,
         true,
     )
 }
 
-fn lowest(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn lowest(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     rank_impl(
-        a.series("seriesList")?,
+        a.take_series("seriesList")?,
         a.i64_or("n", 1)?,
         &a.str_or("func", "average")?,
         false,
@@ -155,13 +159,13 @@ fn lowest(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec
 fn ranked(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     func: &str,
     high: bool,
 ) -> Result<Vec<Series>> {
     // These wrappers take `n` without a default in graphite (TypeError when it is missing).
     let n = a.f64("n")?;
-    rank_impl(a.series("seriesList")?, n.trunc() as i64, func, high)
+    rank_impl(a.take_series("seriesList")?, n.trunc() as i64, func, high)
 }
 
 fn n_percentile_of(s: &Series, n: f64) -> Option<Series> {
@@ -180,8 +184,12 @@ fn n_percentile_of(s: &Series, n: f64) -> Option<Series> {
     Some(out)
 }
 
-fn n_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn n_percentile(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let nv = a.get("n").cloned().unwrap_or(Value::Int(0));
     let n = nv.as_f64().unwrap_or(0.0);
     if n == 0.0 {
@@ -200,9 +208,9 @@ fn n_percentile(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
 fn average_outside_percentile(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let mut n = a.f64("n")?;
     let avgs: Vec<Option<f64>> = list.iter().map(|s| safe_avg(&s.values)).collect();
     if n < 50.0 {
@@ -221,9 +229,9 @@ fn average_outside_percentile(
 fn remove_between_percentile(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let mut n = a.f64("n")?;
     if n < 50.0 {
         n = 100.0 - n;
@@ -263,10 +271,10 @@ fn remove_between_percentile(
 fn remove_percentile(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     above: bool,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     let n = a.f64("n")?;
     let fname = if above {
         "removeAbovePercentile"
@@ -304,10 +312,10 @@ fn remove_percentile(
 fn remove_value(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     above: bool,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     let n = a.f64("n")?;
     let fname = if above {
         "removeAboveValue"
@@ -336,8 +344,8 @@ fn remove_value(
     Ok(list)
 }
 
-fn limit(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn limit(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let n = a.i64_or("n", 0)?;
     let len = list.len() as i64;
     let k = if n < 0 { (len + n).max(0) } else { n.min(len) };
@@ -345,8 +353,8 @@ fn limit(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
     Ok(list)
 }
 
-fn sort_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn sort_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let f = agg_func(&a.str_or("func", "average")?)?;
     sort_list(&mut list, f, a.bool_or("reverse", false));
     Ok(list)
@@ -355,11 +363,11 @@ fn sort_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
 fn sort_generic(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     f: AggFunc,
     reverse: bool,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     sort_list(&mut list, f, reverse);
     Ok(list)
 }
@@ -385,8 +393,12 @@ fn nat_key(name: &str) -> String {
     out
 }
 
-fn sort_by_name(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn sort_by_name(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let natural = a.bool_or("natural", false);
     let reverse = a.bool_or("reverse", false);
     list.sort_by(|x, y| {
@@ -404,7 +416,11 @@ fn sort_by_name(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
     Ok(list)
 }
 
-fn sort_by_minima(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn sort_by_minima(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     let mut list: Vec<Series> = a
         .series("seriesList")?
         .into_iter()
@@ -421,9 +437,9 @@ fn sort_by_minima(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
 fn use_series_above(
     ev: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let value = a.f64("value")?;
     let re = Regex::new(&a.str("search")?)
         .map_err(|e| crate::error::QueryError::InvalidParameter(e.to_string()))?;
@@ -446,16 +462,24 @@ fn use_series_above(
     Ok(res.into_iter().filter(|s| !s.is_empty()).collect())
 }
 
-fn fallback_series(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn fallback_series(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     if !list.is_empty() {
         return Ok(list);
     }
-    a.series("fallback")
+    a.take_series("fallback")
 }
 
-fn most_deviant(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn most_deviant(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let n = a.i64_or("n", 0)?;
     let mut dev: Vec<(f64, Series)> = Vec::new();
     for s in list {
@@ -476,8 +500,8 @@ fn most_deviant(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
     Ok(dev.into_iter().take(k as usize).map(|(_, s)| s).collect())
 }
 
-fn stdev(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn stdev(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let pv = a.get("points").cloned().unwrap_or(Value::Int(1));
     let points = pv.as_f64().unwrap_or(1.0);
     let tol = a.f64_or("windowTolerance", 0.1)?;
@@ -528,10 +552,10 @@ fn stdev(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
 fn grep_impl(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     keep: bool,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let re = Regex::new(&a.str("pattern")?)
         .map_err(|e| crate::error::QueryError::InvalidParameter(e.to_string()))?;
     Ok(list
@@ -543,9 +567,9 @@ fn grep_impl(
 fn remove_empty_series(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let x = a.f64_or("xFilesFactor", 0.0)?;
     Ok(list
         .into_iter()
@@ -553,7 +577,7 @@ fn remove_empty_series(
         .collect())
 }
 
-fn unique(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn unique(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Series> = Vec::new();
     for v in a.rest("seriesLists") {

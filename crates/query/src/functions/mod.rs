@@ -19,7 +19,7 @@ mod transform;
 mod util;
 
 /// A function implementation.
-pub type Impl = fn(&mut Evaluator<'_>, &RequestContext, &Args<'_>) -> Result<Vec<Series>>;
+pub type Impl = fn(&mut Evaluator<'_>, &RequestContext, &mut Args<'_>) -> Result<Vec<Series>>;
 
 /// One registry entry.
 pub struct FuncDef {

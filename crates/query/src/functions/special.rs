@@ -29,7 +29,11 @@ pub(super) const DEFS: &[(&str, Impl)] = &[
     ("verticalLine", vertical_line),
 ];
 
-fn vertical_line(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn vertical_line(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     let ts = crate::attime::parse_at_time(&a.str("ts")?, ctx.tz, ctx.now)?;
     if ts < ctx.from {
         return param_err(format!(
@@ -74,23 +78,23 @@ pub(crate) fn constant_named(ctx: &RequestContext, v: f64, name: String) -> Seri
     s
 }
 
-fn color(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn color(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let c = a.str("theColor")?;
     list.iter_mut()
         .for_each(|s| s.options.color = Some(c.clone()));
     Ok(list)
 }
 
-fn line_width(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn line_width(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let w = a.f64("width")?;
     list.iter_mut().for_each(|s| s.options.line_width = Some(w));
     Ok(list)
 }
 
-fn dashed(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn dashed(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let dv = a.opt("dashLength").cloned().unwrap_or(Value::Int(5));
     let d = dv.as_f64().unwrap_or(5.0);
     for s in list.iter_mut() {
@@ -101,8 +105,12 @@ fn dashed(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec
     Ok(list)
 }
 
-fn second_y_axis(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn second_y_axis(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in list.iter_mut() {
         s.options.second_y_axis = true;
         s.set_tag("secondYAxis", "1");
@@ -114,9 +122,9 @@ fn second_y_axis(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Res
 fn draw_as_infinite(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     for s in list.iter_mut() {
         s.options.draw_as_infinite = true;
         s.set_tag("drawAsInfinite", "1");
@@ -125,15 +133,15 @@ fn draw_as_infinite(
     Ok(list)
 }
 
-fn alpha(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn alpha(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let x = a.f64("alpha")?;
     list.iter_mut().for_each(|s| s.options.alpha = Some(x));
     Ok(list)
 }
 
-fn stacked(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn stacked(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let stack = a.str_or("stack", "__DEFAULT__")?;
     // Stacks continue across calls and targets of the same request, as in graphite.
     let mut stacks = ctx.stacks.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,8 +177,12 @@ fn stacked(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<
         .collect())
 }
 
-fn area_between(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn area_between(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     if list.len() != 2 {
         return crate::error::eval_err(
             "areaBetween series argument must reference *exactly* 2 series",
@@ -187,11 +199,15 @@ fn area_between(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resu
     Ok(list)
 }
 
-fn constant_line(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn constant_line(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     Ok(vec![constant_series(ctx, a.f64("value")?)])
 }
 
-fn threshold(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn threshold(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     let mut s = constant_series(ctx, a.f64("value")?);
     if let Some(l) = a.opt_str("label")?.filter(|l| !l.is_empty()) {
         s.name = l;
@@ -205,9 +221,9 @@ fn threshold(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resul
 fn aggregate_line(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let f = crate::functions::util::agg_func(&a.str_or("func", "average")?)?;
     let keep = a.bool_or("keepStep", false);
     Ok(list
@@ -254,7 +270,7 @@ fn gen_series(
     Ok(vec![s])
 }
 
-fn identity(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn identity(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
     let name = a.str("name")?;
     let mut out = gen_series(ctx, name.clone(), 60, |t, _| t as f64)?;
     out.iter_mut().for_each(|s| {
@@ -264,7 +280,11 @@ fn identity(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result
     Ok(out)
 }
 
-fn time_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn time_function(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     // graphite: values and bounds are mktime() of request-zone wall times (see mktime_local).
     let shift = ctx.mktime_local(ctx.from) - ctx.from;
     let mut out = gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| {
@@ -277,7 +297,11 @@ fn time_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> R
     Ok(out)
 }
 
-fn sin_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn sin_function(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     let amp = a.f64_or("amplitude", 1.0)?;
     let shift = ctx.mktime_local(ctx.from) - ctx.from;
     gen_series(ctx, a.str("name")?, a.i64_or("step", 60)?, |t, _| {
@@ -285,7 +309,11 @@ fn sin_function(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Re
     })
 }
 
-fn random_walk(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn random_walk(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     // Values are random by definition; a xorshift seeded from the request keeps the crate pure.
     let mut state: u64 = (ctx.now as u64) ^ 0x9E37_79B9_7F4A_7C15 | 1;
     let mut cur = 0.0;

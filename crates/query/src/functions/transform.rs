@@ -92,9 +92,9 @@ fn compress_gaps(s: Series) -> Result<Series> {
 fn compress_periodic_gaps(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     list.into_iter()
         .map(|mut s| {
             let name = format!("compressPeriodicGaps({})", s.name);
@@ -126,11 +126,11 @@ fn rename(s: &mut Series, name: String) {
 fn map_simple(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
     func: &str,
     f: fn(Option<f64>) -> Option<f64>,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         s.set_tag(func, "1");
         rename(s, format!("{}({})", func, s.name));
@@ -139,7 +139,7 @@ fn map_simple(
     Ok(list)
 }
 
-fn num_arg(a: &Args<'_>, name: &str) -> Result<Value> {
+fn num_arg(a: &mut Args<'_>, name: &str) -> Result<Value> {
     match a.opt(name) {
         Some(v @ (Value::Int(_) | Value::Float(_))) => Ok(v.clone()),
         Some(Value::Bool(b)) => Ok(Value::Int(*b as i64)),
@@ -158,8 +158,8 @@ fn num_arg(a: &Args<'_>, name: &str) -> Result<Value> {
     }
 }
 
-fn scale(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn scale(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let fv = num_arg(a, "factor")?;
     let f = fv.as_f64().unwrap_or(0.0);
     for s in &mut list {
@@ -173,9 +173,9 @@ fn scale(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
 fn scale_to_seconds(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+    let mut list = a.take_series("seriesList")?;
     let sv = num_arg(a, "seconds")?;
     let secs = sv.as_f64().unwrap_or(0.0);
     for s in &mut list {
@@ -192,8 +192,8 @@ fn scale_to_seconds(
     Ok(list)
 }
 
-fn offset(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn offset(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let fv = num_arg(a, "factor")?;
     let f = fv.as_f64().unwrap_or(0.0);
     for s in &mut list {
@@ -204,8 +204,8 @@ fn offset(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec
     Ok(list)
 }
 
-fn add(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn add(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let fv = num_arg(a, "constant")?;
     let f = fv.as_f64().unwrap_or(0.0);
     for s in &mut list {
@@ -216,8 +216,12 @@ fn add(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Se
     Ok(list)
 }
 
-fn offset_to_zero(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn offset_to_zero(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         let min = safe_min(&s.values);
         s.set_tag(
@@ -232,8 +236,8 @@ fn offset_to_zero(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
     Ok(list)
 }
 
-fn exp(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn exp(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         s.set_tag("exp", "e");
         rename(s, format!("exp({})", s.name));
@@ -244,8 +248,8 @@ fn exp(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Se
     Ok(list)
 }
 
-fn sigmoid(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn sigmoid(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         s.set_tag("sigmoid", "sigmoid");
         rename(s, format!("sigmoid({})", s.name));
@@ -259,8 +263,8 @@ fn sigmoid(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
     Ok(list)
 }
 
-fn logit(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn logit(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         s.set_tag("logit", "logit");
         rename(s, format!("logit({})", s.name));
@@ -277,8 +281,8 @@ fn logit(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
     Ok(list)
 }
 
-fn pow(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn pow(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let fv = num_arg(a, "factor")?;
     let f = fv.as_f64().unwrap_or(0.0);
     for s in &mut list {
@@ -289,7 +293,11 @@ fn pow(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Se
     Ok(list)
 }
 
-fn pow_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn pow_series(
+    _: &mut Evaluator<'_>,
+    ctx: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     let mut list = Vec::new();
     for v in a.rest("seriesList") {
         if let Value::Series(s) = v {
@@ -325,8 +333,8 @@ fn pow_series(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Resu
     Ok(vec![s])
 }
 
-fn logarithm(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn logarithm(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let bv = a.opt("base").cloned().unwrap_or(Value::Int(10));
     let base = bv.as_f64().unwrap_or(10.0);
     Ok(list
@@ -344,8 +352,8 @@ fn logarithm(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<
         .collect())
 }
 
-fn derivative(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn derivative(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     Ok(list
         .into_iter()
         .map(|mut s| {
@@ -417,9 +425,9 @@ fn non_negative_delta(
 fn non_negative_derivative(
     _: &mut Evaluator<'_>,
     _: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let max = a.opt_f64("maxValue")?;
     let min = a.opt_f64("minValue")?;
     let mut out = Vec::new();
@@ -455,8 +463,8 @@ fn non_negative_derivative(
     Ok(out)
 }
 
-fn per_second(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn per_second(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let max = a.opt_f64("maxValue")?;
     let min = a.opt_f64("minValue")?;
     let mut out = Vec::new();
@@ -476,8 +484,8 @@ fn per_second(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result
     Ok(out)
 }
 
-fn integral(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn integral(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     Ok(list
         .into_iter()
         .map(|mut s| {
@@ -502,9 +510,9 @@ fn integral(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<V
 fn integral_by_interval(
     _: &mut Evaluator<'_>,
     ctx: &RequestContext,
-    a: &Args<'_>,
+    a: &mut Args<'_>,
 ) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+    let list = a.take_series("seriesList")?;
     let unit = a.str("intervalUnit")?;
     let dur = crate::attime::parse_time_offset(&unit)?.abs();
     if dur == 0 {
@@ -538,8 +546,8 @@ fn integral_by_interval(
         .collect())
 }
 
-fn delay(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let list = a.series("seriesList")?;
+fn delay(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let list = a.take_series("seriesList")?;
     let steps = a.i64_or("steps", 0)?;
     Ok(list
         .into_iter()
@@ -575,8 +583,12 @@ fn delay(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<
         .collect())
 }
 
-fn transform_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn transform_null(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let dv = a.opt("default").cloned().unwrap_or(Value::Int(0));
     let d = dv.as_f64().unwrap_or(0.0);
     let reference = a.opt_series("referenceSeries")?.filter(|r| !r.is_empty());
@@ -626,8 +638,8 @@ fn transform_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
     Ok(list)
 }
 
-fn is_non_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn is_non_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         s.set_tag("isNonNull", "1");
         rename(s, format!("isNonNull({})", s.name));
@@ -639,8 +651,12 @@ fn is_non_null(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
     Ok(list)
 }
 
-fn keep_last_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn keep_last_value(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let limit = a.f64_or("limit", f64::INFINITY)?;
     for s in &mut list {
         rename(s, format!("keepLastValue({})", s.name));
@@ -672,8 +688,8 @@ fn keep_last_value(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> R
     Ok(list)
 }
 
-fn changed(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn changed(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         rename(s, format!("changed({})", s.name));
         let mut prev: Option<f64> = None;
@@ -694,8 +710,8 @@ fn changed(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Ve
     Ok(list)
 }
 
-fn interpolate(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn interpolate(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let limit = a.f64_or("limit", f64::INFINITY)?;
     for s in &mut list {
         rename(s, format!("interpolate({})", s.name));
@@ -722,8 +738,8 @@ fn interpolate(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Resul
     Ok(list)
 }
 
-fn round_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn round_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let prec = a.opt_f64("precision")?.map(|p| p as i64);
     for s in &mut list {
         s.set_tag("round", prec.unwrap_or(0).to_string());
@@ -739,8 +755,8 @@ fn round_fn(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<V
     Ok(list)
 }
 
-fn min_max(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn min_max(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     for s in &mut list {
         rename(s, format!("minMax({})", s.name));
         let lo = safe_min(&s.values).unwrap_or(0.0);
@@ -767,7 +783,11 @@ fn set_consolidation(mut list: Vec<Series>, func: &str) -> Vec<Series> {
     list
 }
 
-fn consolidate_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
+fn consolidate_by(
+    _: &mut Evaluator<'_>,
+    _: &RequestContext,
+    a: &mut Args<'_>,
+) -> Result<Vec<Series>> {
     let func = a.str("consolidationFunc")?;
     if ![
         "sum", "average", "avg", "avg_zero", "min", "max", "first", "last",
@@ -776,15 +796,15 @@ fn consolidate_by(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Re
     {
         return param_err(format!("Invalid option specified for function \"consolidateBy\" parameter \"consolidationFunc\": '{func}'"));
     }
-    Ok(set_consolidation(a.series("seriesList")?, &func))
+    Ok(set_consolidation(a.take_series("seriesList")?, &func))
 }
 
-fn cumulative(_: &mut Evaluator<'_>, _: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    Ok(set_consolidation(a.series("seriesList")?, "sum"))
+fn cumulative(_: &mut Evaluator<'_>, _: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    Ok(set_consolidation(a.take_series("seriesList")?, "sum"))
 }
 
-fn set_xff(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &Args<'_>) -> Result<Vec<Series>> {
-    let mut list = a.series("seriesList")?;
+fn set_xff(_: &mut Evaluator<'_>, ctx: &RequestContext, a: &mut Args<'_>) -> Result<Vec<Series>> {
+    let mut list = a.take_series("seriesList")?;
     let xv = num_arg(a, "xFilesFactor")?;
     let x = xv.as_f64().unwrap_or(0.0);
     // graphite stores it in the shared request context as well.
