@@ -5,13 +5,20 @@ mod common;
 
 use std::path::PathBuf;
 
+/// spec/vectors/render: `CARBONADO_SPEC_DIR` (the spec directory) or shared/ beside the checkout.
+fn render_vectors() -> PathBuf {
+    std::env::var_os("CARBONADO_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec"))
+        .join("vectors/render")
+}
+
 /// Vector targets that cannot be replayed here (none at the moment).
 const SKIP: &[&str] = &[];
 
 #[test]
 fn render_function_vectors() {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/spec/vectors/render/render_functions.json");
+    let p = render_vectors().join("render_functions.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
     let cases: serde_json::Value = serde_json::from_str(&text).expect("vectors json");
     let o = common::oracle();
@@ -46,9 +53,7 @@ fn replay_vector_file(
     name: &str,
     keep: impl Fn(&serde_json::Value) -> bool,
 ) -> (usize, Vec<String>) {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/spec/vectors/render")
-        .join(name);
+    let p = render_vectors().join(name);
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
     let cases: serde_json::Value = serde_json::from_str(&text).expect("vectors json");
     let o = common::oracle();
