@@ -5,7 +5,7 @@ use crate::error::{eval_err, param_err, Result};
 use crate::eval::{Args, Evaluator, Value};
 use crate::functions::agg::{safe_div, safe_sum, AggFunc};
 use crate::functions::util::{
-    agg_func, agg_key, format_path_expressions, group_by, normalize, rows,
+    agg_func, agg_key, format_path_expressions, group_by, map_rows, normalize, rows,
 };
 use crate::functions::Impl;
 use crate::pyfmt::fmt_g;
@@ -82,27 +82,20 @@ pub(crate) fn aggregate_list(
     };
     let xff = xff.unwrap_or(ctx.xff());
     let name = format!("{}Series({})", stripped, format_path_expressions(&list));
-    let values: Vec<Option<f64>> = rows(&list)
-        .iter()
-        .map(|row| {
-            let nn = row.iter().flatten().count();
-            if crate::functions::agg::xff_ok(nn, row.len(), xff) {
-                f.apply(row)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let values: Vec<Option<f64>> = map_rows(&list, |_, row| {
+        let nn = row.iter().flatten().count();
+        if crate::functions::agg::xff_ok(nn, row.len(), xff) {
+            f.apply(row)
+        } else {
+            None
+        }
+    });
     let int_values =
         (f == AggFunc::Count || list.iter().any(|s| s.int_values.is_some())).then(|| {
-            rows(&list)
-                .iter()
-                .enumerate()
-                .map(|(i, row)| {
-                    let ints: Vec<bool> = list.iter().map(|s| s.is_int(i)).collect();
-                    values[i].is_some() && crate::functions::agg::result_is_int(f, row, &ints)
-                })
-                .collect()
+            map_rows(&list, |i, row| {
+                let ints: Vec<bool> = list.iter().map(|s| s.is_int(i)).collect();
+                values[i].is_some() && crate::functions::agg::result_is_int(f, row, &ints)
+            })
         });
     let mut tags = list[0].tags.clone();
     for s in &list[1..] {
@@ -170,7 +163,7 @@ fn count_series(
         return Ok(Vec::new());
     };
     let name = format!("countSeries({})", format_path_expressions(&list));
-    let values = rows(&list).iter().map(|r| Some(r.len() as f64)).collect();
+    let values = map_rows(&list, |_, r| Some(r.len() as f64));
     let mut s = Series::new(name, start, end, step, values);
     s.x_files_factor = ctx.xff();
     s.mark_all_int();
@@ -317,7 +310,7 @@ fn sum_total(ctx: &RequestContext, group: &[Series]) -> Series {
     let mut g = group.to_vec();
     let name = format!("sumSeries({})", format_path_expressions(&g));
     let (start, end, step) = normalize(&mut g).unwrap_or((0, 0, 1));
-    let values = rows(&g).iter().map(|r| safe_sum(r)).collect();
+    let values = map_rows(&g, |_, r| safe_sum(r));
     let mut s = Series::new(name, start, end, step, values);
     s.x_files_factor = ctx.xff();
     s
@@ -408,7 +401,7 @@ fn as_percent(
     }
     let (total_values, total_text): (Vec<Option<f64>>, String) = match &total {
         None => (
-            rows(&list).iter().map(|r| safe_sum(r)).collect(),
+            map_rows(&list, |_, r| safe_sum(r)),
             format!("sumSeries({})", format_path_expressions(&list)),
         ),
         Some(Value::Series(t)) => {

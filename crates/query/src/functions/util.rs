@@ -54,6 +54,19 @@ pub fn rows(list: &[Series]) -> Vec<Vec<Option<f64>>> {
         .collect()
 }
 
+/// Applies `f` to every zip_longest row, reusing one row buffer (no matrix is materialised).
+pub fn map_rows<T>(list: &[Series], mut f: impl FnMut(usize, &[Option<f64>]) -> T) -> Vec<T> {
+    let n = list.iter().map(|s| s.values.len()).max().unwrap_or(0);
+    let mut row = Vec::with_capacity(list.len());
+    (0..n)
+        .map(|i| {
+            row.clear();
+            row.extend(list.iter().map(|s| s.values.get(i).copied().flatten()));
+            f(i, &row)
+        })
+        .collect()
+}
+
 /// Comma-joined unique path expressions in order of appearance.
 pub fn format_path_expressions(list: &[Series]) -> String {
     let mut seen: Vec<&str> = Vec::new();
