@@ -93,7 +93,8 @@ fn count_stream(mut s: TcpStream, count: &AtomicU64) -> Result<()> {
         buf.extend_from_slice(&chunk[..n]);
         let mut used = 0;
         while buf.len() - used >= 4 {
-            let len = u32::from_be_bytes([buf[used], buf[used + 1], buf[used + 2], buf[used + 3]]) as usize;
+            let len = u32::from_be_bytes([buf[used], buf[used + 1], buf[used + 2], buf[used + 3]])
+                as usize;
             if buf.len() - used - 4 < len {
                 break;
             }
@@ -120,27 +121,60 @@ fn pickle_points(p: &[u8]) -> Option<u64> {
         let op = p[i];
         i += 1;
         match op {
-            0x80 => i += 1,                           // PROTO
-            0x95 => i += 8,                           // FRAME
-            b']' | b'N' | 0x88 | 0x89 => depth += 1,  // EMPTY_LIST, NONE, TRUE, FALSE
-            b'(' => marks.push(depth),                // MARK
-            b'q' => i += 1,                           // BINPUT
-            b'r' => i += 4,                           // LONG_BINPUT
-            0x94 => {}                                // MEMOIZE
-            b'h' => { i += 1; depth += 1 }            // BINGET
-            b'j' => { i += 4; depth += 1 }            // LONG_BINGET
-            b'G' => { i += 8; depth += 1 }            // BINFLOAT
-            b'J' => { i += 4; depth += 1 }            // BININT
-            b'K' => { i += 1; depth += 1 }            // BININT1
-            b'M' => { i += 2; depth += 1 }            // BININT2
-            b'X' | b'T' => { let n = arg(i, 4)?; i += 4 + n; depth += 1 }
-            0x8c | b'U' | 0x8a => { let n = arg(i, 1)?; i += 1 + n; depth += 1 }
-            0x85 => {}                                // TUPLE1
-            0x86 => depth -= 1,                       // TUPLE2
-            0x87 => depth -= 2,                       // TUPLE3
-            b't' => depth = marks.pop()? + 1,         // TUPLE
-            b'a' => { items += 1; depth -= 1 }        // APPEND
-            b'e' => { let m = marks.pop()?; items += (depth - m) as u64; depth = m } // APPENDS
+            0x80 => i += 1,                          // PROTO
+            0x95 => i += 8,                          // FRAME
+            b']' | b'N' | 0x88 | 0x89 => depth += 1, // EMPTY_LIST, NONE, TRUE, FALSE
+            b'(' => marks.push(depth),               // MARK
+            b'q' => i += 1,                          // BINPUT
+            b'r' => i += 4,                          // LONG_BINPUT
+            0x94 => {}                               // MEMOIZE
+            b'h' => {
+                i += 1;
+                depth += 1
+            } // BINGET
+            b'j' => {
+                i += 4;
+                depth += 1
+            } // LONG_BINGET
+            b'G' => {
+                i += 8;
+                depth += 1
+            } // BINFLOAT
+            b'J' => {
+                i += 4;
+                depth += 1
+            } // BININT
+            b'K' => {
+                i += 1;
+                depth += 1
+            } // BININT1
+            b'M' => {
+                i += 2;
+                depth += 1
+            } // BININT2
+            b'X' | b'T' => {
+                let n = arg(i, 4)?;
+                i += 4 + n;
+                depth += 1
+            }
+            0x8c | b'U' | 0x8a => {
+                let n = arg(i, 1)?;
+                i += 1 + n;
+                depth += 1
+            }
+            0x85 => {}                        // TUPLE1
+            0x86 => depth -= 1,               // TUPLE2
+            0x87 => depth -= 2,               // TUPLE3
+            b't' => depth = marks.pop()? + 1, // TUPLE
+            b'a' => {
+                items += 1;
+                depth -= 1
+            } // APPEND
+            b'e' => {
+                let m = marks.pop()?;
+                items += (depth - m) as u64;
+                depth = m
+            } // APPENDS
             b'.' => return Some(items),
             _ => return None,
         }
@@ -150,8 +184,12 @@ fn pickle_points(p: &[u8]) -> Option<u64> {
 
 /// CPU seconds (user + system) used so far by a process.
 fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(rest) = s.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(rest) = s.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
         + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -237,7 +275,9 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
                 ),
             )?;
             let mut c = Command::new(carbonado);
-            c.arg("serve").arg("--config").arg(dir.join("carbonado.toml"));
+            c.arg("serve")
+                .arg("--config")
+                .arg(dir.join("carbonado.toml"));
             c
         }
         Impl::CRelay => {
@@ -249,13 +289,19 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
                 ),
             )?;
             let mut c = Command::new("/usr/bin/carbon-c-relay");
-            c.arg("-f").arg(dir.join("relay.conf")).arg("-p").arg(port.to_string());
+            c.arg("-f")
+                .arg(dir.join("relay.conf"))
+                .arg("-p")
+                .arg(port.to_string());
             c
         }
         Impl::CarbonRelay => {
             let pickle = free_port()?;
             let d = dir.display();
-            std::fs::write(dir.join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 60:1d\n")?;
+            std::fs::write(
+                dir.join("storage-schemas.conf"),
+                "[all]\npattern = .*\nretentions = 60:1d\n",
+            )?;
             std::fs::write(
                 dir.join("carbon.conf"),
                 format!(
@@ -285,12 +331,17 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
     let t0 = Instant::now();
     let ready = || match which {
         // c-relay listens before its workers run; data sent earlier is lost.
-        Impl::CRelay => std::fs::read_to_string(dir.join("relay.log")).is_ok_and(|l| l.contains("startup sequence complete")),
+        Impl::CRelay => std::fs::read_to_string(dir.join("relay.log"))
+            .is_ok_and(|l| l.contains("startup sequence complete")),
         _ => true,
     };
     while TcpStream::connect(("127.0.0.1", port)).is_err() || !ready() {
         if t0.elapsed() > Duration::from_secs(20) {
-            bail!("{} did not start on {port}; see {}", which.name(), dir.display());
+            bail!(
+                "{} did not start on {port}; see {}",
+                which.name(),
+                dir.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -307,7 +358,15 @@ fn payloads(metrics: usize) -> Vec<Vec<Vec<u8>>> {
             let mut lines = Vec::with_capacity(metrics / CONNECTIONS * POINTS_PER_METRIC);
             for t in 0..POINTS_PER_METRIC {
                 for m in (c..metrics).step_by(CONNECTIONS) {
-                    lines.push(format!("bench.relay.host{:03}.m{m} {}.5 {}\n", m % 1000, m + t, base + 60 * t as u64).into_bytes());
+                    lines.push(
+                        format!(
+                            "bench.relay.host{:03}.m{m} {}.5 {}\n",
+                            m % 1000,
+                            m + t,
+                            base + 60 * t as u64
+                        )
+                        .into_bytes(),
+                    );
                 }
             }
             lines
@@ -326,7 +385,12 @@ struct Outcome {
 
 /// Sends every payload over 4 connections at `rate` points/s in total (None: as fast as possible)
 /// and waits until the sinks stop receiving.
-fn run(r: &Running, sinks: &[Sink; 2], load: &[Vec<Vec<u8>>], rate: Option<f64>) -> Result<Outcome> {
+fn run(
+    r: &Running,
+    sinks: &[Sink; 2],
+    load: &[Vec<Vec<u8>>],
+    rate: Option<f64>,
+) -> Result<Outcome> {
     let pid = r.child.id();
     let before: u64 = sinks.iter().map(|s| s.count.load(Ordering::Relaxed)).sum();
     let cpu0 = cpu_seconds(pid);
@@ -367,7 +431,8 @@ fn run(r: &Running, sinks: &[Sink; 2], load: &[Vec<Vec<u8>>], rate: Option<f64>)
         })
         .collect();
     for h in handles {
-        h.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??;
+        h.join()
+            .map_err(|_| anyhow::anyhow!("load thread panicked"))??;
     }
     let send_secs = t0.elapsed().as_secs_f64();
     let sent = sent.load(Ordering::Relaxed);
@@ -376,7 +441,11 @@ fn run(r: &Running, sinks: &[Sink; 2], load: &[Vec<Vec<u8>>], rate: Option<f64>)
     let mut last_change = Instant::now();
     let mut last_arrival = t0.elapsed();
     loop {
-        let got: u64 = sinks.iter().map(|s| s.count.load(Ordering::Relaxed)).sum::<u64>() - before;
+        let got: u64 = sinks
+            .iter()
+            .map(|s| s.count.load(Ordering::Relaxed))
+            .sum::<u64>()
+            - before;
         if got != last {
             last = got;
             last_change = Instant::now();
@@ -403,7 +472,13 @@ struct Row {
     burst: Outcome,
 }
 
-fn bench(which: Impl, work: &Path, carbonado: &Path, load: &[Vec<Vec<u8>>], max_rate: f64) -> Result<Row> {
+fn bench(
+    which: Impl,
+    work: &Path,
+    carbonado: &Path,
+    load: &[Vec<Vec<u8>>],
+    max_rate: f64,
+) -> Result<Row> {
     let total: u64 = load.iter().map(|l| l.len() as u64).sum();
     let trial = |rate: f64| -> Result<bool> {
         let sinks = [Sink::start()?, Sink::start()?];
@@ -448,7 +523,11 @@ fn bench(which: Impl, work: &Path, carbonado: &Path, load: &[Vec<Vec<u8>>], max_
     let sinks = [Sink::start()?, Sink::start()?];
     let r = start(which, work, carbonado, &[sinks[0].port, sinks[1].port])?;
     let burst = run(&r, &sinks, load, None)?;
-    Ok(Row { which, lossless_rate: lossless, burst })
+    Ok(Row {
+        which,
+        lossless_rate: lossless,
+        burst,
+    })
 }
 
 fn main() -> Result<()> {
@@ -466,7 +545,10 @@ fn main() -> Result<()> {
     let only = std::env::var("BENCH_RELAY_ONLY").ok();
     let mut rows = Vec::new();
     for which in [Impl::Carbonado, Impl::CRelay, Impl::CarbonRelay] {
-        if only.as_deref().is_some_and(|o| !which.name().starts_with(o)) {
+        if only
+            .as_deref()
+            .is_some_and(|o| !which.name().starts_with(o))
+        {
             continue;
         }
         rows.push(bench(which, &work, &carbonado, &load, max_rate)?);
@@ -491,10 +573,16 @@ fn main() -> Result<()> {
     }
     let get = |w: Impl| rows.iter().find(|r| r.which == w).map(|r| r.lossless_rate);
     if let (Some(c), Some(x)) = (get(Impl::Carbonado), get(Impl::CRelay)) {
-        println!("lossless rate vs carbon-c-relay: {:.1}x (target >= 2x)", c / x.max(1.0));
+        println!(
+            "lossless rate vs carbon-c-relay: {:.1}x (target >= 2x)",
+            c / x.max(1.0)
+        );
     }
     if let (Some(c), Some(x)) = (get(Impl::Carbonado), get(Impl::CarbonRelay)) {
-        println!("lossless rate vs carbon-relay:   {:.1}x (target >= 10x)", c / x.max(1.0));
+        println!(
+            "lossless rate vs carbon-relay:   {:.1}x (target >= 10x)",
+            c / x.max(1.0)
+        );
     }
     Ok(())
 }

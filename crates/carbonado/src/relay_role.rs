@@ -132,8 +132,9 @@ pub struct RelaySettings {
 
 fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
     if !v.is_empty() {
-        v.parse::<std::net::SocketAddr>()
-            .with_context(|| format!("[relay] {key} = {v:?} is not an \"ip:port\" address (empty for off)"))?;
+        v.parse::<std::net::SocketAddr>().with_context(|| {
+            format!("[relay] {key} = {v:?} is not an \"ip:port\" address (empty for off)")
+        })?;
     }
     Ok(())
 }
@@ -170,7 +171,10 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
     if destinations.is_empty() {
         bail!("[relay] destinations is empty");
     }
-    let protocol: Protocol = raw.destination_protocol.parse().map_err(anyhow::Error::msg)?;
+    let protocol: Protocol = raw
+        .destination_protocol
+        .parse()
+        .map_err(anyhow::Error::msg)?;
     if raw.max_datapoints_per_message == 0 || raw.max_datapoints_per_message > 100_000 {
         bail!("[relay] max_datapoints_per_message must be between 1 and 100000");
     }
@@ -178,7 +182,9 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
         bail!("[relay] max_queue_size must be at least 1000 points");
     }
     let spill_root = if raw.spill_dir.is_empty() {
-        resolve(&cfg.base_dir, &cfg.cache.local_data_dir).join(".carbonado").join("spill")
+        resolve(&cfg.base_dir, &cfg.cache.local_data_dir)
+            .join(".carbonado")
+            .join("spill")
     } else {
         resolve(&cfg.base_dir, Path::new(&raw.spill_dir))
     };
@@ -192,17 +198,20 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
             protocol,
             max_datapoints_per_message: raw.max_datapoints_per_message,
             max_message_bytes: raw.pickle_receiver_max_length.clamp(4096, 1 << 20) - 1024,
-            resend_window_bytes: parse_size(&raw.resend_window).context("[relay] resend_window")? as usize,
+            resend_window_bytes: parse_size(&raw.resend_window).context("[relay] resend_window")?
+                as usize,
             reconnect_max: parse_duration(&raw.reconnect_max).context("[relay] reconnect_max")?,
             ..SenderConfig::default()
         },
         queue: QueueLimits {
             max_points: raw.max_queue_size,
-            max_bytes: parse_size(&raw.max_queue_memory).context("[relay] max_queue_memory")? as usize,
+            max_bytes: parse_size(&raw.max_queue_memory).context("[relay] max_queue_memory")?
+                as usize,
         },
         spill_dir: Some(spill_root),
         max_spill_bytes: parse_size(&raw.max_spill_size).context("[relay] max_spill_size")?,
-        shutdown_timeout: parse_duration(&raw.shutdown_flush_timeout).context("[relay] shutdown_flush_timeout")?,
+        shutdown_timeout: parse_duration(&raw.shutdown_flush_timeout)
+            .context("[relay] shutdown_flush_timeout")?,
     };
     let s = RelaySettings {
         rules_path: resolve(&cfg.base_dir, &raw.relay_rules),
@@ -226,7 +235,10 @@ pub fn router(s: &RelaySettings) -> anyhow::Result<Route> {
             .with_context(|| format!("[relay] relay_rules {}", s.rules_path.display()))?;
         AnyRouter::Rules(rules)
     } else {
-        let hash: HashType = r.relay_method.parse().context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
+        let hash: HashType = r
+            .relay_method
+            .parse()
+            .context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
         let flavor = match r.hash_flavor.as_str() {
             "carbon" => RingFlavor::Carbon,
             "carbon-c-relay" | "c-relay" => RingFlavor::CarbonCRelay,
@@ -245,17 +257,36 @@ pub fn router(s: &RelaySettings) -> anyhow::Result<Route> {
 
 /// Lines for `carbonado check-config`.
 pub fn describe(s: &Option<RelaySettings>) -> String {
-    let Some(s) = s else { return "[relay] disabled\n".into() };
+    let Some(s) = s else {
+        return "[relay] disabled\n".into();
+    };
     let r = &s.raw;
     let mut o = String::from("[relay] enabled\n");
     for (k, v) in [
         ("line_receiver", r.line_receiver.clone()),
         ("pickle_receiver", r.pickle_receiver.clone()),
-        ("relay_method", format!("{} ({} placement)", r.relay_method, r.hash_flavor)),
-        ("destinations", s.destinations.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        (
+            "relay_method",
+            format!("{} ({} placement)", r.relay_method, r.hash_flavor),
+        ),
+        (
+            "destinations",
+            s.destinations
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ("replication_factor", r.replication_factor.to_string()),
         ("destination_protocol", r.destination_protocol.clone()),
-        ("spill_dir", s.relay.spill_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        (
+            "spill_dir",
+            s.relay
+                .spill_dir
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
     ] {
         o.push_str(&format!("  {k:<22} {v}\n"));
     }
@@ -266,7 +297,9 @@ async fn bind(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> {
     if addr.is_empty() {
         return Ok(None);
     }
-    let l = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ([relay] {key})"))?;
+    let l = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ([relay] {key})"))?;
     tracing::info!("relay {key} listening on {}", l.local_addr()?);
     Ok(Some(l))
 }
@@ -303,20 +336,47 @@ where
     let istats = Arc::new(IngestStats::default());
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(l) = bind("line_receiver", &raw.line_receiver).await? {
-        tasks.spawn(ingest::serve_line(l, relay.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+        tasks.spawn(ingest::serve_line(
+            l,
+            relay.clone(),
+            icfg.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     if let Some(l) = bind("pickle_receiver", &raw.pickle_receiver).await? {
-        tasks.spawn(ingest::serve_pickle(l, relay.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+        tasks.spawn(ingest::serve_pickle(
+            l,
+            relay.clone(),
+            icfg.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     if !raw.udp_receiver.is_empty() {
-        let sock = UdpSocket::bind(&raw.udp_receiver)
-            .await
-            .with_context(|| format!("cannot listen on udp {} ([relay] udp_receiver)", raw.udp_receiver))?;
-        tasks.spawn(ingest::serve_udp(sock, relay.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+        let sock = UdpSocket::bind(&raw.udp_receiver).await.with_context(|| {
+            format!(
+                "cannot listen on udp {} ([relay] udp_receiver)",
+                raw.udp_receiver
+            )
+        })?;
+        tasks.spawn(ingest::serve_udp(
+            sock,
+            relay.clone(),
+            icfg.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     let prefix = relay_prefix(&raw.carbon_metric_prefix, &raw.instance);
     if let Some(l) = bind("http_listen", &raw.http_listen).await? {
-        tasks.spawn(http(l, prefix.clone(), relay.clone(), istats.clone(), stop_rx.clone()));
+        tasks.spawn(http(
+            l,
+            prefix.clone(),
+            relay.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     let reporter = (!s.metric_interval.is_zero())
         .then(|| SelfMetrics::new(prefix).spawn((*relay).clone(), s.metric_interval));
@@ -341,7 +401,10 @@ where
     if lost > 0 {
         tracing::error!(points = lost, "relay: points lost at shutdown");
     }
-    tracing::info!(spilled, "relay stopped; spilled points are sent at the next start");
+    tracing::info!(
+        spilled,
+        "relay stopped; spilled points are sent at the next start"
+    );
     result
 }
 
@@ -362,7 +425,9 @@ async fn reload_on_hup(mut s: RelaySettings, relay: Arc<Relay>) -> anyhow::Resul
     let mut hup = signal(SignalKind::hangup())?;
     while hup.recv().await.is_some() {
         let fresh = match &s.config_path {
-            Some(p) => Config::load(p).and_then(|c| settings(&c)).and_then(|n| n.context("[relay] disabled in the new configuration; keeping the old one")),
+            Some(p) => Config::load(p).and_then(|c| settings(&c)).and_then(|n| {
+                n.context("[relay] disabled in the new configuration; keeping the old one")
+            }),
             None => Ok(s.clone()),
         };
         let next = match fresh {
@@ -376,7 +441,9 @@ async fn reload_on_hup(mut s: RelaySettings, relay: Arc<Relay>) -> anyhow::Resul
             || next.raw.pickle_receiver != s.raw.pickle_receiver
             || next.raw.destination_protocol != s.raw.destination_protocol;
         if restart_needed {
-            tracing::warn!("relay reload: receivers and destination_protocol change only at restart");
+            tracing::warn!(
+                "relay reload: receivers and destination_protocol change only at restart"
+            );
         }
         match router(&next) {
             Ok(r) => match relay.reload(r).await {
@@ -396,8 +463,14 @@ async fn reload_on_hup(mut s: RelaySettings, relay: Arc<Relay>) -> anyhow::Resul
 fn metrics_text(prefix: &str, relay: &Relay, ingest: &IngestStats) -> String {
     let mut o = String::new();
     let i = ingest.snapshot();
-    o.push_str(&format!("{prefix}.metricsReceived {}\n", i.metrics_received));
-    o.push_str(&format!("{prefix}.activeConnections {}\n", i.active_connections));
+    o.push_str(&format!(
+        "{prefix}.metricsReceived {}\n",
+        i.metrics_received
+    ));
+    o.push_str(&format!(
+        "{prefix}.activeConnections {}\n",
+        i.active_connections
+    ));
     o.push_str(&format!("{prefix}.unroutable {}\n", relay.unroutable()));
     for d in relay.stats() {
         let p = format!("{prefix}.destinations.{}", d.addr.metric_key());
@@ -417,7 +490,13 @@ fn metrics_text(prefix: &str, relay: &Relay, ingest: &IngestStats) -> String {
     o
 }
 
-async fn http(l: TcpListener, prefix: String, relay: Arc<Relay>, ingest: Arc<IngestStats>, mut stop: watch::Receiver<bool>) {
+async fn http(
+    l: TcpListener,
+    prefix: String,
+    relay: Arc<Relay>,
+    ingest: Arc<IngestStats>,
+    mut stop: watch::Receiver<bool>,
+) {
     use axum::routing::get;
     let app = axum::Router::new()
         .route(

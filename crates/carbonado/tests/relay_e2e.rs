@@ -10,7 +10,13 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-fn relay_config(extra_sections: &str, line: u16, http: u16, dests: &[String], extra: &str) -> String {
+fn relay_config(
+    extra_sections: &str,
+    line: u16,
+    http: u16,
+    dests: &[String],
+    extra: &str,
+) -> String {
     let list: Vec<String> = dests.iter().map(|d| format!("\"{d}\"")).collect();
     format!(
         "{extra_sections}\n[relay]\nenabled = true\nline_receiver = \"127.0.0.1:{line}\"\npickle_receiver = \"\"\n\
@@ -47,24 +53,44 @@ fn wait_drained(http: u16, quiet: Duration, limit: Duration) -> String {
 fn cache_destination_killed_for_15s_under_load_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (la, pa, lb, pb) = (free_port(), free_port(), free_port(), free_port());
-    let mut a = Proc::start(&tmp.path().join("a"), &cache_config(&tmp.path().join("a"), la, pa), pa);
-    let mut b = Proc::start(&tmp.path().join("b"), &cache_config(&tmp.path().join("b"), lb, pb), pb);
+    let mut a = Proc::start(
+        &tmp.path().join("a"),
+        &cache_config(&tmp.path().join("a"), la, pa),
+        pa,
+    );
+    let mut b = Proc::start(
+        &tmp.path().join("b"),
+        &cache_config(&tmp.path().join("b"), lb, pb),
+        pb,
+    );
     let dests = vec![format!("127.0.0.1:{pa}:a"), format!("127.0.0.1:{pb}:b")];
     let (rl, rh) = (free_port(), free_port());
     let rdir = tmp.path().join("relay");
-    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "max_queue_size = 10000\n");
+    let cfg = relay_config(
+        "[cache]\nenabled = false\n",
+        rl,
+        rh,
+        &dests,
+        "max_queue_size = 10000\n",
+    );
     let mut relay = Proc::start(&rdir, &cfg, rl);
 
     let (metrics, steps) = (500usize, 200usize);
     let base = now() - 3600;
     // Sustained load: 2 connections, 500 points every 100 ms for 20 s.
     let loader = std::thread::spawn(move || {
-        let mut conns: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(("127.0.0.1", rl)).unwrap()).collect();
+        let mut conns: Vec<TcpStream> = (0..2)
+            .map(|_| TcpStream::connect(("127.0.0.1", rl)).unwrap())
+            .collect();
         for j in 0..steps {
             for (c, conn) in conns.iter_mut().enumerate() {
                 let mut text = String::new();
                 for m in (c..metrics).step_by(2) {
-                    text.push_str(&format!("relay.e2e.m{m} {} {}\n", value(m, j), base + j as i64));
+                    text.push_str(&format!(
+                        "relay.e2e.m{m} {} {}\n",
+                        value(m, j),
+                        base + j as i64
+                    ));
                 }
                 conn.write_all(text.as_bytes()).unwrap();
             }
@@ -83,16 +109,36 @@ fn cache_destination_killed_for_15s_under_load_loses_nothing() {
     relay.stop();
     a.stop();
     b.stop();
-    eprintln!("--- cache a log\n{}\n--- cache b log\n{}\n--- relay log\n{}", a.log(), b.log(), relay.log());
+    eprintln!(
+        "--- cache a log\n{}\n--- cache b log\n{}\n--- relay log\n{}",
+        a.log(),
+        b.log(),
+        relay.log()
+    );
 
-    let router = HashRouter::new(parse_destinations(&dests.join(",")).unwrap(), HashConfig::default()).unwrap();
-    let trees = [read_tree(&tmp.path().join("a/data")), read_tree(&tmp.path().join("b/data"))];
+    let router = HashRouter::new(
+        parse_destinations(&dests.join(",")).unwrap(),
+        HashConfig::default(),
+    )
+    .unwrap();
+    let trees = [
+        read_tree(&tmp.path().join("a/data")),
+        read_tree(&tmp.path().join("b/data")),
+    ];
     for m in 0..metrics {
         let name = format!("relay.e2e.m{m}");
         let owner = router.destinations(&name)[0];
         let want: Vec<(i64, f64)> = (0..steps).map(|j| (base + j as i64, value(m, j))).collect();
-        assert_eq!(trees[owner].get(&name), Some(&want), "{name} on its owner {owner}");
-        assert!(!trees[1 - owner].contains_key(&name), "{name} must not be on {}", 1 - owner);
+        assert_eq!(
+            trees[owner].get(&name),
+            Some(&want),
+            "{name} on its owner {owner}"
+        );
+        assert!(
+            !trees[1 - owner].contains_key(&name),
+            "{name} must not be on {}",
+            1 - owner
+        );
     }
 }
 
@@ -104,16 +150,28 @@ fn counting_sink_killed_for_15s_under_load_gets_every_point() {
     let dests = vec![format!("{}:a", a.addr), format!("{}:b", b.addr)];
     let tmp = tempfile::tempdir().unwrap();
     let (rl, rh) = (free_port(), free_port());
-    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "max_queue_size = 10000\n");
+    let cfg = relay_config(
+        "[cache]\nenabled = false\n",
+        rl,
+        rh,
+        &dests,
+        "max_queue_size = 10000\n",
+    );
     let mut relay = Proc::start(&tmp.path().join("relay"), &cfg, rl);
     let (metrics, steps) = (1000usize, 200usize);
     let loader = std::thread::spawn(move || {
-        let mut conns: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(("127.0.0.1", rl)).unwrap()).collect();
+        let mut conns: Vec<TcpStream> = (0..4)
+            .map(|_| TcpStream::connect(("127.0.0.1", rl)).unwrap())
+            .collect();
         for j in 0..steps {
             for (c, conn) in conns.iter_mut().enumerate() {
                 let mut text = String::new();
                 for m in (c..metrics).step_by(4) {
-                    text.push_str(&format!("sink.fault.m{m} {} {}\n", value(m, j), 1_700_000_000 + j));
+                    text.push_str(&format!(
+                        "sink.fault.m{m} {} {}\n",
+                        value(m, j),
+                        1_700_000_000 + j
+                    ));
                 }
                 conn.write_all(text.as_bytes()).unwrap();
             }
@@ -129,7 +187,11 @@ fn counting_sink_killed_for_15s_under_load_gets_every_point() {
     std::thread::sleep(Duration::from_millis(500));
     relay.stop();
     assert_eq!(metric_sum(&stats, ".dropped"), 0, "{stats}");
-    let router = HashRouter::new(parse_destinations(&dests.join(",")).unwrap(), HashConfig::default()).unwrap();
+    let router = HashRouter::new(
+        parse_destinations(&dests.join(",")).unwrap(),
+        HashConfig::default(),
+    )
+    .unwrap();
     let got = [a.distinct(), b.distinct()];
     for (k, (map, dups)) in got.iter().enumerate() {
         let mut want = HashMap::new();
@@ -137,13 +199,22 @@ fn counting_sink_killed_for_15s_under_load_gets_every_point() {
             let name = format!("sink.fault.m{m}");
             if router.destinations(&name)[0] == k {
                 for j in 0..steps {
-                    want.insert((name.clone(), ((1_700_000_000 + j) as f64).to_bits()), value(m, j));
+                    want.insert(
+                        (name.clone(), ((1_700_000_000 + j) as f64).to_bits()),
+                        value(m, j),
+                    );
                 }
             }
         }
         assert_eq!(map.len(), want.len(), "destination {k}: distinct points");
-        assert!(map == &want, "destination {k}: exactly its own points, right values");
-        eprintln!("destination {k}: {} points, {dups} duplicates (resent after the kill)", want.len());
+        assert!(
+            map == &want,
+            "destination {k}: exactly its own points, right values"
+        );
+        eprintln!(
+            "destination {k}: {} points, {dups} duplicates (resent after the kill)",
+            want.len()
+        );
     }
     assert!(metric_sum(&stats, ".spilled") > 0, "{stats}");
 }
@@ -171,14 +242,28 @@ fn relay_and_cache_in_one_process_store_the_local_share() {
     assert!(stats.contains(".destinations.127_0_0_1:"), "{stats}");
     node.stop();
 
-    let router = HashRouter::new(parse_destinations(&dests.join(",")).unwrap(), HashConfig::default()).unwrap();
+    let router = HashRouter::new(
+        parse_destinations(&dests.join(",")).unwrap(),
+        HashConfig::default(),
+    )
+    .unwrap();
     let tree = read_tree(&dir.join("data"));
-    let remote: HashMap<String, f64> = sink.got.lock().unwrap().iter().map(|(m, _, v)| (m.clone(), *v)).collect();
+    let remote: HashMap<String, f64> = sink
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(m, _, v)| (m.clone(), *v))
+        .collect();
     let (mut local_n, mut remote_n) = (0, 0);
     for m in 0..400 {
         let name = format!("local.share.m{m}");
         if router.destinations(&name)[0] == 0 {
-            assert_eq!(tree.get(&name), Some(&vec![(base, value(m, 0))]), "{name} stored locally");
+            assert_eq!(
+                tree.get(&name),
+                Some(&vec![(base, value(m, 0))]),
+                "{name} stored locally"
+            );
             assert!(!remote.contains_key(&name));
             local_n += 1;
         } else {
@@ -187,7 +272,10 @@ fn relay_and_cache_in_one_process_store_the_local_share() {
             remote_n += 1;
         }
     }
-    assert!(local_n > 50 && remote_n > 50, "{local_n} local, {remote_n} forwarded");
+    assert!(
+        local_n > 50 && remote_n > 50,
+        "{local_n} local, {remote_n} forwarded"
+    );
 }
 
 #[test]
@@ -212,7 +300,10 @@ fn hostile_destination_keeps_relay_memory_bounded() {
         for round in 0..400 {
             let mut text = String::with_capacity(10_000 * 40);
             for m in 0..10_000 {
-                text.push_str(&format!("hostile.metric.number{m} 1 {}\n", 1_700_000_000 + round));
+                text.push_str(&format!(
+                    "hostile.metric.number{m} 1 {}\n",
+                    1_700_000_000 + round
+                ));
             }
             if conn.write_all(text.as_bytes()).is_err() {
                 return;
@@ -233,7 +324,11 @@ fn hostile_destination_keeps_relay_memory_bounded() {
     assert_eq!(metric_sum(&stats, ".dropped"), 0, "{stats}");
     assert!(metric_sum(&stats, ".queuedInMemory") <= 100_000, "{stats}");
     // Queue 16 MiB + resend window + socket buffers + runtime; far below 4M points (~400 MiB).
-    assert!(peak - rss0 < 160 * 1024, "relay RSS grew by {} KiB", peak - rss0);
+    assert!(
+        peak - rss0 < 160 * 1024,
+        "relay RSS grew by {} KiB",
+        peak - rss0
+    );
     eprintln!("hostile destination: {n} points accepted, RSS {rss0} -> peak {peak} KiB");
 }
 
@@ -246,7 +341,11 @@ fn sighup_reload_reroutes_points_of_a_removed_destination() {
     let (rl, rh) = (free_port(), free_port());
     let both = vec![format!("{}:a", sink.addr), format!("127.0.0.1:{gone}:b")];
     let dir = tmp.path().join("relay");
-    let relay = Proc::start(&dir, &relay_config("[cache]\nenabled = false\n", rl, rh, &both, ""), rl);
+    let relay = Proc::start(
+        &dir,
+        &relay_config("[cache]\nenabled = false\n", rl, rh, &both, ""),
+        rl,
+    );
     let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
     let mut text = String::new();
     for m in 0..2000 {
@@ -259,16 +358,30 @@ fn sighup_reload_reroutes_points_of_a_removed_destination() {
         assert!(t0.elapsed() < Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(sink.count() < 2000, "part of the metrics belongs to the missing destination");
-    std::fs::write(&relay.config, relay_config("[cache]\nenabled = false\n", rl, rh, &both[..1], "")).unwrap();
+    assert!(
+        sink.count() < 2000,
+        "part of the metrics belongs to the missing destination"
+    );
+    std::fs::write(
+        &relay.config,
+        relay_config("[cache]\nenabled = false\n", rl, rh, &both[..1], ""),
+    )
+    .unwrap();
     relay.signal("HUP");
     let t0 = Instant::now();
     while sink.distinct().0.len() < 2000 {
-        assert!(t0.elapsed() < Duration::from_secs(20), "only {} of 2000 after reload", sink.count());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "only {} of 2000 after reload",
+            sink.count()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let body = http_get(rh, "/metrics");
-    assert!(!body.contains(&format!(":{gone}:b")), "removed destination is gone: {body}");
+    assert!(
+        !body.contains(&format!(":{gone}:b")),
+        "removed destination is gone: {body}"
+    );
 }
 
 #[test]
@@ -278,7 +391,13 @@ fn sigterm_spills_and_the_next_start_delivers_in_order() {
     let port = free_port();
     let (rl, rh) = (free_port(), free_port());
     let dests = vec![format!("127.0.0.1:{port}:x")];
-    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "max_queue_size = 1000\n");
+    let cfg = relay_config(
+        "[cache]\nenabled = false\n",
+        rl,
+        rh,
+        &dests,
+        "max_queue_size = 1000\n",
+    );
     let dir = tmp.path().join("relay");
     let mut relay = Proc::start(&dir, &cfg, rl);
     let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
@@ -309,11 +428,21 @@ fn sigterm_spills_and_the_next_start_delivers_in_order() {
     relay.spawn();
     let t0 = Instant::now();
     while sink.count() < 20_000 {
-        assert!(t0.elapsed() < Duration::from_secs(20), "{} of 20000 replayed", sink.count());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{} of 20000 replayed",
+            sink.count()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let got: Vec<String> = sink.got.lock().unwrap().iter().map(|p| p.0.clone()).collect();
+    let got: Vec<String> = sink
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.0.clone())
+        .collect();
     let want: Vec<String> = (0..20_000).map(|m| format!("spill.m{m}")).collect();
     assert_eq!(got, want, "every point once, in arrival order");
     relay.stop();

@@ -6,7 +6,13 @@ pub use ring::Destination;
 pub fn spill_dir_name(d: &Destination) -> String {
     d.metric_key()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_-:".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-:".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

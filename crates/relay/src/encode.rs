@@ -23,7 +23,9 @@ impl std::str::FromStr for Protocol {
         match s {
             "pickle" => Ok(Protocol::Pickle),
             "line" | "plaintext" => Ok(Protocol::Line),
-            other => Err(format!("unknown destination protocol {other:?} (pickle | line)")),
+            other => Err(format!(
+                "unknown destination protocol {other:?} (pickle | line)"
+            )),
         }
     }
 }
@@ -73,9 +75,21 @@ fn encode_lines(points: &[Point], out: &mut Vec<u8>) {
     for p in points {
         // Whole-second timestamps go out as integers, which every receiver parses.
         if p.timestamp.fract() == 0.0 && p.timestamp.abs() < 1e15 {
-            let _ = writeln!(s, "{} {} {}", p.metric, fmt_float(p.value), p.timestamp as i64);
+            let _ = writeln!(
+                s,
+                "{} {} {}",
+                p.metric,
+                fmt_float(p.value),
+                p.timestamp as i64
+            );
         } else {
-            let _ = writeln!(s, "{} {} {}", p.metric, fmt_float(p.value), fmt_float(p.timestamp));
+            let _ = writeln!(
+                s,
+                "{} {} {}",
+                p.metric,
+                fmt_float(p.value),
+                fmt_float(p.timestamp)
+            );
         }
     }
     out.extend_from_slice(s.as_bytes());
@@ -86,7 +100,11 @@ fn fmt_float(v: f64) -> String {
     if v.is_nan() {
         "nan".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "inf".into() } else { "-inf".into() }
+        if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
     } else {
         format!("{v:?}")
     }
@@ -99,7 +117,11 @@ mod tests {
     #[test]
     fn pickle_frame_layout() {
         let mut out = Vec::new();
-        encode(Protocol::Pickle, &[Point::new("a.b", 1700000000.0, 1.5)], &mut out);
+        encode(
+            Protocol::Pickle,
+            &[Point::new("a.b", 1700000000.0, 1.5)],
+            &mut out,
+        );
         let len = u32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
         assert_eq!(len, out.len() - 4);
         assert_eq!(&out[4..8], b"\x80\x02](");
@@ -125,14 +147,17 @@ mod tests {
             Point::new("b", 1.5, f64::INFINITY),
         ];
         encode(Protocol::Line, &pts, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "a 2.0 1700000000\nb inf 1.5\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a 2.0 1700000000\nb inf 1.5\n"
+        );
     }
 
     #[test]
     fn encoded_len_matches_pickle_body() {
         let p = Point::new("x.y.z", 1.0, 2.0);
         let mut one = Vec::new();
-        encode(Protocol::Pickle, &[p.clone()], &mut one);
+        encode(Protocol::Pickle, std::slice::from_ref(&p), &mut one);
         let mut two = Vec::new();
         encode(Protocol::Pickle, &[p.clone(), p.clone()], &mut two);
         assert_eq!(two.len() - one.len(), encoded_len(Protocol::Pickle, &p));

@@ -26,9 +26,9 @@ mod error;
 mod point;
 mod queue;
 mod relay;
+mod selfmetrics;
 mod sender;
 mod spill;
-mod selfmetrics;
 
 pub use dest::{spill_dir_name, Destination};
 pub use encode::{encode, Protocol};

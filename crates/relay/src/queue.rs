@@ -202,7 +202,9 @@ impl Queue {
                     tracing::error!("{e}; {} points lost", all.len());
                     lost = all.len();
                 } else {
-                    self.counters.spilled.fetch_add(all.len() as u64, Ordering::Relaxed);
+                    self.counters
+                        .spilled
+                        .fetch_add(all.len() as u64, Ordering::Relaxed);
                 }
                 if let Err(e) = spill.close() {
                     tracing::error!("{e}");
@@ -210,7 +212,9 @@ impl Queue {
             }
             None => lost = all.len(),
         }
-        self.counters.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+        self.counters
+            .dropped
+            .fetch_add(lost as u64, Ordering::Relaxed);
         lost
     }
 
@@ -259,7 +263,8 @@ mod tests {
     }
 
     fn batch(r: std::ops::Range<u32>) -> VecDeque<Point> {
-        r.map(|i| Point::new(format!("m{i}"), i as f64, 0.0)).collect()
+        r.map(|i| Point::new(format!("m{i}"), i as f64, 0.0))
+            .collect()
     }
 
     #[test]

@@ -134,7 +134,10 @@ impl Relay {
 
     fn new_dest(&self, addr: Destination) -> Result<Arc<Dest>, RelayError> {
         let spill = match &self.inner.cfg.spill_dir {
-            Some(root) => Some(Spill::open(&root.join(spill_dir_name(&addr)), self.inner.cfg.max_spill_bytes)?),
+            Some(root) => Some(Spill::open(
+                &root.join(spill_dir_name(&addr)),
+                self.inner.cfg.max_spill_bytes,
+            )?),
             None => None,
         };
         let queue = Arc::new(Queue::new(self.inner.cfg.queue, spill));
@@ -232,7 +235,8 @@ impl Relay {
         let dests = route.targets().to_vec();
         check_unique(&dests)?;
         let old = self.table();
-        let mut keep: HashMap<&Destination, &Arc<Dest>> = old.dests.iter().map(|d| (&d.addr, d)).collect();
+        let mut keep: HashMap<&Destination, &Arc<Dest>> =
+            old.dests.iter().map(|d| (&d.addr, d)).collect();
         let mut list = Vec::with_capacity(dests.len());
         for addr in &dests {
             match keep.remove(addr) {
@@ -243,7 +247,10 @@ impl Relay {
         let removed: Vec<Arc<Dest>> = keep.into_values().cloned().collect();
         *self.write_table() = Arc::new(Table { route, dests: list });
         for d in removed {
-            tracing::info!("relay: destination {} removed, re-routing its queue", d.addr);
+            tracing::info!(
+                "relay: destination {} removed, re-routing its queue",
+                d.addr
+            );
             let _ = d.mode.send(Mode::Remove);
             let handle = d.task.lock().unwrap_or_else(|e| e.into_inner()).take();
             let mut back = match handle {
@@ -324,7 +331,11 @@ impl Relay {
     pub async fn drained(&self, timeout: Duration) -> bool {
         let end = tokio::time::Instant::now() + timeout;
         loop {
-            if self.stats().iter().all(|s| s.queued_mem == 0 && s.queued_spill == 0) {
+            if self
+                .stats()
+                .iter()
+                .all(|s| s.queued_mem == 0 && s.queued_spill == 0)
+            {
                 return true;
             }
             if tokio::time::Instant::now() >= end {

@@ -159,7 +159,10 @@ pub(crate) async fn run(
         if dirty {
             // Messages of the broken connection go first, in their original order.
             let old = window.take_all();
-            queue.counters.resent.fetch_add(old.len() as u64, Ordering::Relaxed);
+            queue
+                .counters
+                .resent
+                .fetch_add(old.len() as u64, Ordering::Relaxed);
             for chunk in old.chunks(cfg.max_datapoints_per_message.max(1)) {
                 let before = buf.len();
                 encode(cfg.protocol, chunk, &mut buf);

@@ -68,7 +68,10 @@ impl Spill {
             let entry = entry.map_err(|e| RelayError::spill(dir, e))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(seq) = name.strip_suffix(".spill").and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(seq) = name
+                .strip_suffix(".spill")
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 seqs.push(seq);
             }
         }
@@ -94,7 +97,11 @@ impl Spill {
             }
             spill.points += points;
             spill.bytes += end;
-            spill.closed.push_back(Segment { seq, start, size: end });
+            spill.closed.push_back(Segment {
+                seq,
+                start,
+                size: end,
+            });
         }
         Ok(spill)
     }
@@ -154,7 +161,9 @@ impl Spill {
             .unwrap_or(self.next_seq);
         let seq = first.saturating_sub(1);
         if self.closed.iter().any(|s| s.seq == seq) || seq == 0 {
-            return Err(RelayError::Config("spill sequence numbers exhausted".into()));
+            return Err(RelayError::Config(
+                "spill sequence numbers exhausted".into(),
+            ));
         }
         let mut w = self.create(seq)?;
         let path = self.seg_path(seq);
@@ -165,7 +174,11 @@ impl Spill {
         }
         w.file.flush().map_err(|e| RelayError::spill(&path, e))?;
         self.bytes += w.size;
-        self.closed.push_front(Segment { seq, start: 0, size: w.size });
+        self.closed.push_front(Segment {
+            seq,
+            start: 0,
+            size: w.size,
+        });
         Ok(())
     }
 
@@ -233,7 +246,11 @@ impl Spill {
         if let Some(mut w) = self.writer.take() {
             let path = self.seg_path(w.seq);
             w.file.flush().map_err(|e| RelayError::spill(&path, e))?;
-            self.closed.push_back(Segment { seq: w.seq, start: 0, size: w.size });
+            self.closed.push_back(Segment {
+                seq: w.seq,
+                start: 0,
+                size: w.size,
+            });
         }
         Ok(())
     }
@@ -315,7 +332,10 @@ fn scan(path: &Path, start: u64) -> Result<(u64, u64), RelayError> {
             }
             Ok(None) => break,
             Err(_) => {
-                tracing::warn!("spill {}: torn record at byte {offset}, cut", path.display());
+                tracing::warn!(
+                    "spill {}: torn record at byte {offset}, cut",
+                    path.display()
+                );
                 let f = OpenOptions::new()
                     .write(true)
                     .open(path)
@@ -384,7 +404,9 @@ mod tests {
     use super::*;
 
     fn pts(range: std::ops::Range<u32>) -> Vec<Point> {
-        range.map(|i| Point::new(format!("m.{i}"), i as f64, i as f64 * 0.5)).collect()
+        range
+            .map(|i| Point::new(format!("m.{i}"), i as f64, i as f64 * 0.5))
+            .collect()
     }
 
     #[test]
@@ -442,7 +464,12 @@ mod tests {
         assert!(!s.has_room(record_len(&p)));
         s.close().unwrap();
         drop(s);
-        let seg = fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let seg = fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
         f.write_all(&[9, 0, 0, 0, b'x']).unwrap();
         let mut s = Spill::open(dir.path(), 1 << 20).unwrap();

@@ -9,7 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Killed(Child);
@@ -37,8 +41,13 @@ fn start_carbon_cache(dir: &Path) -> (Killed, u16) {
         ),
     )
     .unwrap();
-    std::fs::write(dir.join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 1s:1d\n").unwrap();
-    let bin = std::env::var("CARBONADO_CARBON_CACHE").unwrap_or_else(|_| "/usr/bin/carbon-cache".into());
+    std::fs::write(
+        dir.join("storage-schemas.conf"),
+        "[all]\npattern = .*\nretentions = 1s:1d\n",
+    )
+    .unwrap();
+    let bin =
+        std::env::var("CARBONADO_CARBON_CACHE").unwrap_or_else(|_| "/usr/bin/carbon-cache".into());
     let child = Command::new(&bin)
         .arg(format!("--config={d}/carbon.conf"))
         .arg(format!("--pidfile={d}/carbon.pid"))
@@ -51,7 +60,10 @@ fn start_carbon_cache(dir: &Path) -> (Killed, u16) {
     let child = Killed(child);
     let t0 = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", pickle)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "carbon-cache did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "carbon-cache did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (child, pickle)
@@ -75,7 +87,12 @@ for d, _, files in os.walk(root):
         out[name] = [[start + i * step, repr(v)] for i, v in enumerate(vals) if v is not None]
 print(json.dumps(out))
 "#;
-    let o = Command::new(sys_python()).arg("-c").arg(script).arg(root).output().expect("python3 is required");
+    let o = Command::new(sys_python())
+        .arg("-c")
+        .arg(script)
+        .arg(root)
+        .output()
+        .expect("python3 is required");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -88,8 +105,16 @@ async fn python_carbon_cache_stores_our_pickle_output() {
     let mut cfg = RelayConfig::default();
     cfg.sender.max_datapoints_per_message = 37; // many messages, odd sizes
     let relay = Relay::start(cfg, common::to_last(vec![dest])).unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    let names = ["relay.test.alpha", "relay.test.beta-2", "relay.test.ünïcode", "relay.test.neg"];
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let names = [
+        "relay.test.alpha",
+        "relay.test.beta-2",
+        "relay.test.ünïcode",
+        "relay.test.neg",
+    ];
     let mut sent = Vec::new();
     for (k, name) in names.iter().enumerate() {
         for j in 0..120i64 {
@@ -105,16 +130,26 @@ async fn python_carbon_cache_stores_our_pickle_output() {
     let t0 = Instant::now();
     let tree = loop {
         let tree = read_tree(&root);
-        let complete = names.iter().all(|n| tree.get(*n).and_then(|v| v.as_array()).is_some_and(|a| a.len() == 120));
+        let complete = names.iter().all(|n| {
+            tree.get(*n)
+                .and_then(|v| v.as_array())
+                .is_some_and(|a| a.len() == 120)
+        });
         if complete {
             break tree;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "carbon-cache did not store everything: {tree}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "carbon-cache did not store everything: {tree}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     for p in &sent {
         let series = tree[&p.metric].as_array().unwrap();
-        let hit = series.iter().find(|e| e[0].as_f64() == Some(p.timestamp)).unwrap_or_else(|| panic!("{p:?} missing"));
+        let hit = series
+            .iter()
+            .find(|e| e[0].as_f64() == Some(p.timestamp))
+            .unwrap_or_else(|| panic!("{p:?} missing"));
         let v: f64 = hit[1].as_str().unwrap().parse().unwrap();
         assert_eq!(v, p.value, "{p:?}");
     }

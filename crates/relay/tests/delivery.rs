@@ -8,15 +8,24 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 fn cfg(spill: Option<&std::path::Path>, max_points: usize) -> RelayConfig {
-    let mut c = RelayConfig::default();
-    c.queue = QueueLimits { max_points, max_bytes: 64 << 20 };
-    c.spill_dir = spill.map(|p| p.to_path_buf());
+    let mut c = RelayConfig {
+        queue: QueueLimits {
+            max_points,
+            max_bytes: 64 << 20,
+        },
+        spill_dir: spill.map(|p| p.to_path_buf()),
+        ..RelayConfig::default()
+    };
     c.sender.reconnect_max = Duration::from_millis(500);
     c
 }
 
 fn point(i: usize, ts: usize) -> Point {
-    Point::new(format!("load.metric.{i}"), (1_700_000_000 + ts) as f64, (i * 7 + ts) as f64)
+    Point::new(
+        format!("load.metric.{i}"),
+        (1_700_000_000 + ts) as f64,
+        (i * 7 + ts) as f64,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,11 +57,17 @@ async fn destination_killed_for_15s_loses_nothing() {
     for p in producers {
         p.await.unwrap();
     }
-    assert!(relay.drained(Duration::from_secs(60)).await, "queues drained");
+    assert!(
+        relay.drained(Duration::from_secs(60)).await,
+        "queues drained"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let stats = relay.stats();
-    assert!(stats[0].spilled > 0, "the outage went through the spill: {stats:?}");
+    assert!(
+        stats[0].spilled > 0,
+        "the outage went through the spill: {stats:?}"
+    );
     assert!(stats[0].reconnects > 0);
     for (k, sink) in [(0usize, &a), (1, &b)] {
         let (got, dups) = sink.distinct();
@@ -63,10 +78,23 @@ async fn destination_killed_for_15s_loses_nothing() {
                 want.insert((p.metric, p.timestamp.to_bits()), p.value);
             }
         }
-        assert_eq!(got.len(), want.len(), "destination {k}: every point arrived");
-        assert_eq!(got, want, "destination {k}: exactly its points with their values");
-        assert!(dups as u64 <= stats[k].resent, "duplicates only from resends ({dups})");
-        eprintln!("destination {k}: {} points, {dups} duplicates resent after the restart", want.len());
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "destination {k}: every point arrived"
+        );
+        assert_eq!(
+            got, want,
+            "destination {k}: exactly its points with their values"
+        );
+        assert!(
+            dups as u64 <= stats[k].resent,
+            "duplicates only from resends ({dups})"
+        );
+        eprintln!(
+            "destination {k}: {} points, {dups} duplicates resent after the restart",
+            want.len()
+        );
     }
     assert_eq!(relay.shutdown().await, 0);
 }
@@ -87,7 +115,10 @@ async fn hostile_destination_stays_within_bounds() {
         }
     });
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(!feeder.is_finished(), "2M points cannot fit: the producer must be held back");
+    assert!(
+        !feeder.is_finished(),
+        "2M points cannot fit: the producer must be held back"
+    );
     let s = &relay.stats()[0];
     assert!(s.queued_mem <= 50_000, "{s:?}");
     assert!(s.spilled > 0);
@@ -104,7 +135,11 @@ fn walk(dir: &std::path::Path) -> u64 {
     for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         let md = e.metadata().unwrap();
-        n += if md.is_dir() { walk(&e.path()) } else { md.len() };
+        n += if md.is_dir() {
+            walk(&e.path())
+        } else {
+            md.len()
+        };
     }
     n
 }
@@ -118,13 +153,20 @@ async fn free_port() -> std::net::SocketAddr {
 async fn shutdown_spills_and_next_start_replays_in_order() {
     let spill = tempfile::tempdir().unwrap();
     let addr = free_port().await;
-    let relay = Relay::start(cfg(Some(spill.path()), 10_000), by_number(vec![dest(addr, "x")])).unwrap();
+    let relay = Relay::start(
+        cfg(Some(spill.path()), 10_000),
+        by_number(vec![dest(addr, "x")]),
+    )
+    .unwrap();
     let sent: Vec<Point> = (0..30_000).map(|i| point(i, 0)).collect();
     for chunk in sent.chunks(1000) {
         relay.submit(chunk.to_vec()).await.unwrap();
     }
     assert_eq!(relay.shutdown().await, 0, "nothing lost at shutdown");
-    assert!(relay.submit(vec![point(1, 1)]).await.is_err(), "closed after shutdown");
+    assert!(
+        relay.submit(vec![point(1, 1)]).await.is_err(),
+        "closed after shutdown"
+    );
     assert!(walk(spill.path()) > 0, "kept on disk");
 
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
@@ -136,11 +178,18 @@ async fn shutdown_spills_and_next_start_replays_in_order() {
         s.restart().await;
         s
     };
-    let relay = Relay::start(cfg(Some(spill.path()), 10_000), by_number(vec![dest(addr, "x")])).unwrap();
+    let relay = Relay::start(
+        cfg(Some(spill.path()), 10_000),
+        by_number(vec![dest(addr, "x")]),
+    )
+    .unwrap();
     assert!(relay.drained(Duration::from_secs(30)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = sink.got.lock().unwrap().clone();
-    let want: Vec<(String, f64, f64)> = sent.into_iter().map(|p| (p.metric, p.timestamp, p.value)).collect();
+    let want: Vec<(String, f64, f64)> = sent
+        .into_iter()
+        .map(|p| (p.metric, p.timestamp, p.value))
+        .collect();
     assert_eq!(got, want, "replayed once, in order");
     relay.shutdown().await;
     assert_eq!(walk(spill.path()), 0, "spent spill removed");
@@ -156,12 +205,22 @@ async fn reload_reroutes_points_of_a_removed_destination() {
     let relay = Relay::start(c, to_last(vec![dest(a.addr, "a"), dest(gone, "b")])).unwrap();
     let sent: Vec<Point> = (0..5_000).map(|i| point(i, 3)).collect();
     relay.submit(sent.clone()).await.unwrap();
-    assert_eq!(relay.stats()[1].queued_mem + relay.stats()[1].queued_spill, 5_000);
-    relay.reload(by_number(vec![dest(a.addr, "a")])).await.unwrap();
+    assert_eq!(
+        relay.stats()[1].queued_mem + relay.stats()[1].queued_spill,
+        5_000
+    );
+    relay
+        .reload(by_number(vec![dest(a.addr, "a")]))
+        .await
+        .unwrap();
     assert!(relay.drained(Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (got, _) = a.distinct();
-    assert_eq!(got.len(), 5_000, "every queued point re-routed to the remaining destination");
+    assert_eq!(
+        got.len(),
+        5_000,
+        "every queued point re-routed to the remaining destination"
+    );
     assert_eq!(relay.destinations(), vec![dest(a.addr, "a")]);
     relay.shutdown().await;
 }

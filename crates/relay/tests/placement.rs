@@ -30,7 +30,12 @@ fn metric_names(n: usize, ascii_only: bool) -> Vec<String> {
 }
 
 /// Owners of each metric according to Python carbon, as `host:port:instance` strings.
-fn python_owners(dests: &[Destination], rf: usize, diverse: bool, metrics: &[String]) -> Vec<Vec<String>> {
+fn python_owners(
+    dests: &[Destination],
+    rf: usize,
+    diverse: bool,
+    metrics: &[String],
+) -> Vec<Vec<String>> {
     let script = r#"
 import json, sys
 from carbon.routers import ConsistentHashingRouter
@@ -56,19 +61,39 @@ print(json.dumps([["%s:%d:%s" % o for o in r.getDestinations(m)] for m in req["m
         .stderr(Stdio::piped())
         .spawn()
         .expect("Debian's python3 with carbon is required");
-    child.stdin.take().unwrap().write_all(req.to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python carbon: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python carbon: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Which sinks (by index) received each metric, waiting until `expected` points arrived.
-async fn arrivals(sinks: &[CountingSink], expected: usize, known: &[String]) -> HashMap<String, Vec<usize>> {
+async fn arrivals(
+    sinks: &[CountingSink],
+    expected: usize,
+    known: &[String],
+) -> HashMap<String, Vec<usize>> {
     let known: BTreeSet<&str> = known.iter().map(|s| s.as_str()).collect();
     let count = || {
         sinks
             .iter()
-            .map(|s| s.got.lock().unwrap().iter().filter(|p| known.contains(p.0.as_str())).count())
+            .map(|s| {
+                s.got
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| known.contains(p.0.as_str()))
+                    .count()
+            })
             .sum::<usize>()
     };
     let t0 = Instant::now();
@@ -113,10 +138,17 @@ async fn carbon_ch_places_like_python_carbon_rf_1_to_3() {
             .map(|(s, i)| Destination::parse(&format!("{}:{i}", s.addr)).unwrap())
             .collect();
         let want = python_owners(&dests, rf, diverse, &metrics);
-        let cfg = HashConfig { replication_factor: rf, diverse_replicas: diverse, ..HashConfig::default() };
+        let cfg = HashConfig {
+            replication_factor: rf,
+            diverse_replicas: diverse,
+            ..HashConfig::default()
+        };
         let router = HashRouter::new(dests.clone(), cfg).unwrap();
         let relay = Relay::start(RelayConfig::default(), Arc::new(router)).unwrap();
-        let points: Vec<Point> = metrics.iter().map(|m| Point::new(m.clone(), 1_700_000_000.0, 1.0)).collect();
+        let points: Vec<Point> = metrics
+            .iter()
+            .map(|m| Point::new(m.clone(), 1_700_000_000.0, 1.0))
+            .collect();
         relay.submit(points).await.unwrap();
         let expected: usize = want.iter().map(|o| o.len()).sum();
         let got = arrivals(&sinks, expected, &metrics).await;
@@ -124,16 +156,39 @@ async fn carbon_ch_places_like_python_carbon_rf_1_to_3() {
         for (m, owners) in metrics.iter().zip(&want) {
             let mut want_idx: Vec<usize> = owners
                 .iter()
-                .map(|o| dests.iter().position(|d| format!("{}:{}:{}", d.host, d.port, d.instance.as_deref().unwrap_or("None")) == *o).unwrap())
+                .map(|o| {
+                    dests
+                        .iter()
+                        .position(|d| {
+                            format!(
+                                "{}:{}:{}",
+                                d.host,
+                                d.port,
+                                d.instance.as_deref().unwrap_or("None")
+                            ) == *o
+                        })
+                        .unwrap()
+                })
                 .collect();
             want_idx.sort_unstable();
             want_idx.dedup();
             let mut have = got.get(m).cloned().unwrap_or_default();
             have.sort_unstable();
-            assert_eq!(have, want_idx, "{m}: rf {rf} diverse {diverse} hosts {hosts:?}");
+            assert_eq!(
+                have, want_idx,
+                "{m}: rf {rf} diverse {diverse} hosts {hosts:?}"
+            );
             copies += have.len();
         }
-        assert!(copies >= metrics.len() * rf.min(if diverse && hosts[0] == hosts[1] { 1 } else { rf }));
+        assert!(
+            copies
+                >= metrics.len()
+                    * rf.min(if diverse && hosts[0] == hosts[1] {
+                        1
+                    } else {
+                        rf
+                    })
+        );
         relay.shutdown().await;
     }
 }
@@ -146,12 +201,19 @@ async fn jump_fnv1a_ch_places_like_carbon_c_relay() {
         let ours = sinks_on(&["127.0.0.1"; 3]).await;
         let inst = ["a", "b", "c"];
         // Same instances, same order: jump buckets depend on instances only.
-        let servers: Vec<String> = theirs.iter().zip(inst).map(|(s, i)| format!("{}={i}", s.addr)).collect();
+        let servers: Vec<String> = theirs
+            .iter()
+            .zip(inst)
+            .map(|(s, i)| format!("{}={i}", s.addr))
+            .collect();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("relay.conf");
         std::fs::write(
             &conf,
-            format!("cluster sinks jump_fnv1a_ch replication {rf} {};\nmatch * send to sinks stop;\n", servers.join(" ")),
+            format!(
+                "cluster sinks jump_fnv1a_ch replication {rf} {};\nmatch * send to sinks stop;\n",
+                servers.join(" ")
+            ),
         )
         .unwrap();
         let (mut child, port) = start_crelay(&conf, dir.path());
@@ -174,16 +236,29 @@ async fn jump_fnv1a_ch_places_like_carbon_c_relay() {
             replication_factor: rf,
             diverse_replicas: false,
         };
-        let relay = Relay::start(RelayConfig::default(), Arc::new(HashRouter::new(dests, cfg).unwrap())).unwrap();
+        let relay = Relay::start(
+            RelayConfig::default(),
+            Arc::new(HashRouter::new(dests, cfg).unwrap()),
+        )
+        .unwrap();
         relay
-            .submit(metrics.iter().map(|m| Point::new(m.clone(), 1_700_000_000.0, 1.0)).collect())
+            .submit(
+                metrics
+                    .iter()
+                    .map(|m| Point::new(m.clone(), 1_700_000_000.0, 1.0))
+                    .collect(),
+            )
             .await
             .unwrap();
         let want = arrivals(&theirs, metrics.len() * rf, &metrics).await;
         let got = arrivals(&ours, metrics.len() * rf, &metrics).await;
         let _ = child.kill();
         let _ = child.wait();
-        assert_eq!(want.values().map(|v| v.len()).sum::<usize>(), metrics.len() * rf, "c-relay delivered everything");
+        assert_eq!(
+            want.values().map(|v| v.len()).sum::<usize>(),
+            metrics.len() * rf,
+            "c-relay delivered everything"
+        );
         for m in &metrics {
             let mut a = want.get(m).cloned().unwrap_or_default();
             let mut b = got.get(m).cloned().unwrap_or_default();
@@ -198,9 +273,14 @@ async fn jump_fnv1a_ch_places_like_carbon_c_relay() {
 /// Starts carbon-c-relay on a free port and waits for "startup sequence complete": it listens
 /// before its workers run, and 3.7.3 sometimes stalls there, so a start is tried three times.
 fn start_crelay(conf: &std::path::Path, dir: &std::path::Path) -> (std::process::Child, u16) {
-    let bin = std::env::var("CARBONADO_CARBON_C_RELAY").unwrap_or_else(|_| "/usr/bin/carbon-c-relay".into());
+    let bin = std::env::var("CARBONADO_CARBON_C_RELAY")
+        .unwrap_or_else(|_| "/usr/bin/carbon-c-relay".into());
     for attempt in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let log = dir.join(format!("crelay-{attempt}.log"));
         let mut child = Command::new(&bin)
             .arg("-f")
@@ -215,7 +295,8 @@ fn start_crelay(conf: &std::path::Path, dir: &std::path::Path) -> (std::process:
             .unwrap_or_else(|e| panic!("reference {bin} is required: {e}"));
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(10) {
-            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("startup sequence complete")) {
+            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("startup sequence complete"))
+            {
                 return (child, port);
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -11,17 +11,25 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// `CARBONADO_PYTHON` (PyPI whisper) or the workspace venv.
 pub fn python() -> String {
-    std::env::var("CARBONADO_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python").to_string())
+    std::env::var("CARBONADO_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python").to_string()
+    })
 }
 
 /// A `carbonado serve` process with its config in `dir`.
@@ -36,16 +44,29 @@ pub struct Proc {
 impl Proc {
     pub fn start(dir: &Path, config: &str, wait_port: u16) -> Proc {
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 1s:1d\n").unwrap();
+        std::fs::write(
+            dir.join("storage-schemas.conf"),
+            "[all]\npattern = .*\nretentions = 1s:1d\n",
+        )
+        .unwrap();
         let path = dir.join("carbonado.toml");
         std::fs::write(&path, config).unwrap();
-        let mut p = Proc { child: None, dir: dir.to_owned(), config: path, wait_port };
+        let mut p = Proc {
+            child: None,
+            dir: dir.to_owned(),
+            config: path,
+            wait_port,
+        };
         p.spawn();
         p
     }
 
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_carbonado"))
             .arg("serve")
             .arg("--config")
@@ -61,7 +82,11 @@ impl Proc {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("carbonado exited with {st}: {}", self.log());
             }
-            assert!(t0.elapsed() < Duration::from_secs(30), "carbonado did not listen: {}", self.log());
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "carbonado did not listen: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -71,7 +96,11 @@ impl Proc {
     }
 
     pub fn signal(&self, sig: &str) {
-        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap();
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 
@@ -86,7 +115,10 @@ impl Proc {
     /// SIGTERM and wait for a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let t0 = Instant::now();
             loop {
                 if let Some(st) = c.try_wait().unwrap() {
@@ -138,10 +170,16 @@ pub fn cache_config(dir: &Path, line: u16, pickle: u16) -> String {
 /// GET a path over HTTP/1.0; the body.
 pub fn http_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
-    buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    buf.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// `name value` lines of a `/metrics` body whose name ends with `suffix`, summed.
@@ -170,13 +208,23 @@ for d, _, files in os.walk(root):
             continue
         print(name, ' '.join('%d:%r' % (start + i * step, v) for i, v in enumerate(vals) if v is not None))
 "#;
-    let o = Command::new(python()).arg("-c").arg(script).arg(root).output().expect("python with whisper is required");
+    let o = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(root)
+        .output()
+        .expect("python with whisper is required");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut out = std::collections::HashMap::new();
     for line in String::from_utf8(o.stdout).unwrap().lines() {
         let mut it = line.split(' ');
         let name = it.next().unwrap().to_string();
-        assert_ne!(name, "!corrupt", "unreadable whisper file under {}: {line}", root.display());
+        assert_ne!(
+            name,
+            "!corrupt",
+            "unreadable whisper file under {}: {line}",
+            root.display()
+        );
         let pts = it
             .filter(|s| !s.is_empty())
             .map(|p| {

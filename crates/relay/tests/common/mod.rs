@@ -30,7 +30,12 @@ impl CountingSink {
         let addr = listener.local_addr().unwrap();
         let got: Received = Arc::default();
         let task = Some(tokio::spawn(serve(listener, got.clone(), pickle)));
-        CountingSink { addr, got, pickle, task }
+        CountingSink {
+            addr,
+            got,
+            pickle,
+            task,
+        }
     }
 
     /// Kills the server: listener and every connection closed at once, unread bytes lost.
@@ -80,7 +85,9 @@ impl Drop for CountingSink {
 async fn serve(listener: TcpListener, got: Received, _pickle: bool) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
         let got = got.clone();
         conns.spawn(async move {
             let mut buf = Vec::new();
@@ -93,7 +100,11 @@ async fn serve(listener: TcpListener, got: Received, _pickle: bool) {
                 };
                 let pickle = *pickle.get_or_insert(chunk[0] == 0);
                 buf.extend_from_slice(&chunk[..n]);
-                let used = if pickle { take_frames(&buf, &got) } else { take_lines(&buf, &got) };
+                let used = if pickle {
+                    take_frames(&buf, &got)
+                } else {
+                    take_lines(&buf, &got)
+                };
                 buf.drain(..used);
             }
         });
@@ -107,7 +118,11 @@ fn take_lines(buf: &[u8], got: &Received) -> usize {
         let line = std::str::from_utf8(&buf[used..used + nl]).expect("utf8 line");
         let f: Vec<&str> = line.split(' ').collect();
         assert_eq!(f.len(), 3, "bad line {line:?}");
-        out.push((f[0].to_string(), f[2].parse().unwrap(), f[1].parse().unwrap()));
+        out.push((
+            f[0].to_string(),
+            f[2].parse().unwrap(),
+            f[1].parse().unwrap(),
+        ));
         used += nl + 1;
     }
     used
@@ -149,7 +164,9 @@ pub fn decode_pickle(p: &[u8], out: &mut Vec<(String, f64, f64)>) {
             b'(' => st.push(V::Mark),
             b'X' => {
                 let n = u32::from_le_bytes(p[i..i + 4].try_into().unwrap()) as usize;
-                st.push(V::S(String::from_utf8(p[i + 4..i + 4 + n].to_vec()).unwrap()));
+                st.push(V::S(
+                    String::from_utf8(p[i + 4..i + 4 + n].to_vec()).unwrap(),
+                ));
                 i += 4 + n;
             }
             b'G' => {
@@ -176,10 +193,18 @@ pub fn decode_pickle(p: &[u8], out: &mut Vec<(String, f64, f64)>) {
                 }
                 items.reverse();
                 for it in items {
-                    let V::T(mut pair) = it else { panic!("not a tuple") };
-                    let V::T(dp) = pair.pop().unwrap() else { panic!("no datapoint") };
-                    let V::S(m) = pair.pop().unwrap() else { panic!("no name") };
-                    let (V::F(t), V::F(v)) = (&dp[0], &dp[1]) else { panic!("no floats") };
+                    let V::T(mut pair) = it else {
+                        panic!("not a tuple")
+                    };
+                    let V::T(dp) = pair.pop().unwrap() else {
+                        panic!("no datapoint")
+                    };
+                    let V::S(m) = pair.pop().unwrap() else {
+                        panic!("no name")
+                    };
+                    let (V::F(t), V::F(v)) = (&dp[0], &dp[1]) else {
+                        panic!("no floats")
+                    };
                     out.push((m, *t, *v));
                 }
             }
@@ -237,11 +262,20 @@ impl<F: Fn(&str, usize) -> usize> ring::Router for FnRouter<F> {
 pub fn by_number(dests: Vec<relay::Destination>) -> relay::Route {
     std::sync::Arc::new(FnRouter {
         dests,
-        f: |m: &str, n: usize| m.rsplit('.').next().and_then(|s| s.parse::<usize>().ok()).unwrap_or(0) % n,
+        f: |m: &str, n: usize| {
+            m.rsplit('.')
+                .next()
+                .and_then(|s| s.parse::<usize>().ok())
+                .unwrap_or(0)
+                % n
+        },
     })
 }
 
 /// Sends everything to the last destination.
 pub fn to_last(dests: Vec<relay::Destination>) -> relay::Route {
-    std::sync::Arc::new(FnRouter { dests, f: |_m: &str, n: usize| n - 1 })
+    std::sync::Arc::new(FnRouter {
+        dests,
+        f: |_m: &str, n: usize| n - 1,
+    })
 }
