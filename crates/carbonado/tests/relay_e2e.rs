@@ -447,3 +447,105 @@ fn sigterm_spills_and_the_next_start_delivers_in_order() {
     assert_eq!(got, want, "every point once, in arrival order");
     relay.stop();
 }
+
+/// Owners per metric from Debian's python carbon ConsistentHashingRouter, as "host:port:instance".
+fn python_owners(dests: &[String], rf: usize, metrics: &[String]) -> Vec<Vec<String>> {
+    let script = r#"
+import json, sys
+from carbon.routers import ConsistentHashingRouter
+from carbon.util import parseDestinations
+class S(dict):
+    def __getattr__(self, k): return self[k]
+req = json.load(sys.stdin)
+r = ConsistentHashingRouter(S(REPLICATION_FACTOR=req["rf"], DIVERSE_REPLICAS=True, ROUTER_HASH_TYPE="carbon_ch"))
+for d in parseDestinations(req["dests"]):
+    r.addDestination(d)
+print(json.dumps([["%s:%d:%s" % o for o in r.getDestinations(m)] for m in req["metrics"]]))
+"#;
+    let py = std::env::var("CARBONADO_SYS_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let mut child = std::process::Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("Debian's python3 with carbon is required");
+    let req = serde_json::json!({"rf": rf, "dests": dests, "metrics": metrics});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python carbon: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn relay_process_places_like_python_carbon_rf_1_to_3() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let metrics: Vec<String> = (0..1500)
+        .map(|i| match i % 3 {
+            0 => format!("place.host{i}.cpu"),
+            1 => format!("place.tagged{i};dc=eu;env=prod"),
+            _ => format!("p{i}"),
+        })
+        .collect();
+    for rf in 1..=3 {
+        let sinks: Vec<CountingSink> = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+            .iter()
+            .map(|h| rt.block_on(CountingSink::start_on(h, true)))
+            .collect();
+        let dests: Vec<String> = sinks
+            .iter()
+            .zip(["a", "b", "c"])
+            .map(|(s, i)| format!("{}:{i}", s.addr))
+            .collect();
+        let want = python_owners(&dests, rf, &metrics);
+        let tmp = tempfile::tempdir().unwrap();
+        let (rl, rh) = (free_port(), free_port());
+        let cfg = relay_config(
+            "[cache]\nenabled = false\n",
+            rl,
+            rh,
+            &dests,
+            &format!("replication_factor = {rf}\n"),
+        );
+        let mut relay = Proc::start(&tmp.path().join("relay"), &cfg, rl);
+        let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
+        let text: String = metrics
+            .iter()
+            .map(|m| format!("{m} 1 1700000000\n"))
+            .collect();
+        conn.write_all(text.as_bytes()).unwrap();
+        drop(conn);
+        let expected: usize = want.iter().map(|o| o.len()).sum();
+        let t0 = Instant::now();
+        while sinks.iter().map(|s| s.count()).sum::<usize>() < expected
+            && t0.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        relay.stop();
+        let mut got: HashMap<String, Vec<String>> = HashMap::new();
+        for (s, d) in sinks.iter().zip(&dests) {
+            for (m, _, _) in s.got.lock().unwrap().iter() {
+                got.entry(m.clone()).or_default().push(d.clone());
+            }
+        }
+        for (m, owners) in metrics.iter().zip(&want) {
+            let mut w = owners.clone();
+            w.sort();
+            let mut g = got.get(m).cloned().unwrap_or_default();
+            g.sort();
+            assert_eq!(g, w, "{m} with replication_factor {rf}");
+        }
+    }
+}
