@@ -36,7 +36,8 @@ pub struct RelaySection {
     pub udp_receiver: String,
     /// `carbon_ch`, `fnv1a_ch`, `jump_fnv1a_ch` (consistent hashing) or `rules` (relay-rules.conf).
     pub relay_method: String,
-    /// Whose placement to reproduce: `carbon` (carbon-relay) or `carbon-c-relay`.
+    /// Whose placement to reproduce: `carbon` (carbon-relay) or `carbon-c-relay`; empty: carbon,
+    /// except for `jump_fnv1a_ch`, which only carbon-c-relay has.
     pub hash_flavor: String,
     /// `host:port:instance` destinations, in ring order.
     pub destinations: Vec<String>,
@@ -88,7 +89,7 @@ impl Default for RelaySection {
             pickle_receiver: "127.0.0.1:2014".into(),
             udp_receiver: String::new(),
             relay_method: "carbon_ch".into(),
-            hash_flavor: "carbon".into(),
+            hash_flavor: String::new(),
             destinations: vec!["127.0.0.1:2004:a".into()],
             replication_factor: 1,
             diverse_replicas: true,
@@ -240,7 +241,8 @@ pub fn router(s: &RelaySettings) -> anyhow::Result<Route> {
             .parse()
             .context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
         let flavor = match r.hash_flavor.as_str() {
-            "carbon" => RingFlavor::Carbon,
+            "" if hash == HashType::JumpFnv1aCh => RingFlavor::CarbonCRelay,
+            "" | "carbon" => RingFlavor::Carbon,
             "carbon-c-relay" | "c-relay" => RingFlavor::CarbonCRelay,
             other => bail!("[relay] hash_flavor {other:?} (carbon | carbon-c-relay)"),
         };
@@ -267,7 +269,15 @@ pub fn describe(s: &Option<RelaySettings>) -> String {
         ("pickle_receiver", r.pickle_receiver.clone()),
         (
             "relay_method",
-            format!("{} ({} placement)", r.relay_method, r.hash_flavor),
+            format!(
+                "{} ({} placement)",
+                r.relay_method,
+                if r.hash_flavor.is_empty() {
+                    "default"
+                } else {
+                    &r.hash_flavor
+                }
+            ),
         ),
         (
             "destinations",
