@@ -17,7 +17,7 @@ struct Kind {
 
 fn get(addr: &str, path: &str) -> Result<(u16, usize)> {
     let mut s = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    s.set_read_timeout(Some(Duration::from_secs(900)))?;
     write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n")?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
@@ -137,7 +137,7 @@ fn main() -> Result<()> {
         );
     }
     let paths: Vec<String> = kinds.iter().map(|k| k.path.clone()).collect();
-    let per_client = n.max(4);
+    let per_client = 8;
     let g_rps = throughput(gw, &paths, 4, per_client)?;
     let c_rps = throughput(cb, &paths, 4, per_client)?;
     println!(

@@ -12,6 +12,17 @@ pub fn write_float_repr(out: &mut String, x: f64) {
         out.push_str(if x > 0.0 { "inf" } else { "-inf" });
         return;
     }
+    // Where Python prints fixed notation, Rust's Display prints the same shortest digits without
+    // an exponent; only an integral value lacks Python's ".0". This path avoids an allocation.
+    let a = x.abs();
+    if a == 0.0 || (1e-4..1e16).contains(&a) {
+        let at = out.len();
+        let _ = write!(out, "{x}");
+        if !out[at..].contains('.') {
+            out.push_str(".0");
+        }
+        return;
+    }
     // Rust's `{:e}` gives the shortest round-tripping digits, which is also what Python's repr picks;
     // only the placement of the decimal point and the exponent syntax differ.
     let sci = format!("{:e}", x);
@@ -94,6 +105,25 @@ mod tests {
         ];
         for (x, want) in cases {
             assert_eq!(float_repr(x), want, "repr of {x:?}");
+        }
+    }
+
+    #[test]
+    fn fixed_range_round_trips_with_a_point() {
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..100_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let x = f64::from_bits(seed >> 2) % 1e15 * if seed & 1 == 0 { 1.0 } else { 1e-12 };
+            if !x.is_finite() {
+                continue;
+            }
+            let s = float_repr(x);
+            assert_eq!(s.parse::<f64>().unwrap(), x, "{s}");
+            let in_fixed = x == 0.0 || (1e-4..1e16).contains(&x.abs());
+            assert_eq!(!s.contains('e'), in_fixed, "{s} for {x:e}");
+            assert!(s.contains('.') || s.contains('e'), "{s}");
         }
     }
 }

@@ -55,6 +55,9 @@ const DATA_FORMATS: [&str; 7] = [
     "json", "csv", "raw", "pickle", "msgpack", "dygraph", "rickshaw",
 ];
 
+/// Largest fetch result (in points) remembered for reuse within one request.
+const MEMO_MAX_POINTS: usize = 1_000_000;
+
 /// The evaluator's window onto the fetch layer: runs on a blocking thread, drives the async
 /// sources through the runtime handle, and remembers each (expression, range) it fetched.
 struct WebFetcher {
@@ -106,8 +109,13 @@ impl Fetcher for WebFetcher {
                 s
             })
             .collect();
-        if let Ok(mut m) = self.memo.lock() {
-            m.insert(key, list.clone());
+        // Keeping a copy costs a full clone; worth it for the small lists that targets repeat
+        // (asPercent(x, sumSeries(x))), not for the big ones a single expression fetches.
+        let points: usize = list.iter().map(|s| s.values.len()).sum();
+        if points <= MEMO_MAX_POINTS {
+            if let Ok(mut m) = self.memo.lock() {
+                m.insert(key, list.clone());
+            }
         }
         Ok(list)
     }
