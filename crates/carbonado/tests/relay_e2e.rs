@@ -549,3 +549,45 @@ fn relay_process_places_like_python_carbon_rf_1_to_3() {
         }
     }
 }
+
+#[test]
+fn relay_rules_route_like_carbon() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let a = rt.block_on(CountingSink::start(true));
+    let b = rt.block_on(CountingSink::start(true));
+    let dests = vec![format!("{}:a", a.addr), format!("{}:b", b.addr)];
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("relay");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Rule order is file order, matching is re.search ignoring case, default is evaluated last.
+    std::fs::write(
+        dir.join("relay-rules.conf"),
+        format!(
+            "[default]\ndefault = true\ndestinations = {}\n\n[apps]\npattern = ^APPS\\.\ndestinations = {}\n\n\
+             [both]\npattern = \\.both$\ndestinations = {}\ncontinue = true\n",
+            dests[1], dests[0], dests[0]
+        ),
+    )
+    .unwrap();
+    let (rl, rh) = (free_port(), free_port());
+    let cfg = relay_config("[cache]\nenabled = false\n", rl, rh, &dests, "")
+        .replace("relay_method = \"carbon_ch\"", "relay_method = \"rules\"");
+    let mut relay = Proc::start(&dir, &cfg, rl);
+    let mut conn = TcpStream::connect(("127.0.0.1", rl)).unwrap();
+    conn.write_all(b"apps.web.hits 1 1700000000\nsys.cpu 2 1700000000\nsys.x.both 3 1700000000\napps.y.both 4 1700000000\n")
+        .unwrap();
+    drop(conn);
+    let t0 = Instant::now();
+    while a.count() + b.count() < 5 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    relay.stop();
+    let names = |s: &CountingSink| {
+        let mut v: Vec<String> = s.got.lock().unwrap().iter().map(|p| p.0.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&a), ["apps.web.hits", "apps.y.both", "sys.x.both"]);
+    assert_eq!(names(&b), ["sys.cpu", "sys.x.both"]);
+}

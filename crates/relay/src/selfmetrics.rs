@@ -71,3 +71,39 @@ impl SelfMetrics {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(sent: u64, queued: u64) -> DestStats {
+        DestStats {
+            addr: ring::Destination::parse("127.0.0.1:2004:a").unwrap(),
+            sent,
+            queued_mem: queued,
+            queued_spill: 0,
+            spilled: 0,
+            dropped: 0,
+            reconnects: 0,
+            resent: 0,
+        }
+    }
+
+    #[test]
+    fn counters_are_per_interval_and_named_like_carbon() {
+        let mut m = SelfMetrics::new("carbon.relays.host");
+        let first = m.collect(&[stats(10, 3)], 100.0);
+        let second = m.collect(&[stats(25, 0)], 160.0);
+        let get = |pts: &[Point], name: &str| {
+            pts.iter()
+                .find(|p| {
+                    p.metric == format!("carbon.relays.host.destinations.127_0_0_1:2004:a.{name}")
+                })
+                .map(|p| (p.timestamp, p.value))
+        };
+        assert_eq!(get(&first, "sent"), Some((100.0, 10.0)));
+        assert_eq!(get(&second, "sent"), Some((160.0, 15.0)));
+        assert_eq!(get(&first, "queued"), Some((100.0, 3.0)));
+        assert_eq!(get(&second, "queued"), Some((160.0, 0.0)));
+    }
+}
