@@ -4,30 +4,51 @@ use crate::font;
 use crate::scene::{Clip, Op, Path, Scene, Seg};
 use std::fmt::Write;
 
+/// A coordinate with at most two decimals, trailing zeros dropped (`12.5`, `3`, `-0.25`).
 fn num(v: f64) -> String {
-    let s = format!("{:.2}", v);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" || s.is_empty() {
-        "0".into()
-    } else {
-        s.to_string()
+    let mut out = String::new();
+    push_num(&mut out, v);
+    out
+}
+
+fn push_num(out: &mut String, v: f64) {
+    if !v.is_finite() || v.abs() > 1e15 {
+        out.push('0');
+        return;
+    }
+    let c = (v * 100.0).round() as i64;
+    if c < 0 {
+        out.push('-');
+    }
+    let c = c.unsigned_abs();
+    let _ = write!(out, "{}", c / 100);
+    let frac = c % 100;
+    if frac != 0 {
+        if frac % 10 == 0 {
+            let _ = write!(out, ".{}", frac / 10);
+        } else {
+            let _ = write!(out, ".{frac:02}");
+        }
     }
 }
 
 fn d(p: &Path) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(p.segs.len() * 12);
     for s in &p.segs {
+        if !out.is_empty() {
+            out.push(' ');
+        }
         match *s {
-            Seg::Move(x, y) => {
-                let _ = write!(out, "M{} {} ", num(x), num(y));
+            Seg::Move(x, y) | Seg::Line(x, y) => {
+                out.push(if matches!(s, Seg::Move(..)) { 'M' } else { 'L' });
+                push_num(&mut out, x);
+                out.push(' ');
+                push_num(&mut out, y);
             }
-            Seg::Line(x, y) => {
-                let _ = write!(out, "L{} {} ", num(x), num(y));
-            }
-            Seg::Close => out.push_str("Z "),
+            Seg::Close => out.push('Z'),
         }
     }
-    out.trim_end().to_string()
+    out
 }
 
 /// Escapes text for XML content and attributes.
