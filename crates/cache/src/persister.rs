@@ -103,13 +103,25 @@ fn lower_priority() {
     }
 }
 
-/// Raises the soft open-file limit to the hard one and returns it (for sizing the handle pool).
+/// Descriptors asked for when the process may raise its hard limit (root): enough to keep every file of
+/// a large tree open between writes.
+const WANTED_FDS: u64 = 262_144;
+
+/// Raises the open-file limit (to [`WANTED_FDS`] if permitted, else to the hard limit) and returns the
+/// soft limit now in force (for sizing the handle pool).
 pub fn raise_fd_limit() -> u64 {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: r is a valid, writable rlimit for the duration of both calls.
+    // SAFETY: r and want are valid rlimit values for the duration of each call.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
             return 1024;
+        }
+        if (r.rlim_max as u64) < WANTED_FDS {
+            let want = libc::rlimit { rlim_cur: WANTED_FDS as _, rlim_max: WANTED_FDS as _ };
+            // Fails without CAP_SYS_RESOURCE (or above fs.nr_open): then the hard limit is what we get.
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return WANTED_FDS;
+            }
         }
         if r.rlim_cur < r.rlim_max {
             let want = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
