@@ -72,6 +72,8 @@ struct LineGraph<'p> {
     y: Option<YAxis>,
     yl: Option<YAxis>,
     yr: Option<YAxis>,
+    /// Stacked areas not yet emitted (see `flush_areas`).
+    pending: Vec<(Path, Rgba, Clip)>,
 }
 
 fn mode(p: &Params, name: &str, default: &str, valid: &[&str]) -> Result<String, GraphError> {
@@ -254,6 +256,7 @@ pub fn draw(
         y: None,
         yl: None,
         yr: None,
+        pending: Vec::new(),
     };
     g.layout(tz)?;
     Ok(g.f.finish())
@@ -795,6 +798,7 @@ impl LineGraph<'_> {
                     let mut p = Path::new();
                     p.move_to(x, area.ymax);
                     p.line_to(x, area.ymin);
+                    self.flush_areas();
                     self.f.stroke(p, color, width, dash, clip);
                     x += s.x_step;
                     continue;
@@ -837,9 +841,11 @@ impl LineGraph<'_> {
                 };
                 self.fill_area(&mut path, x_pos, start_x, zero, color, clip);
             } else {
+                self.flush_areas();
                 self.f.stroke(path, color, width, dash, clip);
             }
         }
+        self.flush_areas();
         self.data = data;
         Ok(())
     }
@@ -868,8 +874,34 @@ impl LineGraph<'_> {
         p.line_to(x, base);
         p.line_to(start_x, base);
         p.close();
-        self.f.fill(p.clone(), color, clip);
-        self.f.ops.push(Op::Exclude(p));
+        if matches!(clip, Clip::RectMinusExcluded(..)) {
+            self.pending.push((p, color, clip));
+        } else {
+            self.f.fill(p.clone(), color, clip);
+            self.f.ops.push(Op::Exclude(p));
+        }
+    }
+
+    /// Emits the stacked areas held back by [`fill_area`](Self::fill_area). graphite clips
+    /// each area out of the ones drawn after it, so the first area wins where they overlap;
+    /// when every area is opaque, painting them in reverse order shows exactly that without
+    /// clip masks (cheaper to draw, and simpler SVG).
+    fn flush_areas(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.iter().all(|(_, c, _)| c.a >= 1.0) {
+            for (p, c, clip) in pending.into_iter().rev() {
+                let rect = match clip {
+                    Clip::RectMinusExcluded(a, b, x, y) => Clip::Rect(a, b, x, y),
+                    other => other,
+                };
+                self.f.fill(p, c, rect);
+            }
+        } else {
+            for (p, c, clip) in pending {
+                self.f.fill(p.clone(), c, clip);
+                self.f.ops.push(Op::Exclude(p));
+            }
+        }
     }
 }
 
