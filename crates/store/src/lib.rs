@@ -23,6 +23,7 @@ pub mod ini;
 pub mod pyre;
 pub mod retention;
 pub mod schemas;
+pub mod tags;
 
 use std::path::Path;
 
@@ -31,6 +32,7 @@ pub use error::{ConfigError, IndexError, IniError};
 pub use index::{LoadStats, NameIndex, Node};
 pub use ini::Ini;
 pub use schemas::{Schema, Schemas, SkippedSection};
+pub use tags::{TagDbError, TagExpr, TagIndex};
 
 /// Reads a conf file as UTF-8 text; `None` if it does not exist.
 pub(crate) fn read_conf(path: &Path) -> Result<Option<String>, ConfigError> {
