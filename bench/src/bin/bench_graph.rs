@@ -56,8 +56,13 @@ fn time(
     fmt: Format,
 ) -> Result<()> {
     let p = Params::from_pairs(pairs);
-    // one warm-up render (font parsing, allocations)
+    // one warm-up render (font parsing, allocations), which also sizes the repetitions so
+    // that quick workloads run long enough for the CPU clock's resolution
+    let w = Instant::now();
     render_line(series, &p, fmt, chrono_tz::UTC).with_context(|| label.to_string())?;
+    let reps = reps
+        .max((0.5 / w.elapsed().as_secs_f64().max(1e-6)) as usize)
+        .min(10_000);
     let t = Instant::now();
     let c = cpu_seconds();
     let mut bytes = 0;

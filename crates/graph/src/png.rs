@@ -350,7 +350,19 @@ pub fn rasterize(scene: &Scene) -> Result<Pixmap, GraphError> {
         match op {
             Op::Fill { path, color, clip } => {
                 if let Some(p) = sk_path(path) {
-                    pm.fill_path(&p, &paint(*color), FillRule::Winding, id, clips.get(*clip));
+                    // a rectangle clip that the shape stays inside needs no mask (masks are slow)
+                    let b = p.bounds();
+                    let inside = match *clip {
+                        Clip::Rect(x0, y0, x1, y1) => {
+                            f64::from(b.left()) >= x0
+                                && f64::from(b.top()) >= y0
+                                && f64::from(b.right()) <= x1
+                                && f64::from(b.bottom()) <= y1
+                        }
+                        _ => false,
+                    };
+                    let mask = if inside { None } else { clips.get(*clip) };
+                    pm.fill_path(&p, &paint(*color), FillRule::Winding, id, mask);
                 }
             }
             Op::Stroke {
