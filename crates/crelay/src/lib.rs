@@ -1,1 +1,34 @@
-//! carbon-c-relay configuration language.
+//! carbon-c-relay's configuration language for Carbonado.
+//!
+//! [`parse_file`] / [`parse_str`] read `cluster`, `match`, `rewrite`, `aggregate`, `statistics`,
+//! `listen` and `include` statements into a [`Config`], refusing what carbon-c-relay refuses with
+//! errors that name file, line and column. [`Router`] evaluates the rules for one metric the way
+//! c-relay does: rules in order, `stop` ends processing, `rewrite` changes the name seen by later
+//! rules, and each cluster picks its servers with c-relay's hashing.
+//!
+//! ```
+//! use crelay::{parse_str, Router};
+//! use std::path::Path;
+//! let cfg = parse_str(
+//!     "cluster a forward 10.0.0.1:2003; rewrite ^x\\.(.*) into y.\\1; match ^y send to a stop;",
+//!     Path::new("<string>"), Path::new("."),
+//! ).unwrap();
+//! let r = Router::new(cfg);
+//! let out = r.route("x.cpu", "1 1700000000");
+//! assert_eq!(out.sends[0].metric, "y.cpu");
+//! assert_eq!(out.sends[0].cluster, "a");
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod lexer;
+pub mod parser;
+pub mod replace;
+pub mod router;
+
+pub use config::{Cluster, ClusterKind, Config, Rule};
+pub use error::{Error, Pos, Result};
+pub use parser::{parse_file, parse_str};
+pub use router::{AggregateHit, Routing, Router, Send};

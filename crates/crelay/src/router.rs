@@ -1,0 +1,189 @@
+//! Evaluating the rules for one metric, as carbon-c-relay's router does.
+
+use regex::Captures;
+use ring::{CRelayHash, CRelayRing, Destination, JumpRing, Owners};
+
+use crate::config::{ClusterKind, Compute, Config, Pattern, Rule, Target, ValidateAction};
+use crate::replace::expand;
+
+/// One delivery decision: a cluster and the servers that get the metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Send {
+    /// Cluster name.
+    pub cluster: String,
+    /// Metric name as sent (after rewrites so far).
+    pub metric: String,
+    /// Chosen servers (all members for forward; file paths for file clusters).
+    pub servers: Vec<Destination>,
+}
+
+/// A metric that feeds an `aggregate` rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateHit {
+    /// Index of the rule in [`Config::rules`].
+    pub rule: usize,
+    /// Input metric name.
+    pub metric: String,
+    /// Computations and the output names they write to.
+    pub outputs: Vec<(Compute, String)>,
+}
+
+/// Everything the rules decided for one metric.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routing {
+    /// Name after all rewrites that applied.
+    pub metric: String,
+    /// Deliveries in rule order.
+    pub sends: Vec<Send>,
+    /// Aggregations fed.
+    pub aggregates: Vec<AggregateHit>,
+    /// A blackhole rule matched.
+    pub blackholed: bool,
+    /// A validation failed.
+    pub invalid: Option<ValidateAction>,
+}
+
+enum Placement {
+    Ring(CRelayRing),
+    Jump(JumpRing),
+    Other,
+}
+
+/// A parsed configuration ready to route metrics.
+pub struct Router {
+    config: Config,
+    placements: Vec<Placement>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// Precomputes the hash rings of every cluster.
+    pub fn new(config: Config) -> Self {
+        let placements = config
+            .clusters
+            .iter()
+            .map(|c| {
+                let dests: Vec<Destination> = c.servers.iter().map(|s| s.dest.clone()).collect();
+                match c.kind {
+                    ClusterKind::CarbonCh => Placement::Ring(CRelayRing::new(&dests, CRelayHash::CarbonCh)),
+                    ClusterKind::Fnv1aCh => Placement::Ring(CRelayRing::new(&dests, CRelayHash::Fnv1aCh)),
+                    ClusterKind::JumpFnv1aCh => Placement::Jump(JumpRing::new(&dests)),
+                    _ => Placement::Other,
+                }
+            })
+            .collect();
+        Router { config, placements }
+    }
+
+    /// The configuration routed by.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Routes one metric; `data` is the rest of the line (value and timestamp) for `validate`.
+    pub fn route(&self, metric: &str, data: &str) -> Routing {
+        let mut r = Routing { metric: metric.to_owned(), ..Routing::default() };
+        for (idx, rule) in self.config.rules.iter().enumerate() {
+            match rule {
+                Rule::Match { patterns, validate, route_using, target, stop } => {
+                    // Each expression is its own rule in c-relay: a metric matching two of them
+                    // is delivered twice.
+                    for p in patterns {
+                        let Some(caps) = matches(p, &r.metric) else { continue };
+                        if let Some(v) = validate {
+                            if matches(&v.pattern, data).is_none() {
+                                r.invalid = Some(v.action);
+                                if target.is_none() {
+                                    return r;
+                                }
+                                continue;
+                            }
+                        }
+                        let key = match (route_using, &caps) {
+                            (Some(u), Some(c)) => expand(&r.metric, c, u),
+                            _ => r.metric.clone(),
+                        };
+                        match target {
+                            Some(Target::Blackhole) => r.blackholed = true,
+                            Some(Target::Clusters(ids)) => {
+                                for &i in ids {
+                                    let send = self.send(i, &r.metric, &key);
+                                    r.sends.extend(send);
+                                }
+                            }
+                            None => {}
+                        }
+                        if *stop {
+                            return r;
+                        }
+                    }
+                }
+                Rule::Rewrite { pattern, replacement } => {
+                    if let Some(Some(caps)) = matches(pattern, &r.metric) {
+                        r.metric = expand(&r.metric, &caps, replacement);
+                    }
+                }
+                Rule::Aggregate(a) => {
+                    for p in &a.patterns {
+                        let Some(caps) = matches(p, &r.metric) else { continue };
+                        let groups = caps.as_ref().map_or(0, |c| c.len() - 1);
+                        let outputs = a
+                            .computes
+                            .iter()
+                            .map(|(m, tpl)| {
+                                let name = match &caps {
+                                    Some(c) if groups > 0 => expand(&r.metric, c, tpl),
+                                    _ => tpl.clone(),
+                                };
+                                (*m, name)
+                            })
+                            .collect();
+                        r.aggregates.push(AggregateHit { rule: idx, metric: r.metric.clone(), outputs });
+                        if a.stop {
+                            return r;
+                        }
+                    }
+                }
+                Rule::Statistics { .. } => {}
+            }
+        }
+        r
+    }
+
+    fn send(&self, cluster: usize, metric: &str, key: &str) -> Option<Send> {
+        let c = self.config.clusters.get(cluster)?;
+        let all = || c.servers.iter().map(|s| s.dest.clone()).collect::<Vec<_>>();
+        let servers = match (c.kind, self.placements.get(cluster)?) {
+            (ClusterKind::Forward | ClusterKind::File { .. }, _) => all(),
+            (ClusterKind::Failover, _) => c.servers.first().map(|s| s.dest.clone()).into_iter().collect(),
+            (ClusterKind::AnyOf, _) => {
+                let n = c.servers.len().max(1) as u32;
+                let i = ring::hash::crelay_fnv32a(key.as_bytes()) % n;
+                c.servers.get(i as usize).map(|s| s.dest.clone()).into_iter().collect()
+            }
+            (_, Placement::Ring(ring)) => self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o)),
+            (_, Placement::Jump(ring)) => self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o)),
+            (_, Placement::Other) => Vec::new(),
+        };
+        Some(Send { cluster: c.name.clone(), metric: metric.to_owned(), servers })
+    }
+
+    fn owners(&self, c: &crate::config::Cluster, fill: impl FnOnce(&mut Owners)) -> Vec<Destination> {
+        let mut o = Owners::default();
+        fill(&mut o);
+        o.iter().filter_map(|&i| c.servers.get(i).map(|s| s.dest.clone())).collect()
+    }
+}
+
+/// None: no match; Some(None): `*`; Some(Some(caps)): a regex match.
+fn matches<'t>(p: &Pattern, text: &'t str) -> Option<Option<Captures<'t>>> {
+    match p {
+        Pattern::All => Some(None),
+        Pattern::Regex { regex, .. } => regex.captures(text).map(Some),
+    }
+}
