@@ -20,6 +20,7 @@ pub mod render;
 pub mod role;
 pub mod server;
 pub mod source;
+pub mod tags;
 pub mod ui;
 
 pub use config::WebConfig;

@@ -72,6 +72,14 @@ struct Read {
 
 /// The whisper file of a metric path; `None` for names that could leave the data directory.
 pub fn metric_file(data_dir: &Path, metric: &str) -> Option<PathBuf> {
+    if metric.contains(';') {
+        // Tagged: carbon's hashed `_tagged/abc/def/<sha256>.wsp`, else the `_DOT_` spelling.
+        let hashed = data_dir.join(proto::relative_path(metric, true).ok()?);
+        if hashed.is_file() {
+            return Some(hashed);
+        }
+        return Some(data_dir.join(proto::relative_path(metric, false).ok()?));
+    }
     let mut p = data_dir.to_path_buf();
     for part in metric.split('.') {
         if part.is_empty() || part == ".." || part.starts_with('.') || part.contains(['/', '\0']) {

@@ -66,6 +66,7 @@ struct WebFetcher {
     find_limit: usize,
     xff: f64,
     memo: Mutex<HashMap<(String, i64, i64), Vec<Series>>>,
+    tags: Arc<store::TagIndex>,
 }
 
 impl Fetcher for WebFetcher {
@@ -74,10 +75,11 @@ impl Fetcher for WebFetcher {
         if let Some(hit) = self.memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(hit);
         }
-        // seriesByTag needs the tag index (a later issue): it matches nothing here.
-        if req.path_expression.starts_with("seriesByTag(") {
-            return Ok(Vec::new());
-        }
+        let tagged = if req.path_expression.starts_with("seriesByTag(") {
+            Some(crate::tags::series_by_tag(&self.tags, req.path_expression).map_err(FetchError)?)
+        } else {
+            None
+        };
         let q = FindQuery {
             pattern: req.path_expression.to_string(),
             leaves_only: true,
@@ -92,6 +94,9 @@ impl Fetcher for WebFetcher {
         let answers = self
             .handle
             .block_on(async {
+                if let Some(names) = tagged {
+                    return self.sources.fetch(&names, range).await;
+                }
                 let nodes = self.sources.find(&q).await?;
                 let leaves: Vec<String> = nodes
                     .into_iter()
@@ -382,6 +387,7 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
         find_limit: app.cfg.max_find_results,
         xff,
         memo: Mutex::new(HashMap::new()),
+        tags: app.tags.clone(),
     };
     let fetcher = Arc::new(fetcher);
     if is_graph && graph_type == "pie" {

@@ -65,6 +65,23 @@ impl WebRole {
             }
             _ => Arc::new(store::NameIndex::new()),
         };
+        let tags = match &data_dir {
+            Some(d) if d.is_dir() => match store::TagIndex::open(d) {
+                Ok((t, stats)) => {
+                    tracing::info!(
+                        series = stats.series,
+                        missing = stats.missing,
+                        "web: tag index loaded"
+                    );
+                    Arc::new(t)
+                }
+                Err(e) => {
+                    tracing::warn!("web: tag index not persisted: {e}");
+                    Arc::new(store::TagIndex::new())
+                }
+            },
+            _ => Arc::new(store::TagIndex::new()),
+        };
         let timeout = parse_duration(&cfg.carbonlink_timeout).unwrap_or(Duration::from_secs(1));
         let in_process = local_cache
             .as_ref()
@@ -100,11 +117,18 @@ impl WebRole {
             );
         }
         let listen = cfg.listen.clone();
+        let mut app = App::new(cfg, Sources::new(list));
+        app.tags = tags;
         Ok(WebRole {
-            app: Arc::new(App::new(cfg, Sources::new(list))),
+            app: Arc::new(app),
             index,
             listen,
         })
+    }
+
+    /// The tag index; the cache role inserts each tagged series it creates.
+    pub fn tags(&self) -> Arc<store::TagIndex> {
+        self.app.tags.clone()
     }
 
     /// The name index; the cache role inserts each metric it creates so find sees it at once.

@@ -29,6 +29,8 @@ pub struct App {
     pub cache: ResponseCache,
     /// Default time zone.
     pub tz: chrono_tz::Tz,
+    /// Tag index answering `/tags` and `seriesByTag` (empty until the role loads one).
+    pub tags: Arc<store::TagIndex>,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
             sources,
             cache,
             tz,
+            tags: Arc::new(store::TagIndex::new()),
         }
     }
 }
@@ -76,6 +79,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/version", any(version))
         .route("/version/", any(version))
         .merge(crate::ui::router())
+        .merge(crate::tags::router())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
