@@ -116,7 +116,7 @@ pub fn raise_fd_limit() -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
             return 1024;
         }
-        if (r.rlim_max as u64) < WANTED_FDS {
+        if r.rlim_max < WANTED_FDS {
             let want = libc::rlimit { rlim_cur: WANTED_FDS as _, rlim_max: WANTED_FDS as _ };
             // Fails without CAP_SYS_RESOURCE (or above fs.nr_open): then the hard limit is what we get.
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
@@ -130,7 +130,7 @@ pub fn raise_fd_limit() -> u64 {
             }
         }
     }
-    r.rlim_cur as u64
+    r.rlim_cur
 }
 
 fn work(s: &Shared) {

@@ -44,7 +44,7 @@ impl WriteStrategy {
     /// Orders a snapshot of `(metric, cached points, oldest timestamp)` into the next write-out queue.
     pub fn order(self, snap: &mut [(String, usize, f64)]) {
         match self {
-            WriteStrategy::Max => snap.sort_unstable_by(|a, b| b.1.cmp(&a.1)),
+            WriteStrategy::Max => snap.sort_unstable_by_key(|s| std::cmp::Reverse(s.1)),
             WriteStrategy::Sorted => snap.sort_unstable_by(|a, b| a.2.total_cmp(&b.2)),
             WriteStrategy::Noop => {}
         }

@@ -26,6 +26,9 @@ pub type Rules = dyn Fn(&str) -> NewFile + Send + Sync;
 /// Maps a cache key to its file below the data directory; `None` if it cannot be stored safely.
 pub type PathOf = dyn Fn(&str) -> Option<PathBuf> + Send + Sync;
 
+/// Called with a metric name after its file was created.
+pub type OnCreate = dyn Fn(&str) + Send + Sync;
+
 /// Whisper files under one root directory.
 pub struct WhisperBackend {
     root: PathBuf,
@@ -35,7 +38,7 @@ pub struct WhisperBackend {
     handles: Mutex<HashMap<String, Whisper>>,
     max_handles: usize,
     /// Called with the metric name after each file creation (e.g. to add it to the name index).
-    on_create: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    on_create: Option<Arc<OnCreate>>,
 }
 
 fn now() -> i64 {
@@ -57,7 +60,7 @@ impl WhisperBackend {
     }
 
     /// Registers a callback run after every create.
-    pub fn on_create(mut self, f: Arc<dyn Fn(&str) + Send + Sync>) -> Self {
+    pub fn on_create(mut self, f: Arc<OnCreate>) -> Self {
         self.on_create = Some(f);
         self
     }
