@@ -77,7 +77,7 @@ type Px = u32;
 /// `c * k / 256` on all four channels at once (two channels per 32-bit lane).
 #[inline]
 fn scale(c: Px, k: u32) -> Px {
-    let rb = ((c & 0x00ff_00ff) * k >> 8) & 0x00ff_00ff;
+    let rb = (((c & 0x00ff_00ff) * k) >> 8) & 0x00ff_00ff;
     let ag = (((c >> 8) & 0x00ff_00ff) * k) & 0xff00_ff00;
     rb | ag
 }

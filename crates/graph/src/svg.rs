@@ -22,13 +22,11 @@ fn push_num(out: &mut String, v: f64) {
     }
     let c = c.unsigned_abs();
     let _ = write!(out, "{}", c / 100);
-    let frac = c % 100;
-    if frac != 0 {
-        if frac % 10 == 0 {
-            let _ = write!(out, ".{}", frac / 10);
-        } else {
-            let _ = write!(out, ".{frac:02}");
-        }
+    let (tenths, hundredths) = ((c % 100) / 10, c % 10);
+    if hundredths != 0 {
+        let _ = write!(out, ".{tenths}{hundredths}");
+    } else if tenths != 0 {
+        let _ = write!(out, ".{tenths}");
     }
 }
 

@@ -47,7 +47,7 @@ pub fn is_unit_system(name: &str) -> bool {
 /// glyph.py's `format_units`: the value scaled to the largest prefix it (and the step) reach.
 pub fn format_units(v: f64, step: Option<f64>, system: &str) -> (f64, &'static str) {
     for (prefix, size) in unit_system(system) {
-        if v.abs() >= *size && step.is_none_or(|s| s >= *size) {
+        if v.abs() >= *size && step.map_or(true, |s| s >= *size) {
             let mut v2 = v / size;
             if v2 - v2.floor() < 0.00000000001 && v > 1.0 {
                 v2 = v2.floor();
@@ -309,7 +309,7 @@ impl Axis {
                 }
                 for d in &divisors {
                     if let Some(s) = self.slop(step, *d) {
-                        if best.is_none_or(|(bs, _)| s < bs) {
+                        if best.map_or(true, |(bs, _)| s < bs) {
                             best = Some((s, step));
                         }
                     }
@@ -407,9 +407,9 @@ impl Axis {
             format!("{} {prefix}", py_g(v))
         } else if v < 1.0 {
             format!("{v:.2} {prefix}")
-        } else if span > 10.0 || span_prefix != prefix.trim_end() {
-            format!("{v:.1} {prefix}")
-        } else if span > 3.0 {
+        // graphite compares the bare span prefix with the value's prefix after it gained its
+        // trailing space, so any prefixed value takes this branch
+        } else if span > 10.0 || span_prefix != prefix || span > 3.0 {
             format!("{v:.1} {prefix}")
         } else if span > 0.1 {
             format!("{v:.2} {prefix}")

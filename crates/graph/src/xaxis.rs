@@ -237,8 +237,7 @@ pub fn choose(time_range: f64, graph_width: f64) -> XConf {
     let spp = time_range / graph_width;
     CONFIGS
         .iter()
-        .filter(|c| c.seconds <= spp && c.max_interval.is_none_or(|m| m >= time_range))
-        .last()
+        .rfind(|c| c.seconds <= spp && c.max_interval.map_or(true, |m| m >= time_range))
         .copied()
         .unwrap_or(CONFIGS[CONFIGS.len() - 1])
 }

@@ -28,7 +28,10 @@ fn data() -> Vec<Series> {
     ]
 }
 
-fn cases() -> Vec<(&'static str, Vec<Series>, Vec<(&'static str, &'static str)>)> {
+/// A named graph: its series and request parameters.
+type Case = (&'static str, Vec<Series>, Vec<(&'static str, &'static str)>);
+
+fn cases() -> Vec<Case> {
     let d = data();
     let mut second = d.clone();
     second[2] = series("requests", |i| Some(1000.0 * i as f64 + 5000.0));
