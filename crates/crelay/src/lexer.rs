@@ -2,7 +2,7 @@
 //!
 //! c-relay's language is whitespace separated; `#` starts a comment to the end of the line
 //! (anywhere, also inside a word, as in c-relay's lexer); `;` always ends a statement outside
-//! quotes; `"..."` is one word whatever it contains, with `\x` standing for `x`.
+//! quotes; a backslash keeps the next character (even a space) in the word; `"..."` is one word whatever it contains, with `\x` standing for `x`.
 
 use std::path::Path;
 
@@ -105,6 +105,14 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
                 s.push(ch);
                 chars.next();
                 col += 1;
+                // A backslash keeps the next character in the word (`\ ` in a regex), as in c-relay.
+                if ch == '\\' {
+                    if let Some(&e) = chars.peek().filter(|e| **e != '\n') {
+                        s.push(e);
+                        chars.next();
+                        col += 1;
+                    }
+                }
             }
             if s.len() > MAX_WORD {
                 return Err(Error::At { pos: start, message: "word too long".into() });

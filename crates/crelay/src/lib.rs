@@ -15,8 +15,7 @@
 //! ).unwrap();
 //! let r = Router::new(cfg);
 //! let out = r.route("x.cpu", "1 1700000000");
-//! assert_eq!(out.sends[0].metric, "y.cpu");
-//! assert_eq!(out.sends[0].cluster, "a");
+//! assert_eq!(out.destinations(), vec![("a".to_string(), "y.cpu".to_string())]);
 //! ```
 
 #![warn(missing_docs)]
@@ -30,5 +29,5 @@ pub mod router;
 
 pub use config::{Cluster, ClusterKind, Config, Rule};
 pub use error::{Error, Pos, Result};
-pub use parser::{parse_file, parse_str};
-pub use router::{AggregateHit, Routing, Router, Send};
+pub use parser::{parse_file, parse_file_in, parse_str};
+pub use router::{AggregateHit, Event, Routing, Router, Send};

@@ -19,20 +19,25 @@ pub fn parse_str(text: &str, file: &Path, base_dir: &Path) -> Result<Config> {
     Ok(cfg)
 }
 
-/// Reads and parses a configuration file (includes relative to its directory).
+/// Reads and parses a configuration file. Relative `include` paths are resolved against the
+/// current directory, as carbon-c-relay does (not against the including file's directory).
 pub fn parse_file(path: &Path) -> Result<Config> {
+    parse_file_in(path, Path::new("."))
+}
+
+/// [`parse_file`] with relative `include` paths resolved against `base_dir`.
+pub fn parse_file_in(path: &Path, base_dir: &Path) -> Result<Config> {
     let mut cfg = Config::default();
-    include_file(&mut cfg, path, 0)?;
+    include_file(&mut cfg, path, base_dir, 0)?;
     Ok(cfg)
 }
 
-fn include_file(cfg: &mut Config, path: &Path, depth: usize) -> Result<()> {
+fn include_file(cfg: &mut Config, path: &Path, base: &Path, depth: usize) -> Result<()> {
     if depth > MAX_INCLUDE_DEPTH {
         return Err(Error::IncludeDepth(path.to_owned()));
     }
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_owned);
-    parse_into(cfg, &text, path, &base, depth)
+    parse_into(cfg, &text, path, base, depth)
 }
 
 fn parse_into(cfg: &mut Config, text: &str, file: &Path, base: &Path, depth: usize) -> Result<()> {
@@ -57,8 +62,12 @@ fn parse_into(cfg: &mut Config, text: &str, file: &Path, base: &Path, depth: usi
                 let pat = p.word("a file or glob to include")?;
                 p.end()?;
                 let full = if Path::new(&pat.text).is_absolute() { PathBuf::from(&pat.text) } else { base.join(&pat.text) };
-                for f in expand_glob(&full).map_err(|m| at(&pat.pos, &m))? {
-                    include_file(cfg, &f, depth + 1)?;
+                let files = expand_glob(&full).map_err(|m| at(&pat.pos, &m))?;
+                if files.is_empty() {
+                    return Err(at(&pat.pos, &format!("include {:?} matches no file", pat.text)));
+                }
+                for f in files {
+                    include_file(cfg, &f, base, depth + 1)?;
                 }
             }
             _ => return Err(at(&t.pos, &format!("unexpected {:?}, expected a statement", t.text))),
@@ -170,8 +179,8 @@ impl<'a> Parser<'a> {
             if self.peek_is("replication") {
                 self.next()?;
                 let (n, t) = self.number("a replication count")?;
-                if n == 0 {
-                    return Err(at(&t.pos, "replication count must be at least 1"));
+                if !(1..=255).contains(&n) {
+                    return Err(at(&t.pos, "replication count must be between 1 and 255"));
                 }
                 c.replication = n as usize;
                 repl_tok = Some(t);
@@ -317,12 +326,9 @@ impl<'a> Parser<'a> {
         }
         let mut route_using = None;
         if self.peek_is("route") {
-            let r = self.next()?;
+            self.next()?;
             self.expect("using")?;
             route_using = Some(self.word("a hash key replacement")?.text.clone());
-            if patterns.iter().any(|p| matches!(p, Pattern::All)) {
-                return Err(at(&r.pos, "route using requires a regular expression match"));
-            }
         }
         let mut target = None;
         if self.peek_is("send") {
@@ -339,16 +345,12 @@ impl<'a> Parser<'a> {
             let pos = self.peek().map_or_else(|| self.eof_pos(), |t| t.pos.clone());
             return Err(at(&pos, "expected 'send to' (or 'validate')"));
         }
-        if route_using.is_some() {
-            if let Some(Target::Clusters(ids)) = &target {
-                if ids.iter().any(|&i| !cfg.clusters.get(i).is_some_and(|c| c.kind.is_hash())) {
-                    return Err(at(&kw.pos, "route using only applies to consistent hash clusters"));
-                }
-            }
-        }
         self.end()?;
-        if target == Some(Target::Blackhole) {
-            stop = true;
+        // A blackhole always stops; a rule without destinations never does.
+        match target {
+            Some(Target::Blackhole) => stop = true,
+            None => stop = false,
+            Some(Target::Clusters(_)) => {}
         }
         cfg.rules.push(Rule::Match { patterns, validate, route_using, target, stop });
         Ok(())
@@ -425,7 +427,8 @@ impl<'a> Parser<'a> {
             }
         }
         let mut stop = false;
-        if self.peek_is("stop") {
+        // c-relay only knows `stop` as a keyword after `send to`.
+        if send_to.is_some() && self.peek_is("stop") {
             self.next()?;
             stop = true;
         }
@@ -523,6 +526,9 @@ impl<'a> Parser<'a> {
                 "unix" => Proto::Unix,
                 _ => return Err(at(&p.pos, &format!("unknown protocol {:?}", p.text))),
             };
+            if proto == Proto::Udp && (compression != Compression::Plain || ssl_pem.is_some()) {
+                return Err(at(&p.pos, "cannot use UDP transport for compressed/encrypted stream"));
+            }
             let (address, port) = if proto == Proto::Unix {
                 (Some(t.text.clone()), 0)
             } else {
@@ -563,9 +569,10 @@ fn compute(t: &Token) -> Result<Compute> {
         "variance" => Compute::Variance,
         "stddev" => Compute::Stddev,
         other => match other.strip_prefix("percentile") {
-            Some(n) if (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) => {
-                Compute::Percentile(n.parse().map_err(|_| at(&t.pos, "bad percentile"))?)
-            }
+            Some(n) if (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) => match n.parse::<u8>() {
+                Ok(p @ 1..=99) => Compute::Percentile(p),
+                _ => return Err(at(&t.pos, "percentile<x>: value x must be between 1 and 99")),
+            },
             _ => return Err(at(&t.pos, &format!("unknown aggregation method {other:?}"))),
         },
     })

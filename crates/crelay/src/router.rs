@@ -28,19 +28,73 @@ pub struct AggregateHit {
     pub outputs: Vec<(Compute, String)>,
 }
 
+/// One step of the routing of a metric, in rule order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A cluster got the metric.
+    Send(Send),
+    /// A `rewrite` changed the name.
+    Rewrite {
+        /// Name before.
+        from: String,
+        /// Name after.
+        to: String,
+    },
+    /// A blackhole rule swallowed the metric.
+    Blackhole {
+        /// Name at that point.
+        metric: String,
+    },
+    /// An aggregation was fed.
+    Aggregate(AggregateHit),
+    /// A `validate` clause failed.
+    Invalid(ValidateAction),
+    /// A rule ended processing.
+    Stop,
+}
+
 /// Everything the rules decided for one metric.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Routing {
     /// Name after all rewrites that applied.
     pub metric: String,
-    /// Deliveries in rule order.
-    pub sends: Vec<Send>,
+    /// Whether any rule matched at all.
+    pub matched: bool,
+    /// What happened, in order.
+    pub events: Vec<Event>,
+}
+
+impl Routing {
+    /// Deliveries in order.
+    pub fn sends(&self) -> impl Iterator<Item = &Send> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Send(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// `(cluster, metric name as sent)` for every delivery.
+    pub fn destinations(&self) -> Vec<(String, String)> {
+        self.sends().map(|s| (s.cluster.clone(), s.metric.clone())).collect()
+    }
+
     /// Aggregations fed.
-    pub aggregates: Vec<AggregateHit>,
-    /// A blackhole rule matched.
-    pub blackholed: bool,
-    /// A validation failed.
-    pub invalid: Option<ValidateAction>,
+    pub fn aggregates(&self) -> impl Iterator<Item = &AggregateHit> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Aggregate(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// Whether a blackhole rule matched.
+    pub fn blackholed(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Event::Blackhole { .. }))
+    }
+
+    /// Whether a validation failed.
+    pub fn invalid(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Event::Invalid(_)))
+    }
 }
 
 enum Placement {
@@ -95,10 +149,14 @@ impl Router {
                     // is delivered twice.
                     for p in patterns {
                         let Some(caps) = matches(p, &r.metric) else { continue };
+                        r.matched = true;
                         if let Some(v) = validate {
                             if matches(&v.pattern, data).is_none() {
-                                r.invalid = Some(v.action);
-                                if target.is_none() {
+                                // The rule's destinations are skipped; it stops processing when it
+                                // has none, or when it says `stop`.
+                                r.events.push(Event::Invalid(v.action));
+                                if target.is_none() || *stop {
+                                    r.events.push(Event::Stop);
                                     return r;
                                 }
                                 continue;
@@ -109,28 +167,34 @@ impl Router {
                             _ => r.metric.clone(),
                         };
                         match target {
-                            Some(Target::Blackhole) => r.blackholed = true,
+                            Some(Target::Blackhole) => r.events.push(Event::Blackhole { metric: r.metric.clone() }),
                             Some(Target::Clusters(ids)) => {
                                 for &i in ids {
-                                    let send = self.send(i, &r.metric, &key);
-                                    r.sends.extend(send);
+                                    if let Some(send) = self.send(i, &r.metric, &key) {
+                                        r.events.push(Event::Send(send));
+                                    }
                                 }
                             }
                             None => {}
                         }
                         if *stop {
+                            r.events.push(Event::Stop);
                             return r;
                         }
                     }
                 }
                 Rule::Rewrite { pattern, replacement } => {
                     if let Some(Some(caps)) = matches(pattern, &r.metric) {
-                        r.metric = expand(&r.metric, &caps, replacement);
+                        r.matched = true;
+                        let to = expand(&r.metric, &caps, replacement);
+                        let from = std::mem::replace(&mut r.metric, to.clone());
+                        r.events.push(Event::Rewrite { from, to });
                     }
                 }
                 Rule::Aggregate(a) => {
                     for p in &a.patterns {
                         let Some(caps) = matches(p, &r.metric) else { continue };
+                        r.matched = true;
                         let groups = caps.as_ref().map_or(0, |c| c.len() - 1);
                         let outputs = a
                             .computes
@@ -143,8 +207,9 @@ impl Router {
                                 (*m, name)
                             })
                             .collect();
-                        r.aggregates.push(AggregateHit { rule: idx, metric: r.metric.clone(), outputs });
+                        r.events.push(Event::Aggregate(AggregateHit { rule: idx, metric: r.metric.clone(), outputs }));
                         if a.stop {
+                            r.events.push(Event::Stop);
                             return r;
                         }
                     }
@@ -163,7 +228,8 @@ impl Router {
             (ClusterKind::Failover, _) => c.servers.first().map(|s| s.dest.clone()).into_iter().collect(),
             (ClusterKind::AnyOf, _) => {
                 let n = c.servers.len().max(1) as u32;
-                let i = ring::hash::crelay_fnv32a(key.as_bytes()) % n;
+                // any_of hashes the metric itself, never the `route using` key.
+                let i = ring::hash::crelay_fnv32a(metric.as_bytes()) % n;
                 c.servers.get(i as usize).map(|s| s.dest.clone()).into_iter().collect()
             }
             (_, Placement::Ring(ring)) => self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o)),
