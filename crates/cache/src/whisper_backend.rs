@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use whisper::{AggregationMethod, ArchiveSpec, CreateOptions, Whisper};
@@ -32,7 +32,7 @@ pub type OnCreate = dyn Fn(&str) + Send + Sync;
 /// Whisper files under one root directory.
 pub struct WhisperBackend {
     root: PathBuf,
-    rules: Arc<Rules>,
+    rules: RwLock<Arc<Rules>>,
     path_of: Arc<PathOf>,
     dirs: Mutex<HashSet<PathBuf>>,
     handles: Mutex<HashMap<String, Whisper>>,
@@ -50,13 +50,18 @@ impl WhisperBackend {
     pub fn new(root: &Path, rules: Arc<Rules>, path_of: Arc<PathOf>, max_handles: usize) -> Self {
         WhisperBackend {
             root: root.to_owned(),
-            rules,
+            rules: RwLock::new(rules),
             path_of,
             dirs: Mutex::new(HashSet::new()),
             handles: Mutex::new(HashMap::new()),
             max_handles,
             on_create: None,
         }
+    }
+
+    /// Replaces the storage rules (SIGHUP reload); files already created keep their layout.
+    pub fn set_rules(&self, rules: Arc<Rules>) {
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
     }
 
     /// Registers a callback run after every create.
@@ -102,7 +107,8 @@ impl Backend for WhisperBackend {
                 self.dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(dir.to_owned());
             }
         }
-        let f = (self.rules)(metric);
+        let rules = self.rules.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let f = rules(metric);
         match whisper::create(&path, &f.archives, f.xff, f.method, CreateOptions::default()) {
             Ok(_) => {}
             // Another writer (or a previous run) created it meanwhile: fine.

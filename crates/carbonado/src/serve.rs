@@ -80,11 +80,16 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists
         let index = w.index();
+        let tags = w.tags();
         whisper_backend = whisper_backend.on_create(Arc::new(move |m: &str| {
             let _ = index.insert(m);
+            if let Err(e) = tags.insert(m) {
+                tracing::warn!("tag index: {e}");
+            }
         }));
     }
-    let backend: Arc<dyn Backend> = Arc::new(whisper_backend);
+    let whisper_backend = Arc::new(whisper_backend);
+    let backend: Arc<dyn Backend> = whisper_backend.clone();
     let pcfg = PersisterConfig {
         workers: s.writer_threads,
         max_updates_per_second: raw.max_updates_per_second.get(),
@@ -147,7 +152,10 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     }
     tracing::info!(data_dir = %s.data_dir.display(), "cache role ready");
 
+    let (schemas, aggregation) = (s.storage_schemas.clone(), s.storage_aggregation.clone());
+    let reloader = tokio::spawn(reload_on_hangup(whisper_backend, schemas, aggregation));
     wait_for_signal().await?;
+    reloader.abort();
     tracing::info!("shutting down: receivers stop reading");
     let _ = stop_tx.send(true);
     // Connections finish the batch in hand (the persister keeps making room meanwhile).
@@ -173,6 +181,22 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
         tracing::info!(points = cache.size(), "flush timeout: remaining points stay in the WAL for the next start");
     }
     Ok(())
+}
+
+/// SIGHUP: re-read storage-schemas.conf and storage-aggregation.conf for files created from now on.
+/// A file that does not load is logged and the rules in force are kept.
+async fn reload_on_hangup(backend: Arc<WhisperBackend>, schemas: std::path::PathBuf, aggregation: std::path::PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        match storage::load_rules(&schemas, &aggregation) {
+            Ok(rules) => {
+                backend.set_rules(rules);
+                tracing::info!("SIGHUP: storage rules reloaded");
+            }
+            Err(e) => tracing::error!("SIGHUP: storage rules not reloaded, keeping the current ones: {e:#}"),
+        }
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -175,3 +175,27 @@ fn storage_rules_and_tagged_names_decide_new_files() {
     let f = read_file(&srv.data.join(rel));
     assert_eq!(f.get(&(t - t % 60)), Some(&3.0));
 }
+
+#[test]
+fn sighup_reloads_storage_rules_without_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 60s:1d\n").unwrap();
+    let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"");
+    let t = now() - 120;
+    let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
+    s.write_all(format!("hup.before 1 {t}\n").as_bytes()).unwrap();
+    srv.wait_metrics("first file", |m| m["creates"] == 1.0);
+    std::fs::write(dir.path().join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 10s:1h\n").unwrap();
+    let st = Command::new("kill").args(["-HUP", &srv.child_pid().to_string()]).status().unwrap();
+    assert!(st.success());
+    let t0 = std::time::Instant::now();
+    while !srv.log().contains("storage rules reloaded") {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no reload: {}", srv.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.write_all(format!("hup.after 1 {t}\n").as_bytes()).unwrap();
+    srv.wait_metrics("second file", |m| m["creates"] == 2.0);
+    let spp = |f: &str| whisper::Whisper::open(srv.data.join(f)).unwrap().header().archives[0].seconds_per_point;
+    assert_eq!(spp("hup/before.wsp"), 60);
+    assert_eq!(spp("hup/after.wsp"), 10);
+}
