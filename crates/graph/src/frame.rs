@@ -378,7 +378,7 @@ impl Frame {
 fn longest_name(items: &[LegendItem]) -> Option<String> {
     let mut best: Option<&String> = None;
     for (n, _, _) in items {
-        if best.map_or(true, |b| n.chars().count() >= b.chars().count()) {
+        if !matches!(best, Some(b) if n.chars().count() < b.chars().count()) {
             best = Some(n);
         }
     }

@@ -47,7 +47,7 @@ pub fn is_unit_system(name: &str) -> bool {
 /// glyph.py's `format_units`: the value scaled to the largest prefix it (and the step) reach.
 pub fn format_units(v: f64, step: Option<f64>, system: &str) -> (f64, &'static str) {
     for (prefix, size) in unit_system(system) {
-        if v.abs() >= *size && step.map_or(true, |s| s >= *size) {
+        if v.abs() >= *size && !matches!(step, Some(s) if s < *size) {
             let mut v2 = v / size;
             if v2 - v2.floor() < 0.00000000001 && v > 1.0 {
                 v2 = v2.floor();
@@ -309,7 +309,7 @@ impl Axis {
                 }
                 for d in &divisors {
                     if let Some(s) = self.slop(step, *d) {
-                        if best.map_or(true, |(bs, _)| s < bs) {
+                        if !matches!(best, Some((bs, _)) if s >= bs) {
                             best = Some((s, step));
                         }
                     }

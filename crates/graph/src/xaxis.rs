@@ -237,7 +237,7 @@ pub fn choose(time_range: f64, graph_width: f64) -> XConf {
     let spp = time_range / graph_width;
     CONFIGS
         .iter()
-        .rfind(|c| c.seconds <= spp && c.max_interval.map_or(true, |m| m >= time_range))
+        .rfind(|c| c.seconds <= spp && !matches!(c.max_interval, Some(m) if m < time_range))
         .copied()
         .unwrap_or(CONFIGS[CONFIGS.len() - 1])
 }

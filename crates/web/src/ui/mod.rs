@@ -67,13 +67,17 @@ fn json(v: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn store(app: &App) -> Result<dashboards::Store, Response> {
-    match &app.cfg.local_data_dir {
-        Some(d) => Ok(dashboards::Store::new(d)),
-        None => Err(json(serde_json::json!({
-            "error": "dashboards need a local_data_dir on this web node"
-        }))),
-    }
+fn store(app: &App) -> Option<dashboards::Store> {
+    app.cfg
+        .local_data_dir
+        .as_deref()
+        .map(dashboards::Store::new)
+}
+
+fn no_store() -> Response {
+    json(serde_json::json!({
+        "error": "dashboards need a local_data_dir on this web node"
+    }))
 }
 
 fn reply(r: Result<serde_json::Value, dashboards::DashboardError>) -> Response {
@@ -92,9 +96,8 @@ async fn save(
     body: Bytes,
 ) -> Response {
     let params = crate::server::request_params(&uri, &headers, &body);
-    let st = match store(&app) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(st) = store(&app) else {
+        return no_store();
     };
     let Some(state) = params.get("state") else {
         return (StatusCode::BAD_REQUEST, "missing parameter 'state'").into_response();
@@ -107,31 +110,31 @@ async fn save(
 
 async fn load(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     match store(&app) {
-        Ok(st) => reply(st.load(&name).map(|s| serde_json::json!({ "state": s }))),
-        Err(r) => r,
+        Some(st) => reply(st.load(&name).map(|s| serde_json::json!({ "state": s }))),
+        None => no_store(),
     }
 }
 
 async fn delete(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     match store(&app) {
-        Ok(st) => reply(
+        Some(st) => reply(
             st.delete(&name)
                 .map(|_| serde_json::json!({ "success": true })),
         ),
-        Err(r) => r,
+        None => no_store(),
     }
 }
 
 async fn find(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let params = crate::server::request_params(&uri, &headers, &body);
     match store(&app) {
-        Ok(st) => reply(st.find(params.get("query").unwrap_or("")).map(|names| {
+        Some(st) => reply(st.find(params.get("query").unwrap_or("")).map(|names| {
             let list: Vec<_> = names
                 .into_iter()
                 .map(|n| serde_json::json!({ "name": n }))
                 .collect();
             serde_json::json!({ "dashboards": list })
         })),
-        Err(r) => r,
+        None => no_store(),
     }
 }
