@@ -43,7 +43,10 @@ impl ClusterKind {
 
     /// Whether this is one of the consistent-hash kinds.
     pub fn is_hash(self) -> bool {
-        matches!(self, ClusterKind::CarbonCh | ClusterKind::Fnv1aCh | ClusterKind::JumpFnv1aCh)
+        matches!(
+            self,
+            ClusterKind::CarbonCh | ClusterKind::Fnv1aCh | ClusterKind::JumpFnv1aCh
+        )
     }
 }
 

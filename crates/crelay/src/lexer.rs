@@ -39,7 +39,11 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     let (mut line, mut col) = (1usize, 1usize);
-    let pos = |line, col| Pos { file: file.to_owned(), line, col };
+    let pos = |line, col| Pos {
+        file: file.to_owned(),
+        line,
+        col,
+    };
     while let Some(&c) = chars.peek() {
         if c == '\n' {
             chars.next();
@@ -54,7 +58,11 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
             }
         } else if c == ';' {
             chars.next();
-            out.push(Token { text: ";".into(), quoted: false, pos: pos(line, col) });
+            out.push(Token {
+                text: ";".into(),
+                quoted: false,
+                pos: pos(line, col),
+            });
             col += 1;
         } else if c == '"' {
             let start = pos(line, col);
@@ -64,7 +72,10 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
             loop {
                 match chars.next() {
                     None | Some('\n') => {
-                        return Err(Error::At { pos: start, message: "unterminated string".into() })
+                        return Err(Error::At {
+                            pos: start,
+                            message: "unterminated string".into(),
+                        })
                     }
                     Some('"') => {
                         col += 1;
@@ -74,7 +85,10 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
                         col += 1;
                         match chars.next() {
                             Some('\n') | None => {
-                                return Err(Error::At { pos: start, message: "unterminated string".into() })
+                                return Err(Error::At {
+                                    pos: start,
+                                    message: "unterminated string".into(),
+                                })
                             }
                             Some(e) => {
                                 s.push(e);
@@ -88,13 +102,23 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
                     }
                 }
                 if s.len() > MAX_WORD {
-                    return Err(Error::At { pos: start, message: "string too long".into() });
+                    return Err(Error::At {
+                        pos: start,
+                        message: "string too long".into(),
+                    });
                 }
             }
             if s.is_empty() {
-                return Err(Error::At { pos: start, message: "empty string".into() });
+                return Err(Error::At {
+                    pos: start,
+                    message: "empty string".into(),
+                });
             }
-            out.push(Token { text: s, quoted: true, pos: start });
+            out.push(Token {
+                text: s,
+                quoted: true,
+                pos: start,
+            });
         } else {
             let start = pos(line, col);
             let mut s = String::new();
@@ -115,9 +139,16 @@ pub fn tokenize(text: &str, file: &Path) -> Result<Vec<Token>> {
                 }
             }
             if s.len() > MAX_WORD {
-                return Err(Error::At { pos: start, message: "word too long".into() });
+                return Err(Error::At {
+                    pos: start,
+                    message: "word too long".into(),
+                });
             }
-            out.push(Token { text: s, quoted: false, pos: start });
+            out.push(Token {
+                text: s,
+                quoted: false,
+                pos: start,
+            });
         }
     }
     Ok(out)

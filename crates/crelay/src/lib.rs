@@ -30,4 +30,4 @@ pub mod router;
 pub use config::{Cluster, ClusterKind, Config, Rule};
 pub use error::{Error, Pos, Result};
 pub use parser::{parse_file, parse_file_in, parse_str};
-pub use router::{AggregateHit, Event, Routing, Router, Send};
+pub use router::{AggregateHit, Event, Router, Routing, Send};

@@ -36,13 +36,20 @@ fn include_file(cfg: &mut Config, path: &Path, base: &Path, depth: usize) -> Res
     if depth > MAX_INCLUDE_DEPTH {
         return Err(Error::IncludeDepth(path.to_owned()));
     }
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     parse_into(cfg, &text, path, base, depth)
 }
 
 fn parse_into(cfg: &mut Config, text: &str, file: &Path, base: &Path, depth: usize) -> Result<()> {
     let tokens = tokenize(text, file)?;
-    let mut p = Parser { toks: &tokens, i: 0, file };
+    let mut p = Parser {
+        toks: &tokens,
+        i: 0,
+        file,
+    };
     while let Some(t) = p.peek() {
         let t = t.clone();
         if t.is_end() {
@@ -61,23 +68,38 @@ fn parse_into(cfg: &mut Config, text: &str, file: &Path, base: &Path, depth: usi
                 p.next()?;
                 let pat = p.word("a file or glob to include")?;
                 p.end()?;
-                let full = if Path::new(&pat.text).is_absolute() { PathBuf::from(&pat.text) } else { base.join(&pat.text) };
+                let full = if Path::new(&pat.text).is_absolute() {
+                    PathBuf::from(&pat.text)
+                } else {
+                    base.join(&pat.text)
+                };
                 let files = expand_glob(&full).map_err(|m| at(&pat.pos, &m))?;
                 if files.is_empty() {
-                    return Err(at(&pat.pos, &format!("include {:?} matches no file", pat.text)));
+                    return Err(at(
+                        &pat.pos,
+                        &format!("include {:?} matches no file", pat.text),
+                    ));
                 }
                 for f in files {
                     include_file(cfg, &f, base, depth + 1)?;
                 }
             }
-            _ => return Err(at(&t.pos, &format!("unexpected {:?}, expected a statement", t.text))),
+            _ => {
+                return Err(at(
+                    &t.pos,
+                    &format!("unexpected {:?}, expected a statement", t.text),
+                ))
+            }
         }
     }
     Ok(())
 }
 
 fn at(pos: &Pos, message: &str) -> Error {
-    Error::At { pos: pos.clone(), message: message.to_owned() }
+    Error::At {
+        pos: pos.clone(),
+        message: message.to_owned(),
+    }
 }
 
 struct Parser<'a> {
@@ -92,11 +114,21 @@ impl<'a> Parser<'a> {
     }
 
     fn eof_pos(&self) -> Pos {
-        self.toks.last().map_or_else(|| Pos { file: self.file.to_owned(), line: 1, col: 1 }, |t| t.pos.clone())
+        self.toks.last().map_or_else(
+            || Pos {
+                file: self.file.to_owned(),
+                line: 1,
+                col: 1,
+            },
+            |t| t.pos.clone(),
+        )
     }
 
     fn next(&mut self) -> Result<&'a Token> {
-        let t = self.toks.get(self.i).ok_or_else(|| at(&self.eof_pos(), "unexpected end of file, missing ';'"))?;
+        let t = self
+            .toks
+            .get(self.i)
+            .ok_or_else(|| at(&self.eof_pos(), "unexpected end of file, missing ';'"))?;
         self.i += 1;
         Ok(t)
     }
@@ -135,7 +167,10 @@ impl<'a> Parser<'a> {
         if t.is_end() {
             Ok(())
         } else {
-            Err(at(&t.pos, &format!("unexpected {:?}, expected ';'", t.text)))
+            Err(at(
+                &t.pos,
+                &format!("unexpected {:?}, expected ';'", t.text),
+            ))
         }
     }
 
@@ -146,7 +181,10 @@ impl<'a> Parser<'a> {
             return Err(at(&name.pos, "cluster name 'blackhole' is reserved"));
         }
         if cfg.cluster(&name.text).is_some() {
-            return Err(at(&name.pos, &format!("cluster '{}' already defined", name.text)));
+            return Err(at(
+                &name.pos,
+                &format!("cluster '{}' already defined", name.text),
+            ));
         }
         let kt = self.word("a cluster type")?;
         let kind = match (kt.quoted, kt.text.as_str()) {
@@ -189,7 +227,11 @@ impl<'a> Parser<'a> {
                 self.next()?;
                 c.dynamic = true;
             }
-        } else if matches!(kind, ClusterKind::Forward | ClusterKind::AnyOf | ClusterKind::Failover) && self.peek_is("useall") {
+        } else if matches!(
+            kind,
+            ClusterKind::Forward | ClusterKind::AnyOf | ClusterKind::Failover
+        ) && self.peek_is("useall")
+        {
             self.next()?;
             c.useall = true;
         }
@@ -207,11 +249,14 @@ impl<'a> Parser<'a> {
                 });
                 continue;
             }
-            let dest = Destination::parse_crelay(&t.text).map_err(|e| at(&t.pos, &e.to_string()))?;
-            if dest.instance.is_some() && matches!(kind, ClusterKind::Forward | ClusterKind::AnyOf | ClusterKind::Failover) {
-                return Err(at(&t.pos, "cannot set instance for non-hash cluster"));
-            }
-            let mut s = Server { dest, proto: Proto::Tcp, compression: Compression::Plain, ssl: false };
+            let dest =
+                Destination::parse_crelay(&t.text).map_err(|e| at(&t.pos, &e.to_string()))?;
+            let mut s = Server {
+                dest,
+                proto: Proto::Tcp,
+                compression: Compression::Plain,
+                ssl: false,
+            };
             loop {
                 if self.peek_is("proto") {
                     self.next()?;
@@ -239,24 +284,25 @@ impl<'a> Parser<'a> {
                     break;
                 }
             }
-            if let Some(prev) = c.servers.iter().find(|o| o.dest.host == s.dest.host && o.dest.port == s.dest.port) {
-                // c-relay refuses the same address twice within one cluster.
-                let _ = prev;
-                return Err(at(&t.pos, &format!("duplicate server {}:{} in cluster '{}'", s.dest.host, s.dest.port, c.name)));
-            }
             check_shared(cfg, &c, &s, &t.pos)?;
             c.servers.push(s);
         }
         if c.servers.is_empty() {
-            return Err(at(&name.pos, &format!("cluster '{}' has no servers", c.name)));
+            return Err(at(
+                &name.pos,
+                &format!("cluster '{}' has no servers", c.name),
+            ));
         }
         if let Some(t) = repl_tok {
             if c.replication > c.servers.len() {
-                return Err(at(&t.pos, &format!(
-                    "replication count {} is larger than the number of servers ({})",
-                    c.replication,
-                    c.servers.len()
-                )));
+                return Err(at(
+                    &t.pos,
+                    &format!(
+                        "replication count {} is larger than the number of servers ({})",
+                        c.replication,
+                        c.servers.len()
+                    ),
+                ));
             }
         }
         cfg.clusters.push(c);
@@ -273,7 +319,9 @@ impl<'a> Parser<'a> {
             pats.push(pattern(t)?);
         }
         if pats.is_empty() {
-            let pos = self.peek().map_or_else(|| self.eof_pos(), |t| t.pos.clone());
+            let pos = self
+                .peek()
+                .map_or_else(|| self.eof_pos(), |t| t.pos.clone());
             return Err(at(&pos, "expected an expression"));
         }
         Ok(pats)
@@ -288,7 +336,10 @@ impl<'a> Parser<'a> {
             self.next()?;
             if t.is("blackhole") && allow_blackhole {
                 if !ids.is_empty() || !self.peek().is_some_and(|n| n.is_end() || n.is("stop")) {
-                    return Err(at(&t.pos, "blackhole cannot be combined with other clusters"));
+                    return Err(at(
+                        &t.pos,
+                        "blackhole cannot be combined with other clusters",
+                    ));
                 }
                 return Ok(Target::Blackhole);
             }
@@ -298,7 +349,9 @@ impl<'a> Parser<'a> {
             }
         }
         if ids.is_empty() {
-            let pos = self.peek().map_or_else(|| self.eof_pos(), |t| t.pos.clone());
+            let pos = self
+                .peek()
+                .map_or_else(|| self.eof_pos(), |t| t.pos.clone());
             return Err(at(&pos, "expected a cluster name"));
         }
         Ok(Target::Clusters(ids))
@@ -320,9 +373,17 @@ impl<'a> Parser<'a> {
             let action = match a.text.as_str() {
                 "log" => ValidateAction::Log,
                 "drop" => ValidateAction::Drop,
-                _ => return Err(at(&a.pos, &format!("expected log or drop, found {:?}", a.text))),
+                _ => {
+                    return Err(at(
+                        &a.pos,
+                        &format!("expected log or drop, found {:?}", a.text),
+                    ))
+                }
             };
-            validate = Some(Validate { pattern: pat, action });
+            validate = Some(Validate {
+                pattern: pat,
+                action,
+            });
         }
         let mut route_using = None;
         if self.peek_is("route") {
@@ -342,7 +403,9 @@ impl<'a> Parser<'a> {
             stop = true;
         }
         if target.is_none() && validate.is_none() {
-            let pos = self.peek().map_or_else(|| self.eof_pos(), |t| t.pos.clone());
+            let pos = self
+                .peek()
+                .map_or_else(|| self.eof_pos(), |t| t.pos.clone());
             return Err(at(&pos, "expected 'send to' (or 'validate')"));
         }
         self.end()?;
@@ -352,7 +415,13 @@ impl<'a> Parser<'a> {
             None => stop = false,
             Some(Target::Clusters(_)) => {}
         }
-        cfg.rules.push(Rule::Match { patterns, validate, route_using, target, stop });
+        cfg.rules.push(Rule::Match {
+            patterns,
+            validate,
+            route_using,
+            target,
+            stop,
+        });
         Ok(())
     }
 
@@ -366,7 +435,10 @@ impl<'a> Parser<'a> {
         self.expect("into")?;
         let r = self.word("a replacement")?;
         self.end()?;
-        cfg.rules.push(Rule::Rewrite { pattern: pat, replacement: r.text.clone() });
+        cfg.rules.push(Rule::Rewrite {
+            pattern: pat,
+            replacement: r.text.clone(),
+        });
         Ok(())
     }
 
@@ -386,8 +458,8 @@ impl<'a> Parser<'a> {
         if interval == 0 {
             return Err(at(&it.pos, "interval must be > 0"));
         }
-        if expire < interval {
-            return Err(at(&et.pos, "expire must be greater than or equal to interval"));
+        if expire <= interval {
+            return Err(at(&et.pos, "expire must be greater than interval"));
         }
         let mut timestamp = TimestampAt::End;
         if self.peek_is("timestamp") {
@@ -398,7 +470,12 @@ impl<'a> Parser<'a> {
                 "start" => TimestampAt::Start,
                 "middle" => TimestampAt::Middle,
                 "end" => TimestampAt::End,
-                _ => return Err(at(&w.pos, &format!("expected start, middle or end, found {:?}", w.text))),
+                _ => {
+                    return Err(at(
+                        &w.pos,
+                        &format!("expected start, middle or end, found {:?}", w.text),
+                    ))
+                }
             };
             self.expect("of")?;
             self.expect("bucket")?;
@@ -414,7 +491,9 @@ impl<'a> Parser<'a> {
             computes.push((method, out.text.clone()));
         }
         if computes.is_empty() {
-            let pos = self.peek().map_or_else(|| self.eof_pos(), |t| t.pos.clone());
+            let pos = self
+                .peek()
+                .map_or_else(|| self.eof_pos(), |t| t.pos.clone());
             return Err(at(&pos, "expected 'compute'"));
         }
         let mut send_to = None;
@@ -433,13 +512,22 @@ impl<'a> Parser<'a> {
             stop = true;
         }
         self.end()?;
-        cfg.rules.push(Rule::Aggregate(Aggregate { patterns, interval, expire, timestamp, computes, send_to, stop }));
+        cfg.rules.push(Rule::Aggregate(Aggregate {
+            patterns,
+            interval,
+            expire,
+            timestamp,
+            computes,
+            send_to,
+            stop,
+        }));
         Ok(())
     }
 
     fn statistics(&mut self, cfg: &mut Config) -> Result<()> {
         self.next()?;
-        let (mut interval, mut reset_counters, mut prefix, mut send_to, mut stop) = (None, false, None, None, false);
+        let (mut interval, mut reset_counters, mut prefix, mut send_to, mut stop) =
+            (None, false, None, None, false);
         if self.peek_is("submit") {
             self.next()?;
             self.expect("every")?;
@@ -474,8 +562,16 @@ impl<'a> Parser<'a> {
             stop = true;
         }
         self.end()?;
-        cfg.rules.push(Rule::Statistics { interval, reset_counters, prefix, send_to, stop });
-        Ok(())
+        self.push_statistics(
+            cfg,
+            Rule::Statistics {
+                interval,
+                reset_counters,
+                prefix,
+                send_to,
+                stop,
+            },
+        )
     }
 
     fn send_statistics(&mut self, cfg: &mut Config) -> Result<()> {
@@ -491,7 +587,40 @@ impl<'a> Parser<'a> {
             self.next()?;
         }
         self.end()?;
-        cfg.rules.push(Rule::Statistics { interval: None, reset_counters: false, prefix: None, send_to, stop });
+        self.push_statistics(
+            cfg,
+            Rule::Statistics {
+                interval: None,
+                reset_counters: false,
+                prefix: None,
+                send_to,
+                stop,
+            },
+        )
+    }
+
+    /// c-relay allows one statistics destination list in the whole configuration.
+    fn push_statistics(&self, cfg: &mut Config, rule: Rule) -> Result<()> {
+        let has_dest = |r: &Rule| {
+            matches!(
+                r,
+                Rule::Statistics {
+                    send_to: Some(_),
+                    ..
+                }
+            )
+        };
+        if has_dest(&rule) && cfg.rules.iter().any(has_dest) {
+            let pos = self
+                .toks
+                .get(self.i.saturating_sub(1))
+                .map_or_else(|| self.eof_pos(), |t| t.pos.clone());
+            return Err(at(
+                &pos,
+                "duplicate 'statistics send to' not allowed, use multiple destinations instead",
+            ));
+        }
+        cfg.rules.push(rule);
         Ok(())
     }
 
@@ -527,14 +656,24 @@ impl<'a> Parser<'a> {
                 _ => return Err(at(&p.pos, &format!("unknown protocol {:?}", p.text))),
             };
             if proto == Proto::Udp && (compression != Compression::Plain || ssl_pem.is_some()) {
-                return Err(at(&p.pos, "cannot use UDP transport for compressed/encrypted stream"));
+                return Err(at(
+                    &p.pos,
+                    "cannot use UDP transport for compressed/encrypted stream",
+                ));
             }
             let (address, port) = if proto == Proto::Unix {
                 (Some(t.text.clone()), 0)
             } else {
-                listen_addr(&t.text).ok_or_else(|| at(&t.pos, &format!("invalid listen address {:?}", t.text)))?
+                listen_addr(&t.text)
+                    .ok_or_else(|| at(&t.pos, &format!("invalid listen address {:?}", t.text)))?
             };
-            cfg.listeners.push(Listener { address, port, proto, compression, ssl_pem: ssl_pem.clone() });
+            cfg.listeners.push(Listener {
+                address,
+                port,
+                proto,
+                compression,
+                ssl_pem: ssl_pem.clone(),
+            });
             any = true;
         }
         if !any {
@@ -569,10 +708,17 @@ fn compute(t: &Token) -> Result<Compute> {
         "variance" => Compute::Variance,
         "stddev" => Compute::Stddev,
         other => match other.strip_prefix("percentile") {
-            Some(n) if (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) => match n.parse::<u8>() {
-                Ok(p @ 1..=99) => Compute::Percentile(p),
-                _ => return Err(at(&t.pos, "percentile<x>: value x must be between 1 and 99")),
-            },
+            Some(n) if (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) => {
+                match n.parse::<u8>() {
+                    Ok(p @ 1..=99) => Compute::Percentile(p),
+                    _ => {
+                        return Err(at(
+                            &t.pos,
+                            "percentile<x>: value x must be between 1 and 99",
+                        ))
+                    }
+                }
+            }
             _ => return Err(at(&t.pos, &format!("unknown aggregation method {other:?}"))),
         },
     })
@@ -582,8 +728,12 @@ fn pattern(t: &Token) -> Result<Pattern> {
     if t.is("*") {
         return Ok(Pattern::All);
     }
-    let regex = Regex::new(&t.text).map_err(|e| at(&t.pos, &format!("invalid expression {:?}: {e}", t.text)))?;
-    Ok(Pattern::Regex { text: t.text.clone(), regex })
+    let regex = Regex::new(&t.text)
+        .map_err(|e| at(&t.pos, &format!("invalid expression {:?}: {e}", t.text)))?;
+    Ok(Pattern::Regex {
+        text: t.text.clone(),
+        regex,
+    })
 }
 
 /// `[interface:]port` or `port` (IPv6 interfaces in brackets).
@@ -600,18 +750,29 @@ fn listen_addr(s: &str) -> Option<(Option<String>, u16)> {
     }
 }
 
-/// any_of/failover clusters own their servers' queues, so c-relay refuses to share them.
+/// An any_of/failover cluster shares one queue over its servers, so c-relay refuses to put a
+/// server that is already defined anywhere (same address, port and protocol) into one; the
+/// other way round (an any_of server reused by a later forward or hash cluster) is accepted.
 fn check_shared(cfg: &Config, c: &Cluster, s: &Server, pos: &Pos) -> Result<()> {
-    let exclusive = |k: ClusterKind| matches!(k, ClusterKind::AnyOf | ClusterKind::Failover);
-    for other in &cfg.clusters {
-        let shares = other.servers.iter().any(|o| o.dest.host == s.dest.host && o.dest.port == s.dest.port && o.proto == s.proto);
-        if shares && (exclusive(other.kind) || exclusive(c.kind)) {
-            let culprit = if exclusive(c.kind) { &c.name } else { &other.name };
-            return Err(at(pos, &format!(
+    if !matches!(c.kind, ClusterKind::AnyOf | ClusterKind::Failover) {
+        return Ok(());
+    }
+    let same =
+        |o: &Server| o.dest.host == s.dest.host && o.dest.port == s.dest.port && o.proto == s.proto;
+    if cfg
+        .clusters
+        .iter()
+        .flat_map(|o| o.servers.iter())
+        .chain(c.servers.iter())
+        .any(same)
+    {
+        return Err(at(
+            pos,
+            &format!(
                 "cannot share server {}:{} with any_of/failover cluster '{}'",
-                s.dest.host, s.dest.port, culprit
-            )));
-        }
+                s.dest.host, s.dest.port, c.name
+            ),
+        ));
     }
     Ok(())
 }
@@ -637,7 +798,11 @@ fn expand_glob(path: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_str().is_some_and(|n| re.is_match(n) && !n.starts_with('.')))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| re.is_match(n) && !n.starts_with('.'))
+        })
         .map(|e| e.path())
         .collect();
     files.sort();

@@ -60,7 +60,9 @@ pub fn expand(metric: &str, caps: &Captures<'_>, replacement: &str) -> String {
             }
             Some(d @ '0'..='9') if escape != 0 => {
                 escape = 2;
-                reference = reference.saturating_mul(10).saturating_add(d as usize - '0' as usize);
+                reference = reference
+                    .saturating_mul(10)
+                    .saturating_add(d as usize - '0' as usize);
             }
             _ => {
                 if escape != 0 {
@@ -95,7 +97,10 @@ mod tests {
     #[test]
     fn case_dots_and_quirks_as_c_relay() {
         // Observed with carbon-c-relay 3.7.3 -t.
-        assert_eq!(run(r"^(a)\.(B)(.*)$", "a.B.x.y", r"\_2\^1\.3.\_.3\\1"), "b^1_x_y._x_ya");
+        assert_eq!(
+            run(r"^(a)\.(B)(.*)$", "a.B.x.y", r"\_2\^1\.3.\_.3\\1"),
+            "b^1_x_y._x_ya"
+        );
         assert_eq!(run(r"cpu", "sys.cpu.load", "CPU"), "sys.CPU.load");
         assert_eq!(run(r"^(x)(y)?", "xz", r"[\2]\9"), "[]z");
     }

@@ -75,7 +75,9 @@ impl Routing {
 
     /// `(cluster, metric name as sent)` for every delivery.
     pub fn destinations(&self) -> Vec<(String, String)> {
-        self.sends().map(|s| (s.cluster.clone(), s.metric.clone())).collect()
+        self.sends()
+            .map(|s| (s.cluster.clone(), s.metric.clone()))
+            .collect()
     }
 
     /// Aggregations fed.
@@ -88,7 +90,9 @@ impl Routing {
 
     /// Whether a blackhole rule matched.
     pub fn blackholed(&self) -> bool {
-        self.events.iter().any(|e| matches!(e, Event::Blackhole { .. }))
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::Blackhole { .. }))
     }
 
     /// Whether a validation failed.
@@ -111,7 +115,9 @@ pub struct Router {
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Router")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,8 +130,12 @@ impl Router {
             .map(|c| {
                 let dests: Vec<Destination> = c.servers.iter().map(|s| s.dest.clone()).collect();
                 match c.kind {
-                    ClusterKind::CarbonCh => Placement::Ring(CRelayRing::new(&dests, CRelayHash::CarbonCh)),
-                    ClusterKind::Fnv1aCh => Placement::Ring(CRelayRing::new(&dests, CRelayHash::Fnv1aCh)),
+                    ClusterKind::CarbonCh => {
+                        Placement::Ring(CRelayRing::new(&dests, CRelayHash::CarbonCh))
+                    }
+                    ClusterKind::Fnv1aCh => {
+                        Placement::Ring(CRelayRing::new(&dests, CRelayHash::Fnv1aCh))
+                    }
                     ClusterKind::JumpFnv1aCh => Placement::Jump(JumpRing::new(&dests)),
                     _ => Placement::Other,
                 }
@@ -141,14 +151,25 @@ impl Router {
 
     /// Routes one metric; `data` is the rest of the line (value and timestamp) for `validate`.
     pub fn route(&self, metric: &str, data: &str) -> Routing {
-        let mut r = Routing { metric: metric.to_owned(), ..Routing::default() };
+        let mut r = Routing {
+            metric: metric.to_owned(),
+            ..Routing::default()
+        };
         for (idx, rule) in self.config.rules.iter().enumerate() {
             match rule {
-                Rule::Match { patterns, validate, route_using, target, stop } => {
+                Rule::Match {
+                    patterns,
+                    validate,
+                    route_using,
+                    target,
+                    stop,
+                } => {
                     // Each expression is its own rule in c-relay: a metric matching two of them
                     // is delivered twice.
                     for p in patterns {
-                        let Some(caps) = matches(p, &r.metric) else { continue };
+                        let Some(caps) = matches(p, &r.metric) else {
+                            continue;
+                        };
                         r.matched = true;
                         if let Some(v) = validate {
                             if matches(&v.pattern, data).is_none() {
@@ -167,7 +188,9 @@ impl Router {
                             _ => r.metric.clone(),
                         };
                         match target {
-                            Some(Target::Blackhole) => r.events.push(Event::Blackhole { metric: r.metric.clone() }),
+                            Some(Target::Blackhole) => r.events.push(Event::Blackhole {
+                                metric: r.metric.clone(),
+                            }),
                             Some(Target::Clusters(ids)) => {
                                 for &i in ids {
                                     if let Some(send) = self.send(i, &r.metric, &key) {
@@ -183,7 +206,10 @@ impl Router {
                         }
                     }
                 }
-                Rule::Rewrite { pattern, replacement } => {
+                Rule::Rewrite {
+                    pattern,
+                    replacement,
+                } => {
                     if let Some(Some(caps)) = matches(pattern, &r.metric) {
                         r.matched = true;
                         let to = expand(&r.metric, &caps, replacement);
@@ -193,7 +219,9 @@ impl Router {
                 }
                 Rule::Aggregate(a) => {
                     for p in &a.patterns {
-                        let Some(caps) = matches(p, &r.metric) else { continue };
+                        let Some(caps) = matches(p, &r.metric) else {
+                            continue;
+                        };
                         r.matched = true;
                         let groups = caps.as_ref().map_or(0, |c| c.len() - 1);
                         let outputs = a
@@ -207,7 +235,11 @@ impl Router {
                                 (*m, name)
                             })
                             .collect();
-                        r.events.push(Event::Aggregate(AggregateHit { rule: idx, metric: r.metric.clone(), outputs }));
+                        r.events.push(Event::Aggregate(AggregateHit {
+                            rule: idx,
+                            metric: r.metric.clone(),
+                            outputs,
+                        }));
                         if a.stop {
                             r.events.push(Event::Stop);
                             return r;
@@ -225,24 +257,47 @@ impl Router {
         let all = || c.servers.iter().map(|s| s.dest.clone()).collect::<Vec<_>>();
         let servers = match (c.kind, self.placements.get(cluster)?) {
             (ClusterKind::Forward | ClusterKind::File { .. }, _) => all(),
-            (ClusterKind::Failover, _) => c.servers.first().map(|s| s.dest.clone()).into_iter().collect(),
+            (ClusterKind::Failover, _) => c
+                .servers
+                .first()
+                .map(|s| s.dest.clone())
+                .into_iter()
+                .collect(),
             (ClusterKind::AnyOf, _) => {
                 let n = c.servers.len().max(1) as u32;
                 // any_of hashes the metric itself, never the `route using` key.
                 let i = ring::hash::crelay_fnv32a(metric.as_bytes()) % n;
-                c.servers.get(i as usize).map(|s| s.dest.clone()).into_iter().collect()
+                c.servers
+                    .get(i as usize)
+                    .map(|s| s.dest.clone())
+                    .into_iter()
+                    .collect()
             }
-            (_, Placement::Ring(ring)) => self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o)),
-            (_, Placement::Jump(ring)) => self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o)),
+            (_, Placement::Ring(ring)) => {
+                self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o))
+            }
+            (_, Placement::Jump(ring)) => {
+                self.owners(c, |o| ring.get_nodes_into(key.as_bytes(), c.replication, o))
+            }
             (_, Placement::Other) => Vec::new(),
         };
-        Some(Send { cluster: c.name.clone(), metric: metric.to_owned(), servers })
+        Some(Send {
+            cluster: c.name.clone(),
+            metric: metric.to_owned(),
+            servers,
+        })
     }
 
-    fn owners(&self, c: &crate::config::Cluster, fill: impl FnOnce(&mut Owners)) -> Vec<Destination> {
+    fn owners(
+        &self,
+        c: &crate::config::Cluster,
+        fill: impl FnOnce(&mut Owners),
+    ) -> Vec<Destination> {
         let mut o = Owners::default();
         fill(&mut o);
-        o.iter().filter_map(|&i| c.servers.get(i).map(|s| s.dest.clone())).collect()
+        o.iter()
+            .filter_map(|&i| c.servers.get(i).map(|s| s.dest.clone()))
+            .collect()
     }
 }
 

@@ -64,11 +64,18 @@ fn metrics(seed: u64, n: usize) -> Vec<(String, String)> {
     for _ in 0..n {
         let h = format!("host{:02}", rng.gen_range(0..40));
         let name = match rng.gen_range(0..12) {
-            0 => format!("servers.{h}.{}.{}", ["CPU", "Mem", "cpu", "disk"][rng.gen_range(0..4)], rng.gen_range(0..8)),
+            0 => format!(
+                "servers.{h}.{}.{}",
+                ["CPU", "Mem", "cpu", "disk"][rng.gen_range(0..4)],
+                rng.gen_range(0..8)
+            ),
             1 => format!("servers.{}.cpu.user", h.to_uppercase()),
             2 => format!("legacy.servers.{h}.cpu.{}", rng.gen_range(0..5)),
             3 => format!("junk.{h}.x"),
-            4 => format!("apps.{}.{h}.latency", ["web", "api", "db"][rng.gen_range(0..3)]),
+            4 => format!(
+                "apps.{}.{h}.latency",
+                ["web", "api", "db"][rng.gen_range(0..3)]
+            ),
             5 => format!("stats.svc{}.requests", rng.gen_range(0..6)),
             6 => "counters.total".to_owned(),
             7 => format!("misc.{}", rng.gen_range(0..1000)),
@@ -77,7 +84,11 @@ fn metrics(seed: u64, n: usize) -> Vec<(String, String)> {
             10 => format!("q.w{};tag=v{}", rng.gen_range(0..50), rng.gen_range(0..3)),
             _ => format!("other.{h}.{}", rng.gen_range(0..100000)),
         };
-        let data = if rng.gen_range(0..15) == 0 { "1.5 1700000000" } else { "42 1700000000" };
+        let data = if rng.gen_range(0..15) == 0 {
+            "1.5 1700000000"
+        } else {
+            "42 1700000000"
+        };
         out.push((name, data.to_owned()));
     }
     out
@@ -102,7 +113,11 @@ fn theirs(conf: &Path, input: &[(String, String)]) -> Vec<Vec<String>> {
     let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "c-relay -t failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "c-relay -t failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     // Routing output follows the configuration dump and has no blank lines.
     let routing = stdout.rsplit("\n\n").next().unwrap();
@@ -116,7 +131,11 @@ fn parse_trace(text: &str) -> Vec<Vec<String>> {
     let mut current = String::new();
     let mut in_aggr = false;
     let mut after_aggr = false;
-    let arrow = |l: &str| l.rsplit_once("-> ").map(|x| x.1.to_owned()).unwrap_or_default();
+    let arrow = |l: &str| {
+        l.rsplit_once("-> ")
+            .map(|x| x.1.to_owned())
+            .unwrap_or_default()
+    };
     while i < lines.len() {
         let l = lines[i];
         match l {
@@ -157,10 +176,19 @@ fn parse_trace(text: &str) -> Vec<Vec<String>> {
         } else if t == "validate" {
             let verdict = lines[i + 2].trim();
             if verdict != "match" {
-                ev.push(format!("invalid {}", verdict.trim_start_matches("fail -> ")));
+                ev.push(format!(
+                    "invalid {}",
+                    verdict.trim_start_matches("fail -> ")
+                ));
             }
             i += 2;
-        } else if in_aggr && l.starts_with("    ") && !l.starts_with("        ") && t.contains("-> ") && !t.contains('(') || in_aggr && t.contains(") -> ") {
+        } else if in_aggr
+            && l.starts_with("    ")
+            && !l.starts_with("        ")
+            && t.contains("-> ")
+            && !t.contains('(')
+            || in_aggr && t.contains(") -> ")
+        {
             let out = arrow(t);
             let name = out.split(' ').next().unwrap_or("");
             let method = t.split('(').next().unwrap().split(' ').next().unwrap();
@@ -177,7 +205,11 @@ fn parse_trace(text: &str) -> Vec<Vec<String>> {
                 i += 1;
             }
             if !in_aggr {
-                let shown = if after_aggr && kind != "forward" { "?".to_owned() } else { servers.join(",") };
+                let shown = if after_aggr && kind != "forward" {
+                    "?".to_owned()
+                } else {
+                    servers.join(",")
+                };
                 ev.push(format!("send {cluster} {current} {shown}"));
             }
         } else {
@@ -214,7 +246,11 @@ fn render(router: &Router, r: &crelay::Routing) -> Vec<String> {
                 let shown = if after_aggr && kind != ClusterKind::Forward {
                     "?".to_owned()
                 } else {
-                    s.servers.iter().map(|d| format!("{}:{}", d.host, d.port)).collect::<Vec<_>>().join(",")
+                    s.servers
+                        .iter()
+                        .map(|d| format!("{}:{}", d.host, d.port))
+                        .collect::<Vec<_>>()
+                        .join(",")
                 };
                 ev.push(format!("send {} {} {shown}", s.cluster, s.metric));
             }
@@ -226,7 +262,14 @@ fn render(router: &Router, r: &crelay::Routing) -> Vec<String> {
                 }
                 after_aggr = true;
             }
-            Event::Invalid(a) => ev.push(format!("invalid {}", if *a == ValidateAction::Log { "log" } else { "drop" })),
+            Event::Invalid(a) => ev.push(format!(
+                "invalid {}",
+                if *a == ValidateAction::Log {
+                    "log"
+                } else {
+                    "drop"
+                }
+            )),
             Event::Stop => ev.push("stop".into()),
         }
     }
@@ -245,11 +288,14 @@ fn routes_like_carbon_c_relay() {
     let router = Router::new(parse_file_in(&conf, dir.path()).unwrap());
     let theirs = theirs(&conf, &input);
     let ours = ours(&router, &input);
-    assert_eq!(theirs.len(), input.len(), "one sentinel per metric expected");
+    assert_eq!(
+        theirs.len(),
+        input.len(),
+        "one sentinel per metric expected"
+    );
     let mut kinds = std::collections::BTreeSet::new();
     for ((m, t), o) in input.iter().zip(&theirs).zip(&ours) {
         assert_eq!(o, t, "metric {m:?}");
-        if std::env::var("SHOW").is_ok() { eprintln!("{:?}: {t:?}", m.0); }
         kinds.extend(t.iter().map(|e| e.split(' ').next().unwrap().to_owned()));
     }
     // The metric set must exercise every kind of decision, or the comparison proves little.
