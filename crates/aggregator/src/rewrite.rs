@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use regex::{Captures, Regex};
+use regex::Regex;
 
 use crate::error::{Error, Result};
 
@@ -55,21 +55,41 @@ impl RewriteRule {
         })
     }
 
-    /// The metric with every match replaced.
+    /// The metric with every match replaced, iterating matches the way Python 3.7+ `re.sub`
+    /// does: an empty match right after a non-empty one is replaced too (`x*` on `xa` gives
+    /// `--a-`), where Rust's own `replace_all` would skip it.
     pub fn apply(&self, metric: &str) -> String {
-        self.regex
-            .replace_all(metric, |caps: &Captures<'_>| {
-                let mut s = String::new();
-                for piece in &self.template {
-                    match piece {
-                        Piece::Text(t) => s.push_str(t),
-                        Piece::Group(n) => s.push_str(caps.get(*n).map_or("", |m| m.as_str())),
-                        Piece::Named(n) => s.push_str(caps.name(n).map_or("", |m| m.as_str())),
+        let mut out = String::with_capacity(metric.len());
+        let (mut last, mut start, mut must_advance) = (0, 0, false);
+        while start <= metric.len() {
+            let Some(caps) = self.regex.captures_at(metric, start) else {
+                break;
+            };
+            let Some(m) = caps.get(0) else { break };
+            if must_advance && m.is_empty() && m.start() == start {
+                match metric.get(start..).and_then(|rest| rest.chars().next()) {
+                    Some(c) => {
+                        start += c.len_utf8();
+                        must_advance = false;
+                        continue;
                     }
+                    None => break,
                 }
-                s
-            })
-            .into_owned()
+            }
+            out.push_str(metric.get(last..m.start()).unwrap_or(""));
+            for piece in &self.template {
+                match piece {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Group(n) => out.push_str(caps.get(*n).map_or("", |g| g.as_str())),
+                    Piece::Named(n) => out.push_str(caps.name(n).map_or("", |g| g.as_str())),
+                }
+            }
+            last = m.end();
+            must_advance = m.is_empty();
+            start = m.end();
+        }
+        out.push_str(metric.get(last..).unwrap_or(""));
+        out
     }
 }
 
