@@ -22,11 +22,16 @@ const SCHEMA: &str = "[bench]\npattern = .*\nretentions = 10s:2h\n";
 const STEP: i64 = 10;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0)).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0))
+        .unwrap_or(0)
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 struct Target {
@@ -89,7 +94,13 @@ fn start_carbon_cache(work: &Path) -> Result<Target> {
         .context("/usr/bin/carbon-cache (Debian graphite-carbon) is required")?;
     wait_port(pickle, &mut child, "carbon-cache")?;
     wait_port(line, &mut child, "carbon-cache")?;
-    Ok(Target { name: "carbon-cache", child, line, pickle, data })
+    Ok(Target {
+        name: "carbon-cache",
+        child,
+        line,
+        pickle,
+        data,
+    })
 }
 
 fn start_carbonado(work: &Path, bin: &Path) -> Result<Target> {
@@ -119,7 +130,13 @@ fn start_carbonado(work: &Path, bin: &Path) -> Result<Target> {
         .spawn()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     wait_port(line, &mut child, "carbonado")?;
-    Ok(Target { name: "carbonado", child, line, pickle, data })
+    Ok(Target {
+        name: "carbonado",
+        child,
+        line,
+        pickle,
+        data,
+    })
 }
 
 fn file_of(data: &Path, metric: &str) -> PathBuf {
@@ -134,7 +151,11 @@ fn file_of(data: &Path, metric: &str) -> PathBuf {
 /// The value stored at `ts` in the finest archive, if any.
 fn stored(path: &Path, ts: i64) -> Option<f64> {
     let w = whisper::Whisper::open(path).ok()?;
-    w.raw_archive(0).ok()?.into_iter().find(|&(t, _)| t == ts).map(|(_, v)| v)
+    w.raw_archive(0)
+        .ok()?
+        .into_iter()
+        .find(|&(t, _)| t == ts)
+        .map(|(_, v)| v)
 }
 
 fn value(m: usize, k: i64) -> f64 {
@@ -199,8 +220,14 @@ fn wait_read(port: u16) -> Result<()> {
         let mut pending = 0u64;
         for l in tab.lines().skip(1) {
             let f: Vec<&str> = l.split_whitespace().collect();
-            let (Some(local), Some(remote), Some(queues)) = (f.get(1), f.get(2), f.get(4)) else { continue };
-            let port_of = |a: &str| a.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let (Some(local), Some(remote), Some(queues)) = (f.get(1), f.get(2), f.get(4)) else {
+                continue;
+            };
+            let port_of = |a: &str| {
+                a.rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+            };
             let (tx, rx) = queues.split_once(':').unwrap_or(("0", "0"));
             let q = |h: &str| u64::from_str_radix(h, 16).unwrap_or(0);
             if port_of(local) == Some(port) {
@@ -221,7 +248,13 @@ fn wait_read(port: u16) -> Result<()> {
 }
 
 /// Waits until the last round of every metric is on disk; fails after `patience` without progress.
-fn wait_persisted(data: &Path, names: &[String], k: i64, base: i64, patience: Duration) -> Result<()> {
+fn wait_persisted(
+    data: &Path,
+    names: &[String],
+    k: i64,
+    base: i64,
+    patience: Duration,
+) -> Result<()> {
     let mut i = 0;
     let mut last_progress = Instant::now();
     while i < names.len() {
@@ -253,8 +286,12 @@ fn verify_all(data: &Path, names: &[String], rounds: &[i64], base: i64) -> Resul
 }
 
 fn cpu_secs(pid: u32) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(rest) = s.rfind(')').map(|i| s[i + 1..].to_string()) else { return 0.0 };
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(rest) = s.rfind(')').map(|i| s[i + 1..].to_string()) else {
+        return 0.0;
+    };
     let f: Vec<&str> = rest.split_whitespace().collect();
     let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (t(11) + t(12)) / 100.0
@@ -289,7 +326,9 @@ struct Sizes {
 
 fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
     let mut f = Figures::default();
-    let names: Vec<String> = (0..sz.metrics).map(|i| format!("bench.flood.h{:03}.m{i:06}", i % 500)).collect();
+    let names: Vec<String> = (0..sz.metrics)
+        .map(|i| format!("bench.flood.h{:03}.m{i:06}", i % 500))
+        .collect();
     // Room for warm-up, two floods of `points` rounds, all inside the 2 h retention.
     let base = now() - now() % STEP - 3 * sz.points * STEP - 600;
     let patience = Duration::from_secs(300);
@@ -301,11 +340,28 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
     for (pickle, first) in [(false, 1), (true, 1 + sz.points)] {
         let rounds: Vec<i64> = (first..first + sz.points).collect();
         let total = (names.len() as i64 * sz.points) as f64;
-        eprintln!("[{}] flood {} points ({})", t.name, total, if pickle { "pickle" } else { "plaintext" });
+        eprintln!(
+            "[{}] flood {} points ({})",
+            t.name,
+            total,
+            if pickle { "pickle" } else { "plaintext" }
+        );
         let t0 = Instant::now();
-        send(if pickle { t.pickle } else { t.line }, pickle, &names, &rounds, base)?;
+        send(
+            if pickle { t.pickle } else { t.line },
+            pickle,
+            &names,
+            &rounds,
+            base,
+        )?;
         let accepted = t0.elapsed().as_secs_f64();
-        wait_persisted(&t.data, &names, *rounds.last().unwrap_or(&0), base, patience)?;
+        wait_persisted(
+            &t.data,
+            &names,
+            *rounds.last().unwrap_or(&0),
+            base,
+            patience,
+        )?;
         // Other metrics may still be in flight: check every point, then time.
         let mut tries = 0;
         while verify_all(&t.data, &names, &rounds, base).is_err() {
@@ -323,14 +379,21 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
         }
     }
 
-    let new: Vec<String> = (0..sz.creates).map(|i| format!("bench.new.h{:03}.n{i:07}", i % 1000)).collect();
+    let new: Vec<String> = (0..sz.creates)
+        .map(|i| format!("bench.new.h{:03}.n{i:07}", i % 1000))
+        .collect();
     eprintln!("[{}] creates: {} new metrics", t.name, new.len());
     let t0 = Instant::now();
     send(t.line, false, &new, &[0], base)?;
     wait_persisted(&t.data, &new, 0, base, patience)?;
     f.creates = new.len() as f64 / t0.elapsed().as_secs_f64();
 
-    eprintln!("[{}] steady state: {} metrics every 10 s for {} s", t.name, names.len(), sz.steady_secs);
+    eprintln!(
+        "[{}] steady state: {} metrics every 10 s for {} s",
+        t.name,
+        names.len(),
+        sz.steady_secs
+    );
     let pid = t.child.id();
     let (cpu0, w0) = (cpu_secs(pid), Instant::now());
     let end = w0 + Duration::from_secs(sz.steady_secs);

@@ -16,7 +16,12 @@ use crate::{Backend, Cache, CacheStats};
 pub const MAX_REQUEST: usize = 64 << 20;
 
 fn dict(entries: Vec<(&str, Value)>) -> Value {
-    Value::Dict(entries.into_iter().map(|(k, v)| (Value::str(k), v)).collect())
+    Value::Dict(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::str(k), v))
+            .collect(),
+    )
 }
 
 fn error(msg: impl Into<String>) -> Value {
@@ -25,7 +30,11 @@ fn error(msg: impl Into<String>) -> Value {
 
 fn points(cache: &Cache, metric: &str) -> Value {
     Value::List(
-        cache.query(metric).into_iter().map(|(t, v)| Value::Tuple(vec![Value::Float(t), Value::Float(v)])).collect(),
+        cache
+            .query(metric)
+            .into_iter()
+            .map(|(t, v)| Value::Tuple(vec![Value::Float(t), Value::Float(v)]))
+            .collect(),
     )
 }
 
@@ -38,7 +47,9 @@ pub fn answer(cache: &Cache, backend: &dyn Backend, req: &Value) -> Value {
     match kind {
         "cache-query" => {
             CacheStats::add(&stats.queries, 1);
-            let Some(m) = req.get("metric").and_then(Value::as_str) else { return error("request has no 'metric'") };
+            let Some(m) = req.get("metric").and_then(Value::as_str) else {
+                return error("request has no 'metric'");
+            };
             dict(vec![("datapoints", points(cache, m))])
         }
         "cache-query-bulk" => {
@@ -55,9 +66,10 @@ pub fn answer(cache: &Cache, backend: &dyn Backend, req: &Value) -> Value {
             dict(vec![("datapointsByMetric", Value::Dict(by))])
         }
         "get-metadata" | "set-metadata" => {
-            let (Some(m), Some(key)) =
-                (req.get("metric").and_then(Value::as_str), req.get("key").and_then(Value::as_str))
-            else {
+            let (Some(m), Some(key)) = (
+                req.get("metric").and_then(Value::as_str),
+                req.get("key").and_then(Value::as_str),
+            ) else {
                 return error("request needs 'metric' and 'key'");
             };
             if key != "aggregationMethod" {
@@ -69,9 +81,14 @@ pub fn answer(cache: &Cache, backend: &dyn Backend, req: &Value) -> Value {
                     Err(e) => error(e),
                 }
             } else {
-                let Some(v) = req.get("value").and_then(Value::as_str) else { return error("request has no 'value'") };
+                let Some(v) = req.get("value").and_then(Value::as_str) else {
+                    return error("request has no 'value'");
+                };
                 match backend.set_aggregation_method(m, v) {
-                    Ok(old) => dict(vec![("old_value", Value::Str(old)), ("new_value", Value::str(v))]),
+                    Ok(old) => dict(vec![
+                        ("old_value", Value::Str(old)),
+                        ("new_value", Value::str(v)),
+                    ]),
                     Err(e) => error(e),
                 }
             }
@@ -105,7 +122,12 @@ pub async fn serve_carbonlink(
     }
 }
 
-async fn conn(mut sock: TcpStream, cache: Arc<Cache>, backend: Arc<dyn Backend>, mut stop: watch::Receiver<bool>) {
+async fn conn(
+    mut sock: TcpStream,
+    cache: Arc<Cache>,
+    backend: Arc<dyn Backend>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut buf = Vec::new();
     loop {
         let mut len = [0u8; 4];

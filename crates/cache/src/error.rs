@@ -22,6 +22,9 @@ pub enum CacheError {
 
 impl CacheError {
     pub(crate) fn wal(path: &std::path::Path, source: std::io::Error) -> Self {
-        CacheError::Wal { path: path.to_owned(), source }
+        CacheError::Wal {
+            path: path.to_owned(),
+            source,
+        }
     }
 }

@@ -25,4 +25,6 @@ pub use shards::{point_cost, Cache, CacheLimits};
 pub use stats::CacheStats;
 pub use strategy::{UnknownStrategy, WriteStrategy};
 pub use wal::{SegmentId, Wal};
-pub use whisper_backend::{default_new_file, plain_relative_path, NewFile, PathOf, Rules, WhisperBackend};
+pub use whisper_backend::{
+    default_new_file, plain_relative_path, NewFile, PathOf, Rules, WhisperBackend,
+};

@@ -54,7 +54,11 @@ pub struct Persister {
 
 impl Persister {
     /// Starts `cfg.workers` threads writing `cache` through `backend`.
-    pub fn start(cache: Arc<Cache>, backend: Arc<dyn Backend>, cfg: &PersisterConfig) -> std::io::Result<Persister> {
+    pub fn start(
+        cache: Arc<Cache>,
+        backend: Arc<dyn Backend>,
+        cfg: &PersisterConfig,
+    ) -> std::io::Result<Persister> {
         let shared = Arc::new(Shared {
             cache,
             backend,
@@ -67,7 +71,11 @@ impl Persister {
         let mut threads = Vec::new();
         for i in 0..cfg.workers.max(1) {
             let s = shared.clone();
-            threads.push(std::thread::Builder::new().name(format!("persister-{i}")).spawn(move || work(&s))?);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("persister-{i}"))
+                    .spawn(move || work(&s))?,
+            );
         }
         Ok(Persister { shared, threads })
     }
@@ -110,21 +118,30 @@ const WANTED_FDS: u64 = 262_144;
 /// Raises the open-file limit (to [`WANTED_FDS`] if permitted, else to the hard limit) and returns the
 /// soft limit now in force (for sizing the handle pool).
 pub fn raise_fd_limit() -> u64 {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: r and want are valid rlimit values for the duration of each call.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
             return 1024;
         }
         if r.rlim_max < WANTED_FDS {
-            let want = libc::rlimit { rlim_cur: WANTED_FDS as _, rlim_max: WANTED_FDS as _ };
+            let want = libc::rlimit {
+                rlim_cur: WANTED_FDS as _,
+                rlim_max: WANTED_FDS as _,
+            };
             // Fails without CAP_SYS_RESOURCE (or above fs.nr_open): then the hard limit is what we get.
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
                 return WANTED_FDS;
             }
         }
         if r.rlim_cur < r.rlim_max {
-            let want = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+            let want = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
                 r.rlim_cur = r.rlim_max;
             }
@@ -146,7 +163,9 @@ fn work(s: &Shared) {
         if stalled {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let Some((points, n)) = cache.begin_write(&name) else { continue };
+        let Some((points, n)) = cache.begin_write(&name) else {
+            continue;
+        };
         if !ensure_file(s, &name) {
             cache.finish_write(&name, 0);
             continue;
@@ -172,12 +191,19 @@ fn work(s: &Shared) {
 }
 
 fn forget_known(s: &Shared, name: &str) {
-    s.known.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+    s.known
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(name);
 }
 
 /// Makes sure the metric has a file; false when its create must wait for a token (points stay cached).
 fn ensure_file(s: &Shared, name: &str) -> bool {
-    if s.known.lock().unwrap_or_else(|p| p.into_inner()).contains(name) {
+    if s.known
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(name)
+    {
         return true;
     }
     let stats = &s.cache.stats;

@@ -15,7 +15,11 @@ impl TokenBucket {
     /// A bucket allowing `rate` events per `per` (unlimited when `None` or 0).
     pub fn new(rate: Option<u64>, per: Duration) -> Self {
         let rate = rate.filter(|&r| r > 0).map(|r| r as f64);
-        TokenBucket { rate, per, state: Mutex::new((rate.unwrap_or(0.0), Instant::now())) }
+        TokenBucket {
+            rate,
+            per,
+            state: Mutex::new((rate.unwrap_or(0.0), Instant::now())),
+        }
     }
 
     fn refill(&self, st: &mut (f64, Instant), rate: f64) {

@@ -20,7 +20,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h ^= b as u64;
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -67,7 +71,12 @@ pub struct CacheLimits {
 
 impl Default for CacheLimits {
     fn default() -> Self {
-        CacheLimits { max_points: 10_000_000, max_bytes: 2 << 30, shards: 64, strategy: WriteStrategy::Max }
+        CacheLimits {
+            max_points: 10_000_000,
+            max_bytes: 2 << 30,
+            shards: 64,
+            strategy: WriteStrategy::Max,
+        }
     }
 }
 
@@ -100,7 +109,11 @@ impl Cache {
         let max_bytes = limits.max_bytes.clamp(1 << 16, 1 << 50);
         Cache {
             shards: (0..n).map(|_| Mutex::new(Map::default())).collect(),
-            limits: CacheLimits { max_points, max_bytes, ..limits },
+            limits: CacheLimits {
+                max_points,
+                max_bytes,
+                ..limits
+            },
             points: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             metrics: AtomicU64::new(0),
@@ -152,10 +165,17 @@ impl Cache {
             Ok(p) => p,
             Err(_) => {
                 CacheStats::add(&self.stats.full_waits, 1);
-                self.point_permits.acquire_many(points as u32).await.map_err(|_| SinkClosed)?
+                self.point_permits
+                    .acquire_many(points as u32)
+                    .await
+                    .map_err(|_| SinkClosed)?
             }
         };
-        let b = self.byte_permits.acquire_many(bytes as u32).await.map_err(|_| SinkClosed)?;
+        let b = self
+            .byte_permits
+            .acquire_many(bytes as u32)
+            .await
+            .map_err(|_| SinkClosed)?;
         p.forget();
         b.forget();
         Ok(())
@@ -172,7 +192,10 @@ impl Cache {
     fn insert(&self, batch: Vec<Point>, seg: SegmentId) {
         let count = batch.len() as u64;
         // Order by shard so each shard is locked once per batch (stable: arrival order per metric kept).
-        let mut keyed: Vec<(usize, Point)> = batch.into_iter().map(|p| (self.shard_of(&p.metric), p)).collect();
+        let mut keyed: Vec<(usize, Point)> = batch
+            .into_iter()
+            .map(|p| (self.shard_of(&p.metric), p))
+            .collect();
         keyed.sort_by_key(|k| k.0);
         let bytes: u64 = keyed.iter().map(|(_, p)| point_cost(&p.metric)).sum();
         self.points.fetch_add(count, Relaxed);
@@ -182,12 +205,22 @@ impl Cache {
         while let Some(&(shard, _)) = it.peek() {
             let mut m = lock(&self.shards[shard]);
             while let Some((_, p)) = it.next_if(|(s, _)| *s == shard) {
-                let pt = Pt { ts: p.timestamp, value: p.value, seg };
+                let pt = Pt {
+                    ts: p.timestamp,
+                    value: p.value,
+                    seg,
+                };
                 match m.get_mut(p.metric.as_str()) {
                     Some(e) => e.points.push(pt),
                     None => {
                         new_metrics += 1;
-                        m.insert(p.metric, Entry { points: vec![pt], writing: false });
+                        m.insert(
+                            p.metric,
+                            Entry {
+                                points: vec![pt],
+                                writing: false,
+                            },
+                        );
                     }
                 }
             }
@@ -205,9 +238,16 @@ impl Cache {
         self.put_logged(batch, Some(seg)).await
     }
 
-    async fn put_logged(&self, mut batch: Vec<Point>, replayed: Option<SegmentId>) -> Result<(), SinkClosed> {
+    async fn put_logged(
+        &self,
+        mut batch: Vec<Point>,
+        replayed: Option<SegmentId>,
+    ) -> Result<(), SinkClosed> {
         // Chunks of at most half of each limit, so a permit request can always be met eventually.
-        let (pmax, bmax) = (self.limits.max_points / 2, (self.limits.max_bytes / 2).min(u32::MAX as u64));
+        let (pmax, bmax) = (
+            self.limits.max_points / 2,
+            (self.limits.max_bytes / 2).min(u32::MAX as u64),
+        );
         while !batch.is_empty() {
             let mut n = 0;
             let mut bytes = 0;
@@ -264,7 +304,10 @@ impl Cache {
         let pts: Vec<(f64, f64)> = e.points.iter().map(|p| (p.ts, p.value)).collect();
         drop(m);
         // Whisper stores whole seconds; carbon's int() truncates toward zero.
-        let whole: Vec<(i64, f64)> = dedup_last(pts).into_iter().map(|(t, v)| (t.trunc() as i64, v)).collect();
+        let whole: Vec<(i64, f64)> = dedup_last(pts)
+            .into_iter()
+            .map(|(t, v)| (t.trunc() as i64, v))
+            .collect();
         Some((dedup_last_i(whole), n))
     }
 
@@ -323,7 +366,11 @@ impl Cache {
                 if e.writing || e.points.is_empty() {
                     continue;
                 }
-                let oldest = if need_ts { e.points.iter().map(|p| p.ts).fold(f64::INFINITY, f64::min) } else { 0.0 };
+                let oldest = if need_ts {
+                    e.points.iter().map(|p| p.ts).fold(f64::INFINITY, f64::min)
+                } else {
+                    0.0
+                };
                 snap.push((k.clone(), e.points.len(), oldest));
             }
         }
@@ -334,7 +381,10 @@ impl Cache {
 
     /// Names of every cached metric (for diagnostics and tests).
     pub fn metric_names(&self) -> Vec<String> {
-        self.shards.iter().flat_map(|s| lock(s).keys().cloned().collect::<Vec<_>>()).collect()
+        self.shards
+            .iter()
+            .flat_map(|s| lock(s).keys().cloned().collect::<Vec<_>>())
+            .collect()
     }
 
     /// Wakes receivers waiting for room with an error: used at shutdown.
@@ -392,7 +442,14 @@ mod tests {
     #[tokio::test]
     async fn last_value_per_timestamp_wins_and_writes_release_room() {
         let c = Cache::new(CacheLimits::default(), None);
-        c.put(vec![p("a", 20.0, 1.0), p("a", 10.0, 2.0), p("a", 20.0, 3.0), p("b", 5.0, 4.0)]).await.unwrap();
+        c.put(vec![
+            p("a", 20.0, 1.0),
+            p("a", 10.0, 2.0),
+            p("a", 20.0, 3.0),
+            p("b", 5.0, 4.0),
+        ])
+        .await
+        .unwrap();
         assert_eq!(c.size(), 4);
         assert_eq!(c.metric_count(), 2);
         assert_eq!(c.query("a"), vec![(10.0, 2.0), (20.0, 3.0)]);
@@ -408,9 +465,14 @@ mod tests {
 
     #[tokio::test]
     async fn full_cache_makes_senders_wait_until_persisted() {
-        let limits = CacheLimits { max_points: 10, ..CacheLimits::default() };
+        let limits = CacheLimits {
+            max_points: 10,
+            ..CacheLimits::default()
+        };
         let c = Arc::new(Cache::new(limits, None));
-        c.put((0..10).map(|i| p("m", i as f64, 0.0)).collect()).await.unwrap();
+        c.put((0..10).map(|i| p("m", i as f64, 0.0)).collect())
+            .await
+            .unwrap();
         let c2 = c.clone();
         let waiter = tokio::spawn(async move { c2.put(vec![p("m", 99.0, 1.0)]).await });
         tokio::task::yield_now().await;
@@ -425,8 +487,20 @@ mod tests {
     #[tokio::test]
     async fn strategies_pick_the_expected_metric_first() {
         for (s, first) in [(WriteStrategy::Max, "big"), (WriteStrategy::Sorted, "old")] {
-            let c = Cache::new(CacheLimits { strategy: s, ..CacheLimits::default() }, None);
-            c.put(vec![p("big", 50.0, 0.0), p("big", 51.0, 0.0), p("old", 1.0, 0.0)]).await.unwrap();
+            let c = Cache::new(
+                CacheLimits {
+                    strategy: s,
+                    ..CacheLimits::default()
+                },
+                None,
+            );
+            c.put(vec![
+                p("big", 50.0, 0.0),
+                p("big", 51.0, 0.0),
+                p("old", 1.0, 0.0),
+            ])
+            .await
+            .unwrap();
             let mut stalled = false;
             assert_eq!(c.next_to_write(&mut stalled).as_deref(), Some(first));
         }

@@ -57,12 +57,19 @@ mod tests {
 
     #[test]
     fn orders() {
-        let mut v = vec![("a".into(), 1, 30.0), ("b".into(), 5, 20.0), ("c".into(), 3, 10.0)];
+        let mut v = vec![
+            ("a".into(), 1, 30.0),
+            ("b".into(), 5, 20.0),
+            ("c".into(), 3, 10.0),
+        ];
         WriteStrategy::Max.order(&mut v);
         assert_eq!(v.iter().map(|x| x.0.as_str()).collect::<String>(), "bca");
         WriteStrategy::Sorted.order(&mut v);
         assert_eq!(v.iter().map(|x| x.0.as_str()).collect::<String>(), "cba");
         assert!("random".parse::<WriteStrategy>().is_err());
-        assert_eq!("noop".parse::<WriteStrategy>().ok(), Some(WriteStrategy::Noop));
+        assert_eq!(
+            "noop".parse::<WriteStrategy>().ok(),
+            Some(WriteStrategy::Noop)
+        );
     }
 }

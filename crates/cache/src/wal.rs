@@ -60,7 +60,9 @@ fn list_segments(dir: &Path) -> Result<Vec<SegmentId>, CacheError> {
     for e in fs::read_dir(dir).map_err(|e| CacheError::wal(dir, e))? {
         let e = e.map_err(|e| CacheError::wal(dir, e))?;
         let name = e.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else { continue };
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else {
+            continue;
+        };
         if let Ok(id) = stem.parse::<SegmentId>() {
             ids.push(id);
         }
@@ -71,9 +73,20 @@ fn list_segments(dir: &Path) -> Result<Vec<SegmentId>, CacheError> {
 
 fn open_segment(dir: &Path, id: SegmentId) -> Result<Active, CacheError> {
     let path = seg_path(dir, id);
-    let f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| CacheError::wal(&path, e))?;
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| CacheError::wal(&path, e))?;
     let sync_handle = f.try_clone().map_err(|e| CacheError::wal(&path, e))?;
-    Ok(Active { id, out: BufWriter::with_capacity(1 << 20, f), sync_handle, bytes: 0, dirty: false, opened: std::time::Instant::now() })
+    Ok(Active {
+        id,
+        out: BufWriter::with_capacity(1 << 20, f),
+        sync_handle,
+        bytes: 0,
+        dirty: false,
+        opened: std::time::Instant::now(),
+    })
 }
 
 /// Encodes one batch as a WAL payload.
@@ -99,7 +112,9 @@ fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
 }
 
 fn f64_at(buf: &mut &[u8]) -> Option<f64> {
-    take(buf, 8).and_then(|b| b.try_into().ok()).map(f64::from_le_bytes)
+    take(buf, 8)
+        .and_then(|b| b.try_into().ok())
+        .map(f64::from_le_bytes)
 }
 
 /// Decodes a payload written by [`encode`]; `None` if it is malformed.
@@ -111,7 +126,11 @@ fn decode(mut buf: &[u8]) -> Option<Vec<Point>> {
         let name = std::str::from_utf8(take(&mut buf, len)?).ok()?.to_owned();
         let ts = f64_at(&mut buf)?;
         let value = f64_at(&mut buf)?;
-        out.push(Point { metric: name, timestamp: ts, value });
+        out.push(Point {
+            metric: name,
+            timestamp: ts,
+            value,
+        });
     }
     buf.is_empty().then_some(out)
 }
@@ -126,7 +145,13 @@ impl Wal {
         let next = existing.last().map_or(1, |l| l + 1);
         let mut segments = BTreeMap::new();
         for id in existing {
-            segments.insert(id, Segment { pending: 0, sealed: true });
+            segments.insert(
+                id,
+                Segment {
+                    pending: 0,
+                    sealed: true,
+                },
+            );
         }
         segments.insert(next, Segment::default());
         Ok(Wal {
@@ -146,7 +171,10 @@ impl Wal {
     pub fn replay(&self, mut f: impl FnMut(SegmentId, Vec<Point>)) -> Result<u64, CacheError> {
         let ids: Vec<SegmentId> = {
             let segs = self.lock_segments();
-            segs.iter().filter(|(_, s)| s.sealed).map(|(id, _)| *id).collect()
+            segs.iter()
+                .filter(|(_, s)| s.sealed)
+                .map(|(id, _)| *id)
+                .collect()
         };
         let mut total = 0;
         for id in ids {
@@ -206,7 +234,10 @@ impl Wal {
         let mut head = [0u8; 8];
         head[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         head[4..].copy_from_slice(&crc.to_le_bytes());
-        let r = a.out.write_all(&head).and_then(|_| a.out.write_all(&payload));
+        let r = a
+            .out
+            .write_all(&head)
+            .and_then(|_| a.out.write_all(&payload));
         r.map_err(|e| CacheError::wal(&seg_path(&self.dir, id), e))?;
         a.bytes += (payload.len() + 8) as u64;
         a.dirty = true;
@@ -216,7 +247,9 @@ impl Wal {
     }
 
     fn rotate(&self, a: &mut Active) -> Result<(), CacheError> {
-        a.out.flush().map_err(|e| CacheError::wal(&seg_path(&self.dir, a.id), e))?;
+        a.out
+            .flush()
+            .map_err(|e| CacheError::wal(&seg_path(&self.dir, a.id), e))?;
         let _ = a.sync_handle.sync_data();
         let next = a.id + 1;
         *a = open_segment(&self.dir, next)?;
@@ -247,7 +280,9 @@ impl Wal {
             let mut a = self.lock_active();
             let path = seg_path(&self.dir, a.id);
             a.out.flush().map_err(|e| CacheError::wal(&path, e))?;
-            a.sync_handle.sync_data().map_err(|e| CacheError::wal(&path, e))?;
+            a.sync_handle
+                .sync_data()
+                .map_err(|e| CacheError::wal(&path, e))?;
             if let Some(s) = self.lock_segments().get_mut(&a.id) {
                 s.sealed = true;
             }
@@ -264,11 +299,17 @@ impl Wal {
                 return Ok(());
             }
             a.dirty = false;
-            a.out.flush().map_err(|e| CacheError::wal(&seg_path(&self.dir, a.id), e))?;
-            a.sync_handle.try_clone().map_err(|e| CacheError::wal(&seg_path(&self.dir, a.id), e))?
+            a.out
+                .flush()
+                .map_err(|e| CacheError::wal(&seg_path(&self.dir, a.id), e))?;
+            a.sync_handle
+                .try_clone()
+                .map_err(|e| CacheError::wal(&seg_path(&self.dir, a.id), e))?
         };
         // fsync outside the lock: appends continue while the disk catches up.
-        handle.sync_data().map_err(|e| CacheError::wal(&self.dir, e))
+        handle
+            .sync_data()
+            .map_err(|e| CacheError::wal(&self.dir, e))
     }
 
     /// Marks `n` points of `segment` as persisted.
@@ -306,7 +347,9 @@ impl Wal {
                 Ok(()) => {
                     self.segments_removed.fetch_add(1, Relaxed);
                 }
-                Err(e) => tracing::warn!(segment = %path.display(), error = %e, "cannot remove WAL segment"),
+                Err(e) => {
+                    tracing::warn!(segment = %path.display(), error = %e, "cannot remove WAL segment")
+                }
             }
         }
     }
@@ -322,7 +365,9 @@ mod tests {
     use super::*;
 
     fn pts(n: usize, base: f64) -> Vec<Point> {
-        (0..n).map(|i| Point::new(format!("m.{i}"), base + i as f64, i as f64 * 0.5)).collect()
+        (0..n)
+            .map(|i| Point::new(format!("m.{i}"), base + i as f64, i as f64 * 0.5))
+            .collect()
     }
 
     #[test]
@@ -337,7 +382,12 @@ mod tests {
         // Tear the last record in half, as a crash mid-write would.
         let seg = seg_path(dir.path(), 1);
         let len = fs::metadata(&seg).unwrap().len();
-        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 10).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_len(len - 10)
+            .unwrap();
         let wal = Wal::open(dir.path(), 1 << 20).unwrap();
         let mut got = Vec::new();
         let n = wal.replay(|id, b| got.push((id, b))).unwrap();
@@ -379,7 +429,10 @@ mod tests {
         let wal = Wal::open(dir.path(), 1 << 20).unwrap();
         let id = wal.append(&pts(4, 0.0)).unwrap();
         wal.release(id, 4);
-        assert!(seg_path(dir.path(), id).exists(), "the active segment stays while open");
+        assert!(
+            seg_path(dir.path(), id).exists(),
+            "the active segment stays while open"
+        );
         wal.close().unwrap();
         assert!(!seg_path(dir.path(), id).exists());
     }

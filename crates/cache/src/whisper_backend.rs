@@ -42,7 +42,10 @@ pub struct WhisperBackend {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl WhisperBackend {
@@ -72,11 +75,16 @@ impl WhisperBackend {
 
     /// The file of `metric`, or an error for a name that has none.
     pub fn path(&self, metric: &str) -> Result<PathBuf, String> {
-        (self.path_of)(metric).map(|rel| self.root.join(rel)).ok_or_else(|| format!("metric name {metric:?} cannot be stored"))
+        (self.path_of)(metric)
+            .map(|rel| self.root.join(rel))
+            .ok_or_else(|| format!("metric name {metric:?} cannot be stored"))
     }
 
     fn take_handle(&self, metric: &str) -> Option<Whisper> {
-        self.handles.lock().unwrap_or_else(|p| p.into_inner()).remove(metric)
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(metric)
     }
 
     fn put_handle(&self, metric: &str, w: Whisper) {
@@ -101,15 +109,28 @@ impl Backend for WhisperBackend {
     fn create(&self, metric: &str) -> Result<(), String> {
         let path = self.path(metric)?;
         if let Some(dir) = path.parent() {
-            let known = self.dirs.lock().unwrap_or_else(|p| p.into_inner()).contains(dir);
+            let known = self
+                .dirs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(dir);
             if !known {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                self.dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(dir.to_owned());
+                self.dirs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(dir.to_owned());
             }
         }
         let rules = self.rules.read().unwrap_or_else(|p| p.into_inner()).clone();
         let f = rules(metric);
-        match whisper::create(&path, &f.archives, f.xff, f.method, CreateOptions::default()) {
+        match whisper::create(
+            &path,
+            &f.archives,
+            f.xff,
+            f.method,
+            CreateOptions::default(),
+        ) {
             Ok(_) => {}
             // Another writer (or a previous run) created it meanwhile: fine.
             Err(_) if path.is_file() => return Ok(()),
@@ -129,7 +150,8 @@ impl Backend for WhisperBackend {
                 Whisper::open_rw(&path).map_err(|e| format!("{}: {e}", path.display()))?
             }
         };
-        w.update_many(points, now()).map_err(|e| format!("{}: {e}", w.path().display()))?;
+        w.update_many(points, now())
+            .map_err(|e| format!("{}: {e}", w.path().display()))?;
         self.put_handle(metric, w);
         Ok(())
     }
@@ -145,7 +167,8 @@ impl Backend for WhisperBackend {
         let m: AggregationMethod = method.parse().map_err(|e| format!("{e}"))?;
         // A cached handle holds the old header: drop it so the next write sees the new method.
         self.take_handle(metric);
-        let old = whisper::set_aggregation_method(&path, m, None).map_err(|e| format!("{}: {e}", path.display()))?;
+        let old = whisper::set_aggregation_method(&path, m, None)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(old.name().to_owned())
     }
 }
@@ -169,9 +192,16 @@ pub fn plain_relative_path(metric: &str) -> Option<PathBuf> {
 
 /// The default storage rule: carbonado's embedded schema `10s:6h,1m:7d,10m:5y`, average, xff 0.5.
 pub fn default_new_file(_metric: &str) -> NewFile {
-    let spec = |spp: u32, points: u32| ArchiveSpec { seconds_per_point: spp, points };
+    let spec = |spp: u32, points: u32| ArchiveSpec {
+        seconds_per_point: spp,
+        points,
+    };
     NewFile {
-        archives: vec![spec(10, 6 * 360), spec(60, 7 * 1440), spec(600, 5 * 365 * 144)],
+        archives: vec![
+            spec(10, 6 * 360),
+            spec(60, 7 * 1440),
+            spec(600, 5 * 365 * 144),
+        ],
         xff: 0.5,
         method: AggregationMethod::Average,
     }
@@ -184,7 +214,12 @@ mod tests {
     #[test]
     fn create_update_and_metadata_on_real_files() {
         let dir = tempfile::tempdir().unwrap();
-        let b = WhisperBackend::new(dir.path(), Arc::new(default_new_file), Arc::new(plain_relative_path), 8);
+        let b = WhisperBackend::new(
+            dir.path(),
+            Arc::new(default_new_file),
+            Arc::new(plain_relative_path),
+            8,
+        );
         assert!(!b.exists("a.b.c"));
         b.create("a.b.c").unwrap();
         assert!(dir.path().join("a/b/c.wsp").is_file());

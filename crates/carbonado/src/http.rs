@@ -31,7 +31,11 @@ pub async fn serve(
     cache: Arc<Cache>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let app = App { prefix: prefix.into(), ingest, cache };
+    let app = App {
+        prefix: prefix.into(),
+        ingest,
+        cache,
+    };
     let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
@@ -39,7 +43,10 @@ pub async fn serve(
     let shutdown = async move {
         let _ = stop.changed().await;
     };
-    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         tracing::error!(error = %e, "http listener failed");
     }
 }

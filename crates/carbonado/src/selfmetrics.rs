@@ -56,7 +56,10 @@ fn gauges(ingest: &IngestStats, cache: &Cache) -> Vec<(&'static str, f64)> {
         ("cache.size", cache.size() as f64),
         ("cache.queues", cache.metric_count() as f64),
         ("cache.bytes", cache.bytes() as f64),
-        ("activeConnections", ingest.active_connections.load(Relaxed) as f64),
+        (
+            "activeConnections",
+            ingest.active_connections.load(Relaxed) as f64,
+        ),
         ("memUsage", rss_bytes() as f64),
     ];
     if let Some(w) = cache.wal() {
@@ -70,15 +73,23 @@ fn gauges(ingest: &IngestStats, cache: &Cache) -> Vec<(&'static str, f64)> {
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
 /// CPU seconds (user + system) used by this process so far.
 pub fn cpu_seconds() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th of those.
-    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else { return 0.0 };
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
+        return 0.0;
+    };
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
@@ -98,7 +109,14 @@ impl Reporter {
     /// A reporter naming metrics under `prefix` (see [`agent_prefix`]).
     pub fn new(prefix: String, ingest: Arc<IngestStats>, cache: Arc<Cache>) -> Self {
         let last = counters(&ingest, &cache);
-        Reporter { prefix, ingest, cache, last, last_cpu: cpu_seconds(), last_time: std::time::Instant::now() }
+        Reporter {
+            prefix,
+            ingest,
+            cache,
+            last,
+            last_cpu: cpu_seconds(),
+            last_time: std::time::Instant::now(),
+        }
     }
 
     /// Values for the interval since the previous call, as `(full name, value)`.
@@ -119,8 +137,14 @@ impl Reporter {
             }
         }
         if updates > 0 {
-            out.push((format!("{}.pointsPerUpdate", self.prefix), committed as f64 / updates as f64));
-            out.push((format!("{}.avgUpdateTime", self.prefix), micros as f64 / 1e6 / updates as f64));
+            out.push((
+                format!("{}.pointsPerUpdate", self.prefix),
+                committed as f64 / updates as f64,
+            ));
+            out.push((
+                format!("{}.avgUpdateTime", self.prefix),
+                micros as f64 / 1e6 / updates as f64,
+            ));
         }
         for (name, v) in gauges(&self.ingest, &self.cache) {
             out.push((format!("{}.{name}", self.prefix), v));
@@ -128,7 +152,10 @@ impl Reporter {
         let cpu = cpu_seconds();
         let wall = self.last_time.elapsed().as_secs_f64();
         if wall > 0.0 {
-            out.push((format!("{}.cpuUsage", self.prefix), (cpu - self.last_cpu) / wall));
+            out.push((
+                format!("{}.cpuUsage", self.prefix),
+                (cpu - self.last_cpu) / wall,
+            ));
         }
         self.last_cpu = cpu;
         self.last_time = std::time::Instant::now();

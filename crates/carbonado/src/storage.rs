@@ -14,13 +14,18 @@ pub fn load_rules(schemas: &Path, aggregation: &Path) -> anyhow::Result<Arc<Rule
     for sk in &s.skipped {
         tracing::warn!(file = %schemas.display(), "{}", sk.reason);
     }
-    let a = store::Aggregations::load(aggregation).with_context(|| format!("{}", aggregation.display()))?;
+    let a = store::Aggregations::load(aggregation)
+        .with_context(|| format!("{}", aggregation.display()))?;
     for sk in &a.skipped {
         tracing::warn!(file = %aggregation.display(), "{}", sk.reason);
     }
     Ok(Arc::new(move |m: &str| -> NewFile {
         let (method, xff) = a.match_metric(m);
-        NewFile { archives: s.match_metric(m).archives.clone(), xff, method }
+        NewFile {
+            archives: s.match_metric(m).archives.clone(),
+            xff,
+            method,
+        }
     }))
 }
 

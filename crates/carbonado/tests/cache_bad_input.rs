@@ -27,12 +27,16 @@ fn wsp_files(root: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn still_open(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut b = [0u8; 1];
     match s.read(&mut b) {
         Ok(0) => false,
         Ok(_) => true,
-        Err(e) => matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
     }
 }
 
@@ -76,33 +80,63 @@ fn malformed_lines_and_hostile_names_are_counted_not_fatal() {
     for (i, line) in corpus.iter().enumerate() {
         stream.extend_from_slice(line);
         stream.push(b'\n');
-        stream.extend_from_slice(format!("good.line{} {i} {}\n", i % 3, t + 10 * i as i64).as_bytes());
+        stream.extend_from_slice(
+            format!("good.line{} {i} {}\n", i % 3, t + 10 * i as i64).as_bytes(),
+        );
     }
     s.write_all(&stream).unwrap();
-    let m = srv.wait_metrics("all lines seen", |m| m["metricsReceived"] >= corpus.len() as f64);
+    let m = srv.wait_metrics("all lines seen", |m| {
+        m["metricsReceived"] >= corpus.len() as f64
+    });
     assert_eq!(m["metricsReceived"], corpus.len() as f64);
     assert_eq!(m["rejected.invalidLines"], invalid_lines + 1.0);
     assert_eq!(m["rejected.invalidNames"], hostile.len() as f64);
     assert_eq!(m["rejected.nanValues"], 1.0);
     assert_eq!(m["rejected.longLines"], 1.0);
     assert!(still_open(&mut s), "connection dropped");
-    s.write_all(format!("after.garbage 42 {t}\n").as_bytes()).unwrap();
-    srv.wait_metrics("line after garbage", |m| m["metricsReceived"] == corpus.len() as f64 + 1.0);
-    srv.wait_metrics("persisted", |m| m["cache.size"] == 0.0 && m["committedPoints"] == corpus.len() as f64 + 1.0);
+    s.write_all(format!("after.garbage 42 {t}\n").as_bytes())
+        .unwrap();
+    srv.wait_metrics("line after garbage", |m| {
+        m["metricsReceived"] == corpus.len() as f64 + 1.0
+    });
+    srv.wait_metrics("persisted", |m| {
+        m["cache.size"] == 0.0 && m["committedPoints"] == corpus.len() as f64 + 1.0
+    });
 
     let files = wsp_files(dir.path());
-    assert!(files.iter().all(|f| f.starts_with(&srv.data)), "file outside data dir: {files:?}");
-    let mut names: Vec<String> =
-        files.iter().map(|f| f.strip_prefix(&srv.data).unwrap().to_string_lossy().into_owned()).collect();
+    assert!(
+        files.iter().all(|f| f.starts_with(&srv.data)),
+        "file outside data dir: {files:?}"
+    );
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&srv.data)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
     names.sort();
-    assert_eq!(names, vec!["after/garbage.wsp", "good/line0.wsp", "good/line1.wsp", "good/line2.wsp"]);
+    assert_eq!(
+        names,
+        vec![
+            "after/garbage.wsp",
+            "good/line0.wsp",
+            "good/line1.wsp",
+            "good/line2.wsp"
+        ]
+    );
     assert!(!Path::new("/tmp/evil.wsp").exists());
 }
 
 #[test]
 fn garbage_pickle_frames_are_counted_and_the_connection_survives() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"\npickle_receiver_max_length = 65536");
+    let srv = Server::start(
+        dir.path(),
+        "carbon_metric_interval = \"0s\"\npickle_receiver_max_length = 65536",
+    );
     let t = (now() - now() % 10 - 600) as f64;
     let mut s = TcpStream::connect(("127.0.0.1", srv.pickle)).unwrap();
     let frame = |body: &[u8]| {
@@ -137,7 +171,10 @@ fn garbage_pickle_frames_are_counted_and_the_connection_survives() {
     s.write_all(&pickle_frame(&good)).unwrap();
     let m = srv.wait_metrics("good frame accepted", |m| m["metricsReceived"] >= 2.0);
     assert_eq!(m["metricsReceived"], 2.0);
-    assert_eq!(m["rejected.invalidPickleFrames"], bad_frames.len() as f64 + 1.0);
+    assert_eq!(
+        m["rejected.invalidPickleFrames"],
+        bad_frames.len() as f64 + 1.0
+    );
     assert_eq!(m["rejected.invalidNames"], 2.0);
     assert!(still_open(&mut s), "connection dropped");
     srv.wait_metrics("persisted", |m| m["committedPoints"] == 2.0);
@@ -145,5 +182,7 @@ fn garbage_pickle_frames_are_counted_and_the_connection_survives() {
     assert_eq!(tree["pk.ok"].get(&(t as i64)), Some(&1.0));
     assert_eq!(tree["pk.ok2"].get(&(t as i64 + 10)), Some(&4.0));
     assert_eq!(tree.len(), 2);
-    assert!(wsp_files(dir.path()).iter().all(|f| f.starts_with(&srv.data)));
+    assert!(wsp_files(dir.path())
+        .iter()
+        .all(|f| f.starts_with(&srv.data)));
 }

@@ -18,7 +18,9 @@ fn name(i: i64) -> String {
 
 /// One round: one point for every metric, value derived from the round so it can be checked.
 fn round(base: i64, k: i64) -> String {
-    (0..METRICS).map(|i| format!("{} {} {}\n", name(i), k * 1000 + i, base + 10 * k)).collect()
+    (0..METRICS)
+        .map(|i| format!("{} {} {}\n", name(i), k * 1000 + i, base + 10 * k))
+        .collect()
 }
 
 fn assert_rounds_present(srv: &Server, base: i64, rounds: impl Iterator<Item = i64>) {
@@ -27,7 +29,12 @@ fn assert_rounds_present(srv: &Server, base: i64, rounds: impl Iterator<Item = i
     for k in rounds {
         for i in 0..METRICS {
             let got = tree.get(&name(i)).and_then(|f| f.get(&(base + 10 * k)));
-            assert_eq!(got, Some(&((k * 1000 + i) as f64)), "{} round {k} lost", name(i));
+            assert_eq!(
+                got,
+                Some(&((k * 1000 + i) as f64)),
+                "{} round {k} lost",
+                name(i)
+            );
             checked += 1;
         }
     }
@@ -52,12 +59,20 @@ fn sigterm_with_no_flush_time_keeps_everything_in_the_wal() {
     }
     let total = (rounds * METRICS) as f64;
     let m = srv.wait_metrics("all received", |m| m["metricsReceived"] == total);
-    assert!(m["cache.size"] > 0.0, "the test needs points still cached at SIGTERM");
+    assert!(
+        m["cache.size"] > 0.0,
+        "the test needs points still cached at SIGTERM"
+    );
     srv.term();
     let on_disk: usize = read_tree(&srv.data).values().map(|f| f.len()).sum();
-    assert!((on_disk as f64) < total, "nothing was left for the WAL to carry");
+    assert!(
+        (on_disk as f64) < total,
+        "nothing was left for the WAL to carry"
+    );
 
-    let ups = std::fs::read_to_string(&srv.config).unwrap().replace("max_updates_per_second = 20", "");
+    let ups = std::fs::read_to_string(&srv.config)
+        .unwrap()
+        .replace("max_updates_per_second = 20", "");
     std::fs::write(&srv.config, ups).unwrap();
     srv.spawn();
     wait_empty(&srv);
@@ -68,14 +83,19 @@ fn sigterm_with_no_flush_time_keeps_everything_in_the_wal() {
 #[test]
 fn sigterm_flushes_the_cache_to_whisper() {
     let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"\nmax_updates_per_second = 2000");
+    let mut srv = Server::start(
+        dir.path(),
+        "carbon_metric_interval = \"0s\"\nmax_updates_per_second = 2000",
+    );
     let base = now() - now() % 10 - 4 * 3600;
     let rounds = 100;
     let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
     for k in 0..rounds {
         s.write_all(round(base, k).as_bytes()).unwrap();
     }
-    srv.wait_metrics("all received", |m| m["metricsReceived"] == (rounds * METRICS) as f64);
+    srv.wait_metrics("all received", |m| {
+        m["metricsReceived"] == (rounds * METRICS) as f64
+    });
     srv.term();
     // Flushed at shutdown: on disk before any restart.
     assert_rounds_present(&srv, base, 0..rounds);
@@ -83,9 +103,16 @@ fn sigterm_flushes_the_cache_to_whisper() {
     let left: Vec<_> = std::fs::read_dir(srv.data.join(".carbonado/wal"))
         .unwrap()
         .flatten()
-        .filter(|e| std::fs::metadata(e.path()).map(|m| m.len() > 0).unwrap_or(false))
+        .filter(|e| {
+            std::fs::metadata(e.path())
+                .map(|m| m.len() > 0)
+                .unwrap_or(false)
+        })
         .collect();
-    assert!(left.is_empty(), "non-empty WAL segments after a full flush: {left:?}");
+    assert!(
+        left.is_empty(),
+        "non-empty WAL segments after a full flush: {left:?}"
+    );
 }
 
 #[test]
@@ -119,8 +146,18 @@ fn kill_9_during_ingest_loses_nothing_older_than_the_sync_interval() {
 
     // The allowance beyond the sync interval covers the receiver's read and WAL append of a sent line.
     let cutoff = killed_at - sync - Duration::from_millis(100);
-    let must: Vec<i64> = sent.lock().unwrap().iter().filter(|(t, _)| *t < cutoff).map(|(_, k)| *k).collect();
-    assert!(must.len() > 100, "too few rounds before the cutoff: {}", must.len());
+    let must: Vec<i64> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _)| *t < cutoff)
+        .map(|(_, k)| *k)
+        .collect();
+    assert!(
+        must.len() > 100,
+        "too few rounds before the cutoff: {}",
+        must.len()
+    );
 
     srv.spawn();
     wait_empty(&srv);

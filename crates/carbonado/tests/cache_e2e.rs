@@ -21,12 +21,22 @@ fn lines_pickle_and_udp_reach_whisper_files() {
     let mut handles = Vec::new();
     for c in 0..3 {
         let port = srv.line;
-        let pts: Vec<(String, i64, f64)> =
-            (0..200).map(|i| (format!("e2e.line.c{c}.m{}", i % 7), base + 10 * i, c as f64 * 1000.0 + i as f64 + 0.25)).collect();
+        let pts: Vec<(String, i64, f64)> = (0..200)
+            .map(|i| {
+                (
+                    format!("e2e.line.c{c}.m{}", i % 7),
+                    base + 10 * i,
+                    c as f64 * 1000.0 + i as f64 + 0.25,
+                )
+            })
+            .collect();
         expect.extend(pts.iter().cloned());
         handles.push(std::thread::spawn(move || {
             let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            let text: String = pts.iter().map(|(m, t, v)| format!("{m} {v} {t}\n")).collect();
+            let text: String = pts
+                .iter()
+                .map(|(m, t, v)| format!("{m} {v} {t}\n"))
+                .collect();
             for chunk in text.as_bytes().chunks(37) {
                 s.write_all(chunk).unwrap();
             }
@@ -39,8 +49,15 @@ fn lines_pickle_and_udp_reach_whisper_files() {
     // Pickle frames, as carbon-relay sends them (float timestamps), over one connection.
     let mut s = TcpStream::connect(("127.0.0.1", srv.pickle)).unwrap();
     for f in 0..5 {
-        let pts: Vec<(String, f64, f64)> =
-            (0..100).map(|i| (format!("e2e.pickle.f{f}"), (base + 10 * i) as f64, -(i as f64) * 1.5)).collect();
+        let pts: Vec<(String, f64, f64)> = (0..100)
+            .map(|i| {
+                (
+                    format!("e2e.pickle.f{f}"),
+                    (base + 10 * i) as f64,
+                    -(i as f64) * 1.5,
+                )
+            })
+            .collect();
         expect.extend(pts.iter().map(|(m, t, v)| (m.clone(), *t as i64, *v)));
         s.write_all(&pickle_frame(&pts)).unwrap();
     }
@@ -48,12 +65,16 @@ fn lines_pickle_and_udp_reach_whisper_files() {
 
     // UDP: a datagram of several lines.
     let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let dgram: String = (0..5).map(|i| format!("e2e.udp.x {i} {}\n", base + 10 * i)).collect();
+    let dgram: String = (0..5)
+        .map(|i| format!("e2e.udp.x {i} {}\n", base + 10 * i))
+        .collect();
     u.send_to(dgram.as_bytes(), ("127.0.0.1", srv.udp)).unwrap();
     expect.extend((0..5).map(|i| ("e2e.udp.x".to_string(), base + 10 * i, i as f64)));
 
     let total = expect.len() as f64;
-    srv.wait_metrics("all points committed", |m| m.get("committedPoints").copied().unwrap_or(0.0) >= total);
+    srv.wait_metrics("all points committed", |m| {
+        m.get("committedPoints").copied().unwrap_or(0.0) >= total
+    });
     let m = srv.metrics();
     assert_eq!(m["metricsReceived"], total);
     assert_eq!(m["cache.size"], 0.0);
@@ -84,39 +105,73 @@ fn lines_pickle_and_udp_reach_whisper_files() {
 fn carbonlink_serves_points_not_yet_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     // One create per minute: the first metric gets a file, the others wait in the cache.
-    let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"\nmax_creates_per_minute = 1");
+    let srv = Server::start(
+        dir.path(),
+        "carbon_metric_interval = \"0s\"\nmax_creates_per_minute = 1",
+    );
     let t = now() - now() % 10 - 600;
     let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
     s.write_all(format!("cl.first 1 {t}\n").as_bytes()).unwrap();
     srv.wait_metrics("first file created", |m| m.get("creates") == Some(&1.0));
-    s.write_all(format!("cl.waiting 1.5 {t}\ncl.waiting 2.5 {}\ncl.other 7 {t}\n", t + 10).as_bytes()).unwrap();
-    srv.wait_metrics("create deferred", |m| m.get("deferredCreates").copied().unwrap_or(0.0) >= 1.0 && m["cache.size"] == 3.0);
+    s.write_all(
+        format!(
+            "cl.waiting 1.5 {t}\ncl.waiting 2.5 {}\ncl.other 7 {t}\n",
+            t + 10
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    srv.wait_metrics("create deferred", |m| {
+        m.get("deferredCreates").copied().unwrap_or(0.0) >= 1.0 && m["cache.size"] == 3.0
+    });
     assert!(!srv.data.join("cl/waiting.wsp").exists());
 
-    let r = srv.carbonlink(&request(&[("type", Value::str("cache-query")), ("metric", Value::str("cl.waiting"))]));
-    assert_eq!(datapoints(r.get("datapoints").unwrap()), vec![(t as f64, 1.5), ((t + 10) as f64, 2.5)]);
-    let r = srv.carbonlink(&request(&[("type", Value::str("cache-query")), ("metric", Value::str("cl.unknown"))]));
+    let r = srv.carbonlink(&request(&[
+        ("type", Value::str("cache-query")),
+        ("metric", Value::str("cl.waiting")),
+    ]));
+    assert_eq!(
+        datapoints(r.get("datapoints").unwrap()),
+        vec![(t as f64, 1.5), ((t + 10) as f64, 2.5)]
+    );
+    let r = srv.carbonlink(&request(&[
+        ("type", Value::str("cache-query")),
+        ("metric", Value::str("cl.unknown")),
+    ]));
     assert_eq!(datapoints(r.get("datapoints").unwrap()), vec![]);
 
     // Several requests on one connection, as graphite-web's pool does.
     let mut conn = TcpStream::connect(("127.0.0.1", srv.query)).unwrap();
     let bulk = request(&[
         ("type", Value::str("cache-query-bulk")),
-        ("metrics", Value::List(vec![Value::str("cl.waiting"), Value::str("cl.other")])),
+        (
+            "metrics",
+            Value::List(vec![Value::str("cl.waiting"), Value::str("cl.other")]),
+        ),
     ]);
     let r = carbonlink_on(&mut conn, &bulk);
     let by = r.get("datapointsByMetric").unwrap();
-    assert_eq!(datapoints(by.get("cl.other").unwrap()), vec![(t as f64, 7.0)]);
+    assert_eq!(
+        datapoints(by.get("cl.other").unwrap()),
+        vec![(t as f64, 7.0)]
+    );
     assert_eq!(datapoints(by.get("cl.waiting").unwrap()).len(), 2);
     let meta = request(&[
         ("type", Value::str("get-metadata")),
         ("metric", Value::str("cl.first")),
         ("key", Value::str("aggregationMethod")),
     ]);
-    assert_eq!(carbonlink_on(&mut conn, &meta).get("value").and_then(Value::as_str), Some("average"));
+    assert_eq!(
+        carbonlink_on(&mut conn, &meta)
+            .get("value")
+            .and_then(Value::as_str),
+        Some("average")
+    );
     let bad = request(&[("type", Value::str("nonsense"))]);
     assert_eq!(
-        carbonlink_on(&mut conn, &bad).get("error").and_then(Value::as_str),
+        carbonlink_on(&mut conn, &bad)
+            .get("error")
+            .and_then(Value::as_str),
         Some("Invalid request type \"nonsense\"")
     );
 
@@ -134,13 +189,22 @@ pool = CarbonLinkPool([('127.0.0.1', int(sys.argv[1]), 'a')], 5.0)
 print(json.dumps({'points': sorted(pool.query(sys.argv[2])), 'method': pool.get_metadata('cl.first', 'aggregationMethod')}))
 "#;
     let o = Command::new(sys_python())
-        .args(["-c", script, &srv.query.to_string(), "cl.waiting", dir.path().to_str().unwrap()])
+        .args([
+            "-c",
+            script,
+            &srv.query.to_string(),
+            "cl.waiting",
+            dir.path().to_str().unwrap(),
+        ])
         .output()
         .expect("Debian graphite-web (CARBONADO_SYS_PYTHON) is required");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["method"], "average");
-    assert_eq!(v["points"], serde_json::json!([[t as f64, 1.5], [(t + 10) as f64, 2.5]]));
+    assert_eq!(
+        v["points"],
+        serde_json::json!([[t as f64, 1.5], [(t + 10) as f64, 2.5]])
+    );
     std::thread::sleep(Duration::from_millis(10));
     assert_eq!(srv.metrics()["cache.queries"], 3.0);
 }
@@ -153,20 +217,44 @@ fn storage_rules_and_tagged_names_decide_new_files() {
         "[fine]\npattern = ^fine\\.\nretentions = 1s:10m,1m:1d\n\n[default]\npattern = .*\nretentions = 60s:1d\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("storage-aggregation.conf"), "[max]\npattern = \\.max$\nxFilesFactor = 0.1\naggregationMethod = max\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("storage-aggregation.conf"),
+        "[max]\npattern = \\.max$\nxFilesFactor = 0.1\naggregationMethod = max\n",
+    )
+    .unwrap();
     let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"");
     let t = now() - 30;
     let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
-    s.write_all(format!("fine.a.max 1 {t}\nother.b 2 {t}\ntagged.m;zone=b;app=x 3 {t}\n").as_bytes()).unwrap();
+    s.write_all(
+        format!("fine.a.max 1 {t}\nother.b 2 {t}\ntagged.m;zone=b;app=x 3 {t}\n").as_bytes(),
+    )
+    .unwrap();
     srv.wait_metrics("3 files", |m| m["creates"] == 3.0 && m["cache.size"] == 0.0);
 
-    let h = whisper::Whisper::open(srv.data.join("fine/a/max.wsp")).unwrap().header().clone();
-    assert_eq!(h.archives.iter().map(|a| (a.seconds_per_point, a.points)).collect::<Vec<_>>(), vec![(1, 600), (60, 1440)]);
+    let h = whisper::Whisper::open(srv.data.join("fine/a/max.wsp"))
+        .unwrap()
+        .header()
+        .clone();
+    assert_eq!(
+        h.archives
+            .iter()
+            .map(|a| (a.seconds_per_point, a.points))
+            .collect::<Vec<_>>(),
+        vec![(1, 600), (60, 1440)]
+    );
     assert_eq!(h.aggregation_method, whisper::AggregationMethod::Max);
     assert!((h.x_files_factor - 0.1).abs() < 1e-6);
-    let h = whisper::Whisper::open(srv.data.join("other/b.wsp")).unwrap().header().clone();
-    assert_eq!(h.archives.iter().map(|a| (a.seconds_per_point, a.points)).collect::<Vec<_>>(), vec![(60, 1440)]);
+    let h = whisper::Whisper::open(srv.data.join("other/b.wsp"))
+        .unwrap()
+        .header()
+        .clone();
+    assert_eq!(
+        h.archives
+            .iter()
+            .map(|a| (a.seconds_per_point, a.points))
+            .collect::<Vec<_>>(),
+        vec![(60, 1440)]
+    );
     assert_eq!(h.aggregation_method, whisper::AggregationMethod::Average);
 
     // Tags are normalised (sorted) before caching; the file is carbon's hashed _tagged path.
@@ -179,23 +267,46 @@ fn storage_rules_and_tagged_names_decide_new_files() {
 #[test]
 fn sighup_reloads_storage_rules_without_stopping() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 60s:1d\n").unwrap();
+    std::fs::write(
+        dir.path().join("storage-schemas.conf"),
+        "[all]\npattern = .*\nretentions = 60s:1d\n",
+    )
+    .unwrap();
     let srv = Server::start(dir.path(), "carbon_metric_interval = \"0s\"");
     let t = now() - 120;
     let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
-    s.write_all(format!("hup.before 1 {t}\n").as_bytes()).unwrap();
+    s.write_all(format!("hup.before 1 {t}\n").as_bytes())
+        .unwrap();
     srv.wait_metrics("first file", |m| m["creates"] == 1.0);
-    std::fs::write(dir.path().join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 10s:1h\n").unwrap();
-    let st = Command::new("kill").args(["-HUP", &srv.child_pid().to_string()]).status().unwrap();
+    std::fs::write(
+        dir.path().join("storage-schemas.conf"),
+        "[all]\npattern = .*\nretentions = 10s:1h\n",
+    )
+    .unwrap();
+    let st = Command::new("kill")
+        .args(["-HUP", &srv.child_pid().to_string()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let t0 = std::time::Instant::now();
     while !srv.log().contains("storage rules reloaded") {
-        assert!(t0.elapsed() < Duration::from_secs(30), "no reload: {}", srv.log());
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no reload: {}",
+            srv.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    s.write_all(format!("hup.after 1 {t}\n").as_bytes()).unwrap();
+    s.write_all(format!("hup.after 1 {t}\n").as_bytes())
+        .unwrap();
     srv.wait_metrics("second file", |m| m["creates"] == 2.0);
-    let spp = |f: &str| whisper::Whisper::open(srv.data.join(f)).unwrap().header().archives[0].seconds_per_point;
+    let spp = |f: &str| {
+        whisper::Whisper::open(srv.data.join(f))
+            .unwrap()
+            .header()
+            .archives[0]
+            .seconds_per_point
+    };
     assert_eq!(spp("hup/before.wsp"), 60);
     assert_eq!(spp("hup/after.wsp"), 10);
 }

@@ -46,7 +46,11 @@ fn flood_beyond_the_cache_bound_keeps_rss_bounded_and_loses_nothing() {
             let mut buf = String::new();
             for k in 0..per_metric {
                 for m in (c..metrics).step_by(conns as usize) {
-                    buf.push_str(&format!("flood.m{m:04} {} {}\n", k * 10_000 + m, base + 10 * k));
+                    buf.push_str(&format!(
+                        "flood.m{m:04} {} {}\n",
+                        k * 10_000 + m,
+                        base + 10 * k
+                    ));
                 }
                 if buf.len() > 1 << 16 {
                     s.write_all(buf.as_bytes()).unwrap();
@@ -60,20 +64,35 @@ fn flood_beyond_the_cache_bound_keeps_rss_bounded_and_loses_nothing() {
         s.join().unwrap();
     }
     let m = srv.wait_metrics("everything received", |m| m["metricsReceived"] == total);
-    assert!(m["cache.fullWaits"] > 0.0, "the flood never filled the cache: {m:?}");
+    assert!(
+        m["cache.fullWaits"] > 0.0,
+        "the flood never filled the cache: {m:?}"
+    );
     srv.wait_metrics("everything persisted", |m| m["cache.size"] == 0.0);
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     let peak = peak.load(Ordering::Relaxed);
-    eprintln!("peak RSS {} MiB (bound {} MiB + {} MiB overhead)", peak >> 20, CACHE_BYTES >> 20, OVERHEAD >> 20);
+    eprintln!(
+        "peak RSS {} MiB (bound {} MiB + {} MiB overhead)",
+        peak >> 20,
+        CACHE_BYTES >> 20,
+        OVERHEAD >> 20
+    );
     assert!(peak > 0);
-    assert!(peak < CACHE_BYTES + OVERHEAD, "peak RSS {peak} over the bound");
+    assert!(
+        peak < CACHE_BYTES + OVERHEAD,
+        "peak RSS {peak} over the bound"
+    );
 
     let tree = read_tree(&srv.data);
     for m in 0..metrics {
         let f = &tree[&format!("flood.m{m:04}")];
         for k in 0..per_metric {
-            assert_eq!(f.get(&(base + 10 * k)), Some(&((k * 10_000 + m) as f64)), "m{m} k{k}");
+            assert_eq!(
+                f.get(&(base + 10 * k)),
+                Some(&((k * 10_000 + m) as f64)),
+                "m{m} k{k}"
+            );
         }
     }
     assert_eq!(srv.metrics()["droppedPoints"], 0.0);

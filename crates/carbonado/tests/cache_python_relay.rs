@@ -38,8 +38,13 @@ fn carbon_relay_delivers_pickle_batches_to_us() {
     )
     .unwrap();
     // carbon refuses to start without this file, even in a relay.
-    std::fs::write(relay_dir.join("storage-schemas.conf"), "[all]\npattern = .*\nretentions = 60:1d\n").unwrap();
-    let bin = std::env::var("CARBONADO_CARBON_RELAY").unwrap_or_else(|_| "/usr/bin/carbon-relay".into());
+    std::fs::write(
+        relay_dir.join("storage-schemas.conf"),
+        "[all]\npattern = .*\nretentions = 60:1d\n",
+    )
+    .unwrap();
+    let bin =
+        std::env::var("CARBONADO_CARBON_RELAY").unwrap_or_else(|_| "/usr/bin/carbon-relay".into());
     let child = Command::new(&bin)
         .arg(format!("--config={d}/carbon.conf"))
         .arg(format!("--pidfile={d}/relay.pid"))
@@ -55,7 +60,10 @@ fn carbon_relay_delivers_pickle_batches_to_us() {
         if let Ok(s) = TcpStream::connect(("127.0.0.1", line)) {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "carbon-relay did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "carbon-relay did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let base = now() - now() % 10 - 3600;
@@ -63,7 +71,11 @@ fn carbon_relay_delivers_pickle_batches_to_us() {
     let mut text = String::new();
     for i in 0..40 {
         for k in 0..30 {
-            let (m, ts, v) = (format!("pyrelay.host{:02}.val", i), base + 10 * k, (i * 100 + k) as f64 / 4.0);
+            let (m, ts, v) = (
+                format!("pyrelay.host{:02}.val", i),
+                base + 10 * k,
+                (i * 100 + k) as f64 / 4.0,
+            );
             text.push_str(&format!("{m} {v} {ts}\n"));
             expect.push((m, ts, v));
         }
@@ -71,12 +83,21 @@ fn carbon_relay_delivers_pickle_batches_to_us() {
     s.write_all(text.as_bytes()).unwrap();
     drop(s);
     let total = expect.len() as f64;
-    srv.wait_metrics("relayed points persisted", |m| m["committedPoints"] >= total && m["cache.size"] == 0.0);
+    srv.wait_metrics("relayed points persisted", |m| {
+        m["committedPoints"] >= total && m["cache.size"] == 0.0
+    });
     let m = srv.metrics();
     assert_eq!(m["metricsReceived"], total);
-    assert_eq!(m["rejected.invalidPickleFrames"] + m["rejected.invalidPickleEntries"], 0.0);
+    assert_eq!(
+        m["rejected.invalidPickleFrames"] + m["rejected.invalidPickleEntries"],
+        0.0
+    );
     let tree = read_tree(&srv.data);
     for (name, ts, v) in &expect {
-        assert_eq!(tree.get(name).and_then(|f| f.get(ts)), Some(v), "{name}@{ts}");
+        assert_eq!(
+            tree.get(name).and_then(|f| f.get(ts)),
+            Some(v),
+            "{name}@{ts}"
+        );
     }
 }

@@ -23,7 +23,11 @@ pub struct LineSplitter {
 impl LineSplitter {
     /// A splitter accepting lines of up to `max` bytes.
     pub fn new(max: usize) -> Self {
-        LineSplitter { buf: Vec::new(), max, skipping: false }
+        LineSplitter {
+            buf: Vec::new(),
+            max,
+            skipping: false,
+        }
     }
 
     /// Bytes held of an unfinished line.
@@ -41,7 +45,11 @@ impl LineSplitter {
                 f(Split::TooLong);
             } else if self.buf.is_empty() {
                 let line = &data[start..end];
-                f(if line.len() > self.max { Split::TooLong } else { Split::Line(line) });
+                f(if line.len() > self.max {
+                    Split::TooLong
+                } else {
+                    Split::Line(line)
+                });
             } else {
                 self.buf.extend_from_slice(&data[start..end]);
                 if self.buf.len() > self.max {
@@ -92,8 +100,14 @@ mod tests {
     #[test]
     fn lines_split_across_reads_are_joined() {
         let mut s = LineSplitter::new(100);
-        assert_eq!(collect(&mut s, b"a.b 1 2\na.c"), vec![Some(b"a.b 1 2".to_vec())]);
-        assert_eq!(collect(&mut s, b" 3 4\n\n"), vec![Some(b"a.c 3 4".to_vec()), Some(vec![])]);
+        assert_eq!(
+            collect(&mut s, b"a.b 1 2\na.c"),
+            vec![Some(b"a.b 1 2".to_vec())]
+        );
+        assert_eq!(
+            collect(&mut s, b" 3 4\n\n"),
+            vec![Some(b"a.c 3 4".to_vec()), Some(vec![])]
+        );
         assert_eq!(s.pending(), 0);
     }
 
@@ -101,17 +115,26 @@ mod tests {
     fn overlong_lines_are_skipped_but_neighbours_kept() {
         let mut s = LineSplitter::new(8);
         let out = collect(&mut s, b"12345678\n123456789\nok 1 2\n");
-        assert_eq!(out, vec![Some(b"12345678".to_vec()), None, Some(b"ok 1 2".to_vec())]);
+        assert_eq!(
+            out,
+            vec![Some(b"12345678".to_vec()), None, Some(b"ok 1 2".to_vec())]
+        );
         // An unfinished long line is dropped from memory at once and skipped to its LF.
         assert!(collect(&mut s, b"0123456789abcdef").is_empty());
         assert_eq!(s.pending(), 0);
         assert!(collect(&mut s, b"more").is_empty());
-        assert_eq!(collect(&mut s, b"end\nx 1 2\n"), vec![None, Some(b"x 1 2".to_vec())]);
+        assert_eq!(
+            collect(&mut s, b"end\nx 1 2\n"),
+            vec![None, Some(b"x 1 2".to_vec())]
+        );
     }
 
     #[test]
     fn carbon_line_syntax() {
-        assert_eq!(parse_line(b"foo.bar\t1.5\t17e8\r"), Ok(("foo.bar", 1.7e9, 1.5)));
+        assert_eq!(
+            parse_line(b"foo.bar\t1.5\t17e8\r"),
+            Ok(("foo.bar", 1.7e9, 1.5))
+        );
         assert_eq!(parse_line("a\u{a0}2 3".as_bytes()), Ok(("a", 3.0, 2.0)));
         assert_eq!(parse_line(b"a 1"), Err(LineError::FieldCount));
         assert_eq!(parse_line(b"a 1 2 3"), Err(LineError::FieldCount));

@@ -62,7 +62,19 @@ mod tests {
 
     #[test]
     fn hostile_names_are_rejected() {
-        for bad in ["", ".", "..", "a..b", ".a", "a.", "a/b", "../etc/passwd", "a\0b", "a\\b", "a\nb"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a..b",
+            ".a",
+            "a.",
+            "a/b",
+            "../etc/passwd",
+            "a\0b",
+            "a\\b",
+            "a\nb",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(check_name(&"a".repeat(300)), Err(NameError::TooLong));
@@ -70,7 +82,15 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass() {
-        for good in ["a", "a.b.c", "servers.web-01.cpu_user", "m;tag=v", "ünï.cödé", "a~b.c:d", "m;a=1;b=x/y"] {
+        for good in [
+            "a",
+            "a.b.c",
+            "servers.web-01.cpu_user",
+            "m;tag=v",
+            "ünï.cödé",
+            "a~b.c:d",
+            "m;a=1;b=x/y",
+        ] {
             assert_eq!(check_name(good), Ok(()), "{good:?}");
         }
     }

@@ -13,7 +13,15 @@ pub type Entry = Option<(String, f64, f64)>;
 pub fn decode_frame(payload: &[u8]) -> Result<Vec<Entry>, PickleError> {
     let batch = proto::pickle::decode_datapoints(payload)?;
     let mut out: Vec<Entry> = Vec::with_capacity(batch.points.len() + batch.skipped + 1);
-    out.extend(batch.points.into_iter().map(|p| Some((p.name, p.timestamp, p.value))));
-    out.extend(std::iter::repeat_n(None, batch.skipped + usize::from(batch.abort.is_some())));
+    out.extend(
+        batch
+            .points
+            .into_iter()
+            .map(|p| Some((p.name, p.timestamp, p.value))),
+    );
+    out.extend(std::iter::repeat_n(
+        None,
+        batch.skipped + usize::from(batch.abort.is_some()),
+    ));
     Ok(out)
 }

@@ -16,7 +16,11 @@ pub struct Point {
 impl Point {
     /// Builds a point.
     pub fn new(metric: impl Into<String>, timestamp: f64, value: f64) -> Self {
-        Point { metric: metric.into(), timestamp, value }
+        Point {
+            metric: metric.into(),
+            timestamp,
+            value,
+        }
     }
 }
 

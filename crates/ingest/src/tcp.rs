@@ -26,7 +26,12 @@ pub(crate) struct Batcher<'a> {
 
 impl<'a> Batcher<'a> {
     pub(crate) fn new(cfg: &'a IngestConfig, stats: &'a IngestStats) -> Self {
-        Batcher { cfg, stats, batch: Vec::with_capacity(cfg.batch_size), now: None }
+        Batcher {
+            cfg,
+            stats,
+            batch: Vec::with_capacity(cfg.batch_size),
+            now: None,
+        }
     }
 
     /// Applies NaN dropping, `-1` = now, and the name check, then queues the point.
@@ -47,7 +52,10 @@ impl<'a> Batcher<'a> {
         }
         let ts = if ts.trunc() == -1.0 {
             *self.now.get_or_insert_with(|| {
-                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0)
             })
         } else {
             ts

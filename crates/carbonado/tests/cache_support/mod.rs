@@ -12,7 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
-        let p = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut g = GIVEN.lock().unwrap();
         if !g.contains(&p) {
             g.push(p);
@@ -22,13 +26,17 @@ pub fn free_port() -> u16 {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// `CARBONADO_PYTHON` (PyPI whisper) or the workspace venv.
 pub fn python() -> String {
-    std::env::var("CARBONADO_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python").to_string())
+    std::env::var("CARBONADO_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python").to_string()
+    })
 }
 
 /// `CARBONADO_SYS_PYTHON` (Debian's carbon and graphite-web).
@@ -53,7 +61,13 @@ impl Server {
     /// Writes a config (`extra` lines are appended to `[cache]`) and starts the binary.
     pub fn start(dir: &Path, extra: &str) -> Server {
         let data = dir.join("data");
-        let (line, pickle, query, http, udp) = (free_port(), free_port(), free_port(), free_port(), free_port());
+        let (line, pickle, query, http, udp) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
         let config = dir.join("carbonado.toml");
         std::fs::write(
             &config,
@@ -65,14 +79,28 @@ impl Server {
             ),
         )
         .unwrap();
-        let mut s = Server { child: None, dir: dir.to_owned(), data, config, line, pickle, query, http, udp };
+        let mut s = Server {
+            child: None,
+            dir: dir.to_owned(),
+            data,
+            config,
+            line,
+            pickle,
+            query,
+            http,
+            udp,
+        };
         s.spawn();
         s
     }
 
     /// Starts (again) with the same config and ports, waiting until the line port accepts.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_carbonado"))
             .arg("serve")
             .arg("--config")
@@ -87,7 +115,11 @@ impl Server {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("carbonado exited with {st}: {}", self.log());
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "carbonado did not start: {}", self.log());
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "carbonado did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -102,10 +134,18 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn term(&mut self) {
-        let st = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status().unwrap();
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(st.success());
         let st = self.child.take().unwrap().wait().unwrap();
-        assert!(st.success(), "carbonado exited with {st} after SIGTERM: {}", self.log());
+        assert!(
+            st.success(),
+            "carbonado exited with {st} after SIGTERM: {}",
+            self.log()
+        );
     }
 
     /// Kills with SIGKILL (a crash).
@@ -121,7 +161,8 @@ impl Server {
             Ok(s) => s,
             Err(e) => panic!("cannot reach /metrics ({e}); server log:\n{}", self.log()),
         };
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         let body = body.split("\r\n\r\n").nth(1).unwrap_or("");
@@ -135,14 +176,21 @@ impl Server {
     }
 
     /// Waits until `f(metrics)` holds.
-    pub fn wait_metrics(&self, what: &str, f: impl Fn(&HashMap<String, f64>) -> bool) -> HashMap<String, f64> {
+    pub fn wait_metrics(
+        &self,
+        what: &str,
+        f: impl Fn(&HashMap<String, f64>) -> bool,
+    ) -> HashMap<String, f64> {
         let t0 = Instant::now();
         loop {
             let m = self.metrics();
             if f(&m) {
                 return m;
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "timed out waiting for {what}: {m:?}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}: {m:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -176,7 +224,12 @@ impl Drop for Server {
 
 /// A carbonlink request dict.
 pub fn request(entries: &[(&str, proto::pickle::Value)]) -> proto::pickle::Value {
-    proto::pickle::Value::Dict(entries.iter().map(|(k, v)| (proto::pickle::Value::str(*k), v.clone())).collect())
+    proto::pickle::Value::Dict(
+        entries
+            .iter()
+            .map(|(k, v)| (proto::pickle::Value::str(*k), v.clone()))
+            .collect(),
+    )
 }
 
 /// `(timestamp, value)` pairs of a carbonlink `datapoints` list.
@@ -204,11 +257,16 @@ pub fn read_tree(root: &Path) -> HashMap<String, HashMap<i64, f64>> {
     let mut out = HashMap::new();
     let mut stack = vec![root.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
-                if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     stack.push(p);
                 }
             } else if p.extension().is_some_and(|x| x == "wsp") {
