@@ -243,6 +243,8 @@ struct TagEntry {
     id: u64,
     /// value id -> series ids (ascending).
     postings: HashMap<u32, Vec<u32>>,
+    /// Series carrying the tag.
+    series: usize,
 }
 
 struct Series {
@@ -264,10 +266,25 @@ struct Inner {
     value_rows: u64,
 }
 
+/// Value ids of one tag an expression accepts: a few listed, or all but a few.
+enum ValueSet {
+    Only(HashSet<u32>),
+    AllBut(HashSet<u32>),
+}
+
+impl ValueSet {
+    fn contains(&self, v: u32) -> bool {
+        match self {
+            ValueSet::Only(s) => s.contains(&v),
+            ValueSet::AllBut(s) => !s.contains(&v),
+        }
+    }
+}
+
 /// A compiled expression: which value ids of a tag it accepts, and whether absence is accepted.
 struct Pred {
     tag: Option<u32>,
-    accept: HashSet<u32>,
+    accept: ValueSet,
     absent_ok: bool,
 }
 
@@ -282,6 +299,7 @@ impl Inner {
             name: tag.to_string(),
             id: self.tag_rows,
             postings: HashMap::new(),
+            series: 0,
         });
         self.tag_ids.insert(tag.to_string(), idx);
         idx
@@ -319,6 +337,7 @@ impl Inner {
         for &(t, v) in &pairs {
             if let Some(entry) = self.tags.get_mut(t as usize) {
                 entry.postings.entry(v).or_default().push(id);
+                entry.series += 1;
             }
         }
         self.series.push(Some(Series {
@@ -342,6 +361,7 @@ impl Inner {
                 if let Some(list) = entry.postings.get_mut(&v) {
                     if let Ok(pos) = list.binary_search(&id) {
                         list.remove(pos);
+                        entry.series -= 1;
                     }
                     if list.is_empty() {
                         entry.postings.remove(&v);
@@ -359,16 +379,30 @@ impl Inner {
 
     fn compile(&self, expr: &TagExpr) -> Pred {
         let tag = self.tag_ids.get(&expr.tag).copied();
-        let mut accept = HashSet::new();
-        if let Some(entry) = tag.and_then(|t| self.tags.get(t as usize)) {
-            for &v in entry.postings.keys() {
-                if let Some((value, _)) = self.values.get(v as usize) {
-                    if expr.accepts(value) {
-                        accept.insert(v);
+        // Exact comparisons look the one value up instead of scanning every value of the tag.
+        let exact: HashSet<u32> = self
+            .value_ids
+            .get(expr.spec.as_str())
+            .copied()
+            .into_iter()
+            .collect();
+        let accept = match expr.op {
+            TagOp::Eq => ValueSet::Only(exact),
+            TagOp::Ne => ValueSet::AllBut(exact),
+            TagOp::Match | TagOp::NotMatch => {
+                let mut only = HashSet::new();
+                if let Some(entry) = tag.and_then(|t| self.tags.get(t as usize)) {
+                    for &v in entry.postings.keys() {
+                        if let Some((value, _)) = self.values.get(v as usize) {
+                            if expr.accepts(value) {
+                                only.insert(v);
+                            }
+                        }
                     }
                 }
+                ValueSet::Only(only)
             }
-        }
+        };
         Pred {
             tag,
             accept,
@@ -378,7 +412,7 @@ impl Inner {
 
     fn pred_ok(&self, pred: &Pred, series: &Series) -> bool {
         match pred.tag.and_then(|t| self.value_of(series, t)) {
-            Some(v) => pred.accept.contains(&v),
+            Some(v) => pred.accept.contains(v),
             None => pred.absent_ok,
         }
     }
@@ -394,11 +428,21 @@ impl Inner {
             let Some(entry) = p.tag.and_then(|t| self.tags.get(t as usize)) else {
                 return 0;
             };
-            p.accept
-                .iter()
-                .filter_map(|v| entry.postings.get(v))
-                .map(Vec::len)
-                .sum()
+            match &p.accept {
+                ValueSet::Only(only) => only
+                    .iter()
+                    .filter_map(|v| entry.postings.get(v))
+                    .map(Vec::len)
+                    .sum(),
+                ValueSet::AllBut(but) => {
+                    let skipped: usize = but
+                        .iter()
+                        .filter_map(|v| entry.postings.get(v))
+                        .map(Vec::len)
+                        .sum();
+                    entry.series.saturating_sub(skipped)
+                }
+            }
         };
         let Some((start, _)) = preds
             .iter()
@@ -415,11 +459,17 @@ impl Inner {
         let Some(entry) = first.tag.and_then(|t| self.tags.get(t as usize)) else {
             return Ok(Vec::new());
         };
+        let lists: Vec<&Vec<u32>> = match &first.accept {
+            ValueSet::Only(only) => only.iter().filter_map(|v| entry.postings.get(v)).collect(),
+            ValueSet::AllBut(but) => entry
+                .postings
+                .iter()
+                .filter(|(v, _)| !but.contains(v))
+                .map(|(_, l)| l)
+                .collect(),
+        };
         let mut out = Vec::new();
-        for v in &first.accept {
-            let Some(list) = entry.postings.get(v) else {
-                continue;
-            };
+        for list in lists {
             for &id in list {
                 let Some(Some(series)) = self.series.get(id as usize) else {
                     continue;
@@ -612,7 +662,9 @@ impl TagIndex {
     }
 
     fn add_parsed(&self, parsed: &proto::TaggedName) -> Result<bool, TagDbError> {
-        let added = self.write().add(parsed);
+        // Logged under the write lock so the log's order is the index's order.
+        let mut inner = self.write();
+        let added = inner.add(parsed);
         if added {
             self.append_log(&parsed.normalized)?;
         }
@@ -629,7 +681,8 @@ impl TagIndex {
     /// `/tags/delSeries` for one name: forgets it (true even when it was not indexed).
     pub fn remove(&self, raw: &str) -> Result<bool, TagDbError> {
         let parsed = proto::parse_tagged(raw)?;
-        if self.write().remove(&parsed.normalized) {
+        let mut inner = self.write();
+        if inner.remove(&parsed.normalized) {
             self.append_log(&format!("{REMOVED_MARK}{}", parsed.normalized))?;
         }
         Ok(true)

@@ -77,6 +77,9 @@ impl Fetcher for WebFetcher {
         }
         let tagged = if req.path_expression.starts_with("seriesByTag(") {
             Some(crate::tags::series_by_tag(&self.tags, req.path_expression).map_err(FetchError)?)
+        } else if req.path_expression.contains(';') {
+            // A tagged name is a literal, not a glob.
+            Some(vec![proto::normalize_name(req.path_expression).into_owned()])
         } else {
             None
         };
@@ -145,16 +148,7 @@ pub struct OutSeries {
 impl OutSeries {
     fn from_series(mut s: Series) -> OutSeries {
         // graphite keeps tag insertion order, which starts with `name` for plain series
-        let mut tags: Vec<(String, String)> = Vec::with_capacity(s.tags.len());
-        if let Some(n) = s.tags.get("name") {
-            tags.push(("name".into(), n.clone()));
-        }
-        tags.extend(
-            s.tags
-                .iter()
-                .filter(|(k, _)| k.as_str() != "name")
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let tags = crate::tags::graphite_tag_order(&s.tags);
         let vpp = s.values_per_point.max(1);
         // consolidated chunks are floats unless every value of the series was an int
         let n_out = s.values.len().div_ceil(vpp);

@@ -438,3 +438,76 @@ mod tests {
         assert!(series_by_tag(&idx, "sumSeries(a)").is_err());
     }
 }
+
+/// Tags render functions add to a series (graphite appends them after the name's own tags).
+const FUNCTION_TAGS: &[&str] = &[
+    "add",
+    "aggregatedBy",
+    "areaBetween",
+    "consolidateBy",
+    "dashed",
+    "delay",
+    "derivative",
+    "drawAsInfinite",
+    "exp",
+    "exponentialMovingAverage",
+    "hitcount",
+    "holtWintersAberration",
+    "holtWintersConfidenceArea",
+    "holtWintersConfidenceLower",
+    "holtWintersConfidenceUpper",
+    "holtWintersDeviation",
+    "holtWintersForecast",
+    "integral",
+    "integralByInterval",
+    "isNonNull",
+    "linearRegressions",
+    "log",
+    "logit",
+    "nPercentile",
+    "nonNegativeDerivative",
+    "offset",
+    "perSecond",
+    "pow",
+    "referenceSeries",
+    "round",
+    "scale",
+    "scaleToSeconds",
+    "secondYAxis",
+    "sigmoid",
+    "smartSummarize",
+    "smartSummarizeFunction",
+    "stacked",
+    "stdev",
+    "summarize",
+    "summarizeFunction",
+    "timeShift",
+    "timeShiftUnit",
+    "timeSliceEnd",
+    "timeSliceStart",
+    "transformNull",
+    "xFilesFactor",
+];
+
+/// graphite's dict order for a series' tags: the tags parsed from a tagged name (in normalised
+/// order), then `name`, then the tags functions added.
+pub fn graphite_tag_order(
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut own: Vec<(&String, &String)> = tags
+        .iter()
+        .filter(|(k, _)| k.as_str() != "name" && !FUNCTION_TAGS.contains(&k.as_str()))
+        .collect();
+    own.sort_by_cached_key(|(k, v)| format!(";{k}={v}"));
+    let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
+    out.extend(own.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(n) = tags.get("name") {
+        out.push(("name".into(), n.clone()));
+    }
+    out.extend(
+        tags.iter()
+            .filter(|(k, _)| FUNCTION_TAGS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    out
+}
