@@ -44,3 +44,38 @@ impl Pipeline {
         self.aggregator.tick(now, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Settings;
+
+    #[test]
+    fn carbon_order_of_steps() {
+        let rules = ring::parse_aggregation_rules("total.<a> (10) = sum in.<a>.*").unwrap();
+        let mut p = Pipeline {
+            whitelist: RegexList::parse("^raw\\.\n^in\\.").unwrap(),
+            blacklist: RegexList::parse("secret").unwrap(),
+            rewrite: RewriteRules::parse("[pre]\n^raw\\. = in.\n[post]\n^in\\. = out.\n").unwrap(),
+            aggregator: Aggregator::new(rules, Settings::default()),
+        };
+        // Pre-rewrite feeds the aggregation, post-rewrite names the pass-through.
+        assert_eq!(
+            p.process(0, "raw.x.y", 1.0, 2.0).as_deref(),
+            Some("out.x.y")
+        );
+        assert_eq!(p.process(0, "other.z", 1.0, 2.0), None);
+        assert_eq!(p.process(0, "in.secret.y", 1.0, 2.0), None);
+        let mut out = Vec::new();
+        p.tick(10, &mut out);
+        // Aggregates skip [post], as in carbon 1.1.
+        assert_eq!(
+            out,
+            vec![Aggregate {
+                metric: "total.x".into(),
+                timestamp: 0,
+                value: 2.0
+            }]
+        );
+    }
+}

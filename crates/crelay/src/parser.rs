@@ -795,7 +795,11 @@ fn expand_glob(path: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     }
     re.push('$');
     let re = Regex::new(&re).map_err(|e| format!("bad include glob: {e}"))?;
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .filter(|e| {
@@ -807,4 +811,89 @@ fn expand_glob(path: &Path) -> std::result::Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        parse_str(text, Path::new("t.conf"), Path::new("."))
+    }
+
+    #[test]
+    fn clusters_rules_and_listeners() {
+        let cfg = parse(
+            "cluster c carbon_ch replication 2 dynamic 10.0.0.1:2004=a 10.0.0.2=b proto udp;\n\
+             cluster f forward useall 10.0.0.9 transport lz4 ssl;\n\
+             match ^a ^b validate ^[0-9]+ else log route using x.\\1 send to c f stop;\n\
+             rewrite ^(x) into y\\1;\n\
+             listen type linemode transport gzip ssl /etc/cert.pem 2003 proto tcp [::1]:2004 proto tcp;\n",
+        )
+        .unwrap();
+        let c = cfg.cluster("c").unwrap();
+        assert_eq!(
+            (c.kind, c.replication, c.dynamic),
+            (ClusterKind::CarbonCh, 2, true)
+        );
+        assert_eq!(c.servers[1].dest.port, 2003);
+        assert_eq!(c.servers[1].dest.instance.as_deref(), Some("b"));
+        assert_eq!(c.servers[1].proto, Proto::Udp);
+        let f = cfg.cluster("f").unwrap();
+        assert!(f.useall && f.servers[0].ssl && f.servers[0].compression == Compression::Lz4);
+        let Rule::Match {
+            patterns,
+            validate,
+            route_using,
+            target,
+            stop,
+        } = &cfg.rules[0]
+        else {
+            panic!()
+        };
+        assert_eq!(patterns.len(), 2);
+        assert_eq!(validate.as_ref().unwrap().action, ValidateAction::Log);
+        assert_eq!(route_using.as_deref(), Some("x.\\1"));
+        assert_eq!(target, &Some(Target::Clusters(vec![0, 1])));
+        assert!(*stop);
+        assert_eq!(cfg.listeners.len(), 2);
+        assert_eq!(cfg.listeners[1].address.as_deref(), Some("::1"));
+        assert_eq!(cfg.listeners[0].ssl_pem.as_deref(), Some("/etc/cert.pem"));
+    }
+
+    #[test]
+    fn errors_point_at_the_token() {
+        let e =
+            parse("cluster a forward 1.2.3.4;\n\nmatch ^x\n  send to\n     nosuch;\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.conf:5:6: unknown cluster 'nosuch'");
+        let e = parse("cluster a forward 1.2.3.4;\nmatch ^x send to a").unwrap_err();
+        assert!(e.to_string().contains("missing ';'"), "{e}");
+        let e = parse("match \"unterminated\n").unwrap_err();
+        assert_eq!(e.pos().map(|p| (p.line, p.col)), Some((1, 7)));
+    }
+
+    #[test]
+    fn includes_globs_and_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("inc")).unwrap();
+        std::fs::write(d.join("inc/20-b.conf"), "match ^b send to a;\n").unwrap();
+        std::fs::write(d.join("inc/10-a.conf"), "cluster a forward 1.2.3.4;\n").unwrap();
+        std::fs::write(d.join("inc/.hidden.conf"), "garbage\n").unwrap();
+        std::fs::write(
+            d.join("main.conf"),
+            "include inc/*.conf;\nmatch * send to a;\n",
+        )
+        .unwrap();
+        let cfg = parse_file_in(&d.join("main.conf"), d).unwrap();
+        assert_eq!((cfg.clusters.len(), cfg.rules.len()), (1, 2));
+        std::fs::write(d.join("loop.conf"), "include loop.conf;\n").unwrap();
+        assert!(matches!(
+            parse_file_in(&d.join("loop.conf"), d),
+            Err(Error::IncludeDepth(_))
+        ));
+        std::fs::write(d.join("none.conf"), "include nothing/*.conf;\n").unwrap();
+        let e = parse_file_in(&d.join("none.conf"), d).unwrap_err();
+        assert!(e.to_string().contains("matches no file"), "{e}");
+    }
 }
