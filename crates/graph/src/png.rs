@@ -253,7 +253,7 @@ impl ThinBatch {
             }
             let b0 = (lo as i64 / BAND).clamp(0, nbands as i64 - 1) as usize;
             let b1 = (hi as i64 / BAND).clamp(0, nbands as i64 - 1) as usize;
-            for band in &mut bands[b0..=b1] {
+            for band in bands.iter_mut().take(b1 + 1).skip(b0) {
                 band.push(i as u32);
             }
         }

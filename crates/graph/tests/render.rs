@@ -420,3 +420,34 @@ fn hostile_text_is_escaped_and_bounded() {
     )
     .is_err());
 }
+
+#[test]
+fn extreme_values_render_without_panic() {
+    let s = [
+        series("huge", |i| Some(if i % 2 == 0 { 1e300 } else { -1e300 })),
+        series("inf", |i| {
+            Some(if i % 3 == 0 { f64::INFINITY } else { f64::NAN })
+        }),
+        series("tiny", |i| Some(i as f64 * 1e-300)),
+    ];
+    for pairs in [
+        vec![],
+        vec![("areaMode", "stacked")],
+        vec![("logBase", "10")],
+        vec![("lineMode", "staircase"), ("drawNullAsZero", "true")],
+        vec![("yMin", "-1e308"), ("yMax", "1e308")],
+    ] {
+        for f in [Format::Png, Format::Svg] {
+            // an error is fine (log scale of negatives); a panic is not
+            let _ = render_line(&s, &Params::from_pairs(&pairs), f, chrono_tz::UTC);
+        }
+    }
+    let one = [query::series::Series::new(
+        "one".to_string(),
+        0,
+        60,
+        60,
+        vec![Some(1.0)],
+    )];
+    assert!(render_line(&one, &Params::default(), Format::Png, chrono_tz::UTC).is_ok());
+}
