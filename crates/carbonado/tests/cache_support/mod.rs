@@ -111,7 +111,10 @@ impl Server {
             .unwrap();
         self.child = Some(child);
         let t0 = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.line)).is_err() {
+        // Listeners are bound one after the other: wait for the first and the last.
+        while TcpStream::connect(("127.0.0.1", self.line)).is_err()
+            || TcpStream::connect(("127.0.0.1", self.http)).is_err()
+        {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("carbonado exited with {st}: {}", self.log());
             }
