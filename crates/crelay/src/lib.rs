@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod ere;
 pub mod error;
 pub mod lexer;
 pub mod parser;

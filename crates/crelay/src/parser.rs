@@ -728,7 +728,8 @@ fn pattern(t: &Token) -> Result<Pattern> {
     if t.is("*") {
         return Ok(Pattern::All);
     }
-    let regex = Regex::new(&t.text)
+    let regex = crate::ere::translate(&t.text)
+        .and_then(|rust| Regex::new(&rust).map_err(|e| e.to_string()))
         .map_err(|e| at(&t.pos, &format!("invalid expression {:?}: {e}", t.text)))?;
     Ok(Pattern::Regex {
         text: t.text.clone(),

@@ -55,6 +55,8 @@ match * send to mirror fo;
 
 const INCLUDED: &str = r#"cluster extra fnv1a_ch 10.6.0.1=x1 10.6.0.2=x2 10.6.0.3=x3;
 match ^new\. send to lb extra stop;
+match ^misc\.1\d send to lb;
+rewrite ^other\.host([0-9]+)[\.x] into other.h\1_;
 match "^misc\.[0-9]+$" send to extra;
 "#;
 
