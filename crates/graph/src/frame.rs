@@ -370,6 +370,7 @@ impl Frame {
             width: self.width as u32,
             height: self.height as u32,
             ops: self.ops,
+            meta: None,
         }
     }
 }

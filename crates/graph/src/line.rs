@@ -259,7 +259,10 @@ pub fn draw(
         pending: Vec::new(),
     };
     g.layout(tz)?;
-    Ok(g.f.finish())
+    let meta = g.metadata();
+    let mut scene = g.f.finish();
+    scene.meta = Some(meta);
+    Ok(scene)
 }
 
 impl LineGraph<'_> {
@@ -880,6 +883,36 @@ impl LineGraph<'_> {
             self.f.fill(p.clone(), color, clip);
             self.f.ops.push(Op::Exclude(p));
         }
+    }
+
+    /// The `metadata` graphite-web appends to its SVG (without the data points).
+    fn metadata(&self) -> String {
+        let a = self.f.area;
+        let series: Vec<serde_json::Value> = self
+            .data
+            .iter()
+            .filter(|s| !s.stacked)
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name, "start": s.start, "end": s.end, "step": s.step,
+                    "valuesPerPoint": s.vpp, "color": s.color.hex(),
+                })
+            })
+            .collect();
+        let mut m = serde_json::json!({
+            "x": { "start": self.start, "end": self.end },
+            "options": { "lineWidth": self.line_width },
+            "font": { "name": "Sans", "size": self.f.font_size, "bold": self.f.bold, "italic": false },
+            "area": { "xmin": a.xmin, "xmax": a.xmax, "ymin": a.ymin, "ymax": a.ymax },
+            "series": series,
+        });
+        if let (Some(y), false) = (&self.y, self.f.second_y_axis) {
+            m["y"] = serde_json::json!({
+                "top": y.axis.top, "bottom": y.axis.bottom, "step": y.axis.step,
+                "labels": y.labels, "labelValues": y.values,
+            });
+        }
+        m.to_string()
     }
 
     /// Emits the stacked areas held back by [`fill_area`](Self::fill_area). graphite clips

@@ -141,6 +141,8 @@ pub struct Scene {
     pub height: u32,
     /// The operations, in painting order.
     pub ops: Vec<Op>,
+    /// graphite's SVG `metadata` object (JSON), for scripts that read it from the SVG.
+    pub meta: Option<String>,
 }
 
 impl Scene {

@@ -236,6 +236,16 @@ pub fn encode(scene: &Scene) -> Vec<u8> {
     }
     out.push_str("<g class=\"graphite\">\n");
     out.push_str(&body);
-    out.push_str("</g>\n</svg>\n");
+    out.push_str("</g>\n");
+    if let Some(meta) = &scene.meta {
+        // graphite-web ends its SVG with this script; '<' and '>' only occur inside JSON
+        // strings, where escaping them keeps series names from closing the CDATA or script
+        let _ = write!(
+            out,
+            "<script>\n  <![CDATA[\n    metadata = {}\n  ]]>\n</script>\n",
+            meta.replace('<', "\\u003c").replace('>', "\\u003e")
+        );
+    }
+    out.push_str("</svg>\n");
     out.into_bytes()
 }

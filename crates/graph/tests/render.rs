@@ -404,7 +404,7 @@ fn staircase_and_connected_modes_draw() {
 fn hostile_text_is_escaped_and_bounded() {
     let s = [constant("<script>alert(1)</script>", 1.0)];
     let t = svg(&s, &[("title", "\"><x>")]);
-    assert!(!t.contains("<script>") && !t.contains("<x>"));
+    assert!(!t.contains("<script>alert") && !t.contains("<x>"));
     assert!(render_line(
         &s,
         &Params::from_pairs(&[("xFormat", "%Q%")]),
@@ -450,4 +450,17 @@ fn extreme_values_render_without_panic() {
         vec![Some(1.0)],
     )];
     assert!(render_line(&one, &Params::default(), Format::Png, chrono_tz::UTC).is_ok());
+}
+
+#[test]
+fn svg_carries_graphites_metadata_script() {
+    let s = [series("a.b", |i| Some(i as f64))];
+    let t = svg(&s, &[]);
+    let start = t.find("metadata = ").expect("metadata script") + "metadata = ".len();
+    let end = t[start..].find('\n').expect("line end") + start;
+    let v: serde_json::Value = serde_json::from_str(&t[start..end]).expect("json");
+    assert_eq!(v["series"][0]["name"], "a.b");
+    assert_eq!(v["series"][0]["step"], 60);
+    assert_eq!(v["y"]["labels"][0], "0 ");
+    assert!(t.trim_end().ends_with("</svg>"));
 }
