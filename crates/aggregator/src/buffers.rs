@@ -29,6 +29,9 @@ pub struct Settings {
     pub forward_all: bool,
     /// Cap on open interval buffers across all metrics; points that would open more are dropped.
     pub max_open_intervals: usize,
+    /// Cap on values held across all intervals (carbon keeps every value for percentiles);
+    /// points beyond it are dropped.
+    pub max_buffered_values: usize,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             write_back_frequency: None,
             forward_all: true,
             max_open_intervals: 1_000_000,
+            max_buffered_values: 10_000_000,
         }
     }
 }
@@ -100,6 +104,7 @@ pub struct Aggregator {
     settings: Settings,
     buffers: HashMap<String, MetricBuffer>,
     open_intervals: usize,
+    buffered_values: usize,
     stats: Stats,
 }
 
@@ -111,6 +116,7 @@ impl Aggregator {
             settings,
             buffers: HashMap::new(),
             open_intervals: 0,
+            buffered_values: 0,
             stats: Stats::default(),
         }
     }
@@ -125,6 +131,7 @@ impl Aggregator {
         self.rules = rules;
         self.buffers.clear();
         self.open_intervals = 0;
+        self.buffered_values = 0;
     }
 
     /// Counters so far.
@@ -135,6 +142,11 @@ impl Aggregator {
     /// Number of open interval buffers.
     pub fn open_intervals(&self) -> usize {
         self.open_intervals
+    }
+
+    /// Number of values held for open intervals.
+    pub fn buffered_values(&self) -> usize {
+        self.buffered_values
     }
 
     /// Earliest time a [`tick`](Self::tick) has work to do, if any buffer exists.
@@ -177,7 +189,7 @@ impl Aggregator {
         ts: f64,
         value: f64,
     ) -> bool {
-        if !ts.is_finite() {
+        if !ts.is_finite() || self.buffered_values >= self.settings.max_buffered_values {
             return false;
         }
         let interval = ((ts / frequency as f64).floor() as i64).saturating_mul(frequency);
@@ -186,6 +198,7 @@ impl Aggregator {
             if let Some(ib) = buf.intervals.iter_mut().find(|b| b.interval == interval) {
                 ib.values.push(value);
                 ib.active = true;
+                self.buffered_values += 1;
                 return true;
             }
             if at_cap {
@@ -197,6 +210,7 @@ impl Aggregator {
                 active: true,
             });
             self.open_intervals += 1;
+            self.buffered_values += 1;
             return true;
         }
         if at_cap {
@@ -211,7 +225,7 @@ impl Aggregator {
             method,
             started: now,
             every,
-            next_due: now + every,
+            next_due: now.saturating_add(every),
             intervals: vec![IntervalBuffer {
                 interval,
                 values: vec![value],
@@ -220,6 +234,7 @@ impl Aggregator {
         };
         self.buffers.insert(output, buf);
         self.open_intervals += 1;
+        self.buffered_values += 1;
         true
     }
 
@@ -231,11 +246,19 @@ impl Aggregator {
             if buf.next_due > now {
                 continue;
             }
-            let periods = (now - buf.started) / buf.every + 1;
-            buf.next_due = buf.started + periods * buf.every;
+            let periods = now.saturating_sub(buf.started) / buf.every + 1;
+            buf.next_due = buf
+                .started
+                .saturating_add(periods.saturating_mul(buf.every));
             let current = now - now.rem_euclid(buf.frequency);
-            let threshold = current - max_intervals * buf.frequency;
+            let threshold = current.saturating_sub(max_intervals * buf.frequency);
             let before = buf.intervals.len();
+            let expired_values: usize = buf
+                .intervals
+                .iter()
+                .filter(|b| b.interval < threshold)
+                .map(|b| b.values.len())
+                .sum();
             for ib in buf.intervals.iter_mut().filter(|b| b.active) {
                 if let Some(value) = buf.method.apply(&ib.values) {
                     out.push(Aggregate {
@@ -249,6 +272,7 @@ impl Aggregator {
             }
             buf.intervals.retain(|b| b.interval >= threshold);
             self.open_intervals -= before - buf.intervals.len();
+            self.buffered_values -= expired_values;
             if buf.intervals.is_empty() {
                 emptied.push(metric.clone());
             }
@@ -292,6 +316,28 @@ mod tests {
         assert!(!a.input(0, "i.a", 20.0, 1.0).dropped);
         assert_eq!(a.stats().dropped, 1);
         assert_eq!(a.open_intervals(), 2);
+    }
+
+    #[test]
+    fn value_cap_drops_and_frees_on_expiry() {
+        let s = Settings {
+            max_buffered_values: 3,
+            max_aggregation_intervals: 0,
+            ..Settings::default()
+        };
+        let mut a = agg("o (10) = p90 i.*", s);
+        for _ in 0..3 {
+            assert!(!a.input(0, "i.a", 1.0, 1.0).dropped);
+        }
+        assert!(a.input(0, "i.a", 1.0, 1.0).dropped);
+        assert_eq!(a.buffered_values(), 3);
+        let mut out = Vec::new();
+        a.tick(10, &mut out);
+        assert_eq!(
+            (out.len(), a.buffered_values(), a.open_intervals()),
+            (1, 0, 0)
+        );
+        assert!(!a.input(11, "i.a", 11.0, 1.0).dropped);
     }
 
     #[test]
