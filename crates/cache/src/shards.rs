@@ -200,10 +200,12 @@ impl Cache {
         let bytes: u64 = keyed.iter().map(|(_, p)| point_cost(&p.metric)).sum();
         self.points.fetch_add(count, Relaxed);
         self.bytes.fetch_add(bytes, Relaxed);
-        let mut new_metrics = 0;
         let mut it = keyed.into_iter().peekable();
         while let Some(&(shard, _)) = it.peek() {
             let mut m = lock(&self.shards[shard]);
+            // Counted while the shard lock is held, so a concurrent finish_write that removes
+            // this metric can never decrement the counter before it was incremented.
+            let mut new_metrics = 0;
             while let Some((_, p)) = it.next_if(|(s, _)| *s == shard) {
                 let pt = Pt {
                     ts: p.timestamp,
@@ -224,8 +226,8 @@ impl Cache {
                     }
                 }
             }
+            self.metrics.fetch_add(new_metrics, Relaxed);
         }
-        self.metrics.fetch_add(new_metrics, Relaxed);
     }
 
     /// Admits (waiting for room), logs and caches a batch of any size.
@@ -358,7 +360,9 @@ impl Cache {
             return Some(n);
         }
         *stalled = !self.cycle_progress.swap(false, Relaxed);
-        let mut snap = Vec::with_capacity(self.metrics.load(Relaxed) as usize);
+        // The counter is a hint: cap the pre-allocation so a stale value cannot abort.
+        let hint = self.metrics.load(Relaxed).min(1 << 24) as usize;
+        let mut snap = Vec::with_capacity(hint);
         let need_ts = self.limits.strategy == WriteStrategy::Sorted;
         for s in self.shards.iter() {
             let m = lock(s);

@@ -26,6 +26,17 @@ pub type Rules = dyn Fn(&str) -> NewFile + Send + Sync;
 /// Maps a cache key to its file below the data directory; `None` if it cannot be stored safely.
 pub type PathOf = dyn Fn(&str) -> Option<PathBuf> + Send + Sync;
 
+/// A hidden name next to `path` for building a file before it becomes visible.
+fn temp_sibling(path: &Path) -> PathBuf {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
 /// Called with a metric name after its file was created.
 pub type OnCreate = dyn Fn(&str) + Send + Sync;
 
@@ -124,18 +135,22 @@ impl Backend for WhisperBackend {
         }
         let rules = self.rules.read().unwrap_or_else(|p| p.into_inner()).clone();
         let f = rules(metric);
-        match whisper::create(
-            &path,
-            &f.archives,
-            f.xff,
-            f.method,
-            CreateOptions::default(),
-        ) {
-            Ok(_) => {}
+        if path.is_file() {
             // Another writer (or a previous run) created it meanwhile: fine.
-            Err(_) if path.is_file() => return Ok(()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            return Ok(());
         }
+        // Build the file under a hidden temporary name and link it into place, so a crash
+        // mid-create never leaves a truncated .wsp that would make every later update fail.
+        let tmp = temp_sibling(&path);
+        let made = whisper::create(&tmp, &f.archives, f.xff, f.method, CreateOptions::default())
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|_| match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(format!("{}: {e}", path.display())),
+            });
+        let _ = std::fs::remove_file(&tmp);
+        made?;
         if let Some(cb) = &self.on_create {
             cb(metric);
         }
