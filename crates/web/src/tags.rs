@@ -71,11 +71,12 @@ fn finish(answer: Answer, params: &Params) -> Response {
     }
 }
 
-/// graphite-web answers ValueErrors (bad tagspecs, regexes, limits) with 400, the rest with 500.
+/// graphite-web answers ValueErrors (bad tagspecs, limits) with 400 and everything else (bad
+/// series names raise a bare Exception, bad regexes `re.error`) with 500.
 fn db_error(e: TagDbError) -> Answer {
     let status = match e {
-        TagDbError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
+        TagDbError::InvalidTagspec(_) | TagDbError::AllMatchEmpty => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Answer::Error(status, e.to_string())
 }
@@ -84,10 +85,11 @@ fn bad(message: &str) -> Answer {
     Answer::Error(StatusCode::BAD_REQUEST, message.to_string())
 }
 
-/// Python's `int(limit)`.
-fn limit_param(params: &Params) -> Result<Option<i64>, Answer> {
+/// Python's `int(limit)`; `/tags` and `/tags/<tag>` only convert a non-empty limit.
+fn limit_param(params: &Params, empty_is_none: bool) -> Result<Option<i64>, Answer> {
     match params.get("limit") {
         None => Ok(None),
+        Some("") if empty_is_none => Ok(None),
         Some(v) => v
             .trim()
             .parse::<i64>()
@@ -309,7 +311,7 @@ async fn tag_list(
         return finish(Answer::Status(StatusCode::METHOD_NOT_ALLOWED), &params);
     }
     run(app, params, |tags, p| {
-        let limit = match limit_param(p) {
+        let limit = match limit_param(p, true) {
             Ok(l) => l,
             Err(a) => return a,
         };
@@ -346,7 +348,7 @@ async fn tag_details(
         return finish(Answer::Status(StatusCode::METHOD_NOT_ALLOWED), &params);
     }
     run(app, params, move |tags, p| {
-        let limit = match limit_param(p) {
+        let limit = match limit_param(p, true) {
             Ok(l) => l,
             Err(a) => return a,
         };
@@ -370,7 +372,7 @@ async fn auto_complete_tags(
         return finish(a, &params);
     }
     run(app, params, |tags, p| {
-        let limit = match limit_param(p) {
+        let limit = match limit_param(p, false) {
             Ok(l) => l,
             Err(a) => return a,
         };
@@ -401,7 +403,7 @@ async fn auto_complete_values(
         let Some(tag) = p.get("tag").filter(|t| !t.is_empty()) else {
             return bad("no tag specified");
         };
-        let limit = match limit_param(p) {
+        let limit = match limit_param(p, false) {
             Ok(l) => l,
             Err(a) => return a,
         };
