@@ -298,4 +298,28 @@ impl Config {
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|c| c.name == name)
     }
+
+    /// The listeners to open: the configured ones, or c-relay's defaults without any
+    /// (`port` on TCP and UDP on all interfaces plus the unix socket `/tmp/.s.carbon-c-relay.<port>`).
+    pub fn effective_listeners(&self, port: u16) -> Vec<Listener> {
+        if !self.listeners.is_empty() {
+            return self.listeners.clone();
+        }
+        let plain = |address: Option<String>, port, proto| Listener {
+            address,
+            port,
+            proto,
+            compression: Compression::Plain,
+            ssl_pem: None,
+        };
+        vec![
+            plain(None, port, Proto::Tcp),
+            plain(None, port, Proto::Udp),
+            plain(
+                Some(format!("/tmp/.s.carbon-c-relay.{port}")),
+                0,
+                Proto::Unix,
+            ),
+        ]
+    }
 }

@@ -275,7 +275,7 @@ impl<'a> Parser<'a> {
                 } else if self.peek_is("transport") {
                     self.next()?;
                     let v = self.word("a transport")?;
-                    s.compression = compression(v)?;
+                    s.compression = compression_of(v)?;
                     if self.peek_is("ssl") {
                         self.next()?;
                         s.ssl = true;
@@ -683,10 +683,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn compression(t: &Token) -> Result<Compression> {
-    compression_of(t)
-}
-
 fn compression_of(t: &Token) -> Result<Compression> {
     Ok(match t.text.as_str() {
         "plain" => Compression::Plain,
@@ -860,6 +856,20 @@ mod tests {
         assert_eq!(cfg.listeners.len(), 2);
         assert_eq!(cfg.listeners[1].address.as_deref(), Some("::1"));
         assert_eq!(cfg.listeners[0].ssl_pem.as_deref(), Some("/etc/cert.pem"));
+    }
+
+    #[test]
+    fn default_listeners_only_without_listen() {
+        let cfg = parse("cluster a forward 1.2.3.4;\n").unwrap();
+        let l = cfg.effective_listeners(2003);
+        assert_eq!(
+            l.iter().map(|l| l.proto).collect::<Vec<_>>(),
+            [Proto::Tcp, Proto::Udp, Proto::Unix]
+        );
+        assert_eq!(l[2].address.as_deref(), Some("/tmp/.s.carbon-c-relay.2003"));
+        let cfg = parse("listen type linemode 2004 proto udp;\n").unwrap();
+        assert_eq!(cfg.effective_listeners(2003).len(), 1);
+        assert_eq!(cfg.listeners[0].port, 2004);
     }
 
     #[test]
