@@ -99,6 +99,14 @@ pub fn json<S: SeriesOut>(
     jsonp: Option<&str>,
 ) -> Encoded {
     let mut w = PyJson::new(pretty, true);
+    // about 22 bytes per `[v, ts], ` datapoint
+    w.reserve(
+        series
+            .iter()
+            .map(|s| points_in(s) * 24 + 128)
+            .sum::<usize>()
+            .min(1 << 30),
+    );
     w.begin_array();
     for s in series {
         let count = points_in(s);

@@ -12,6 +12,24 @@ pub fn write_float_repr(out: &mut String, x: f64) {
         out.push_str(if x > 0.0 { "inf" } else { "-inf" });
         return;
     }
+    // Integral values and values with one decimal digit (most metrics) are written directly.
+    if a < 1e15 {
+        if x == x.trunc() {
+            write_int(out, x as i64, x.is_sign_negative());
+            out.push_str(".0");
+            return;
+        }
+        let tenths = (x * 10.0).round();
+        if tenths / 10.0 == x {
+            // m/10 is correctly rounded, as parsing "m.d" is: this text round-trips and nothing
+            // shorter can (no integer equals a non-integral x)
+            let m = tenths as i64;
+            write_int(out, m / 10, x < 0.0);
+            out.push('.');
+            out.push(char::from(b'0' + (m % 10).unsigned_abs() as u8));
+            return;
+        }
+    }
     // Where Python prints fixed notation, Rust's Display prints the same shortest digits without
     // an exponent; only an integral value lacks Python's ".0". This path avoids an allocation.
     let a = x.abs();
@@ -69,6 +87,26 @@ pub fn write_float_repr(out: &mut String, x: f64) {
     }
 }
 
+/// Appends the decimal digits of `i` (with a `-` when `negative`, so `-0.5` keeps its sign).
+pub fn write_int(out: &mut String, i: i64, negative: bool) {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push('-');
+    }
+    // only ASCII digits were written
+    out.push_str(std::str::from_utf8(&buf[pos..]).unwrap_or("0"));
+}
+
 /// Python's `repr(float)` as a new string.
 pub fn float_repr(x: f64) -> String {
     let mut s = String::new();
@@ -102,6 +140,13 @@ mod tests {
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (1.0 / 3.0, "0.3333333333333333"),
+            (-0.5, "-0.5"),
+            (-62.5, "-62.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e14 + 0.5, "100000000000000.5"),
+            (999999999999999.9, "999999999999999.9"),
+            (-7.0, "-7.0"),
+            (4.35, "4.35"),
         ];
         for (x, want) in cases {
             assert_eq!(float_repr(x), want, "repr of {x:?}");

@@ -120,7 +120,12 @@ impl PyJson {
     /// Writes an integer value.
     pub fn int(&mut self, i: i64) {
         self.before_item();
-        let _ = write!(self.buf, "{i}");
+        crate::pyfmt::write_int(&mut self.buf, i, i < 0);
+    }
+
+    /// Reserves room for `n` more bytes (large answers grow once instead of doubling).
+    pub fn reserve(&mut self, n: usize) {
+        self.buf.reserve(n);
     }
 
     /// Writes a float as `json.dumps` does (`NaN`, `Infinity`, `-Infinity` for non-finite values).
