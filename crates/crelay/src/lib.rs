@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cleanse;
 pub mod config;
 pub mod ere;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod parser;
 pub mod replace;
 pub mod router;
 
+pub use cleanse::cleanse;
 pub use config::{Cluster, ClusterKind, Config, Rule};
 pub use error::{Error, Pos, Result};
 pub use parser::{parse_file, parse_file_in, parse_str};
