@@ -278,6 +278,44 @@ fn render(router: &Router, r: &crelay::Routing) -> Vec<String> {
     ev
 }
 
+/// Replication 3 on every hash kind, hosts without ports or instances, `route using` on hash
+/// clusters, `validate ... else log` with destinations, an aggregate without `stop`, and
+/// metrics no rule matches.
+const SECOND_CONF: &str = r#"
+cluster ch3 carbon_ch replication 3 10.7.0.1 10.7.0.2:2004 10.7.0.3 10.7.0.4:2010;
+cluster f3 fnv1a_ch replication 3 10.8.0.1:2003 10.8.0.2:2003 10.8.0.3:2003 10.8.0.4:2003 10.8.0.5:2003;
+cluster jn jump_fnv1a_ch replication 3 10.9.0.1 10.9.0.2 10.9.0.3 10.9.0.4 10.9.0.5;
+cluster many any_of 10.10.0.1 10.10.0.2 10.10.0.3 10.10.0.4 10.10.0.5 10.10.0.6 10.10.0.7;
+match ^SENTINEL send to blackhole stop;
+match ^servers\. validate ^[0-9]+\ [0-9]+$ else log send to ch3;
+match ^(servers|apps)\.([^.]+)\. route using \2 send to f3 jn;
+rewrite ^apps\.(web|api) into APPS.\^1;
+match ^APPS send to many stop;
+aggregate ^stats\.([^.]+)\.requests$ every 10 seconds expire after 30 seconds
+    compute sum write to agg.\1 compute max write to agg.max send to many;
+match ^stats send to ch3;
+"#;
+
+#[test]
+fn second_config_routes_like_carbon_c_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("relay.conf");
+    std::fs::write(&conf, SECOND_CONF).unwrap();
+    let input = metrics(8, 800);
+    let router = Router::new(parse_file_in(&conf, dir.path()).unwrap());
+    let theirs = theirs(&conf, &input);
+    let ours = ours(&router, &input);
+    assert_eq!(theirs.len(), input.len(), "one sentinel per metric expected");
+    let mut kinds = std::collections::BTreeSet::new();
+    for ((m, t), o) in input.iter().zip(&theirs).zip(&ours) {
+        assert_eq!(o, t, "metric {m:?}");
+        kinds.extend(t.iter().map(|e| e.split(' ').next().unwrap().to_owned()));
+    }
+    for k in ["send", "rewrite", "aggr", "invalid", "stop", "nothing"] {
+        assert!(kinds.contains(k), "no {k} event in the generated set");
+    }
+}
+
 #[test]
 fn routes_like_carbon_c_relay() {
     let dir = tempfile::tempdir().unwrap();
