@@ -13,7 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aggregator::{Aggregator, Settings};
+use aggregator::{Aggregator, Pipeline, RegexList, RewriteRules, Settings};
+
+/// `[pre]` renames before aggregation; `[post]` would rename aggregates too if carbon applied it
+/// to them (it does not: generated metrics only go through the relay step).
+const REWRITE: &str = "[pre]\n^dev\\. = stage.\n[post]\n^(prod|stage)\\.apps\\. = \\1.A.\n";
 
 const RULES: &str = "\
 <env>.apps.<app>.all.requests (5) = sum <env>.apps.<app>.*.requests
@@ -70,6 +74,7 @@ fn carbon_aggregator_daemon_agrees_on_final_aggregates() {
     )
     .unwrap();
     std::fs::write(dir.path().join("aggregation-rules.conf"), RULES).unwrap();
+    std::fs::write(dir.path().join("rewrite-rules.conf"), REWRITE).unwrap();
     std::fs::write(
         dir.path().join("storage-schemas.conf"),
         "[all]\npattern = .*\nretentions = 60:1d\n",
@@ -124,14 +129,19 @@ fn carbon_aggregator_daemon_agrees_on_final_aggregates() {
     conn.write_all(text.as_bytes()).unwrap();
     drop(conn);
 
-    let mut ours = Aggregator::new(
-        ring::parse_aggregation_rules(RULES).unwrap(),
-        Settings::default(),
-    );
+    let mut ours = Pipeline {
+        whitelist: RegexList::default(),
+        blacklist: RegexList::default(),
+        rewrite: RewriteRules::parse(REWRITE).unwrap(),
+        aggregator: Aggregator::new(
+            ring::parse_aggregation_rules(RULES).unwrap(),
+            Settings::default(),
+        ),
+    };
     let mut forwarded = BTreeSet::new();
     for (m, ts, v) in &points {
-        if ours.input(now, m, *ts as f64, *v).forward {
-            forwarded.insert(format!("{m} {ts}"));
+        if let Some(name) = ours.process(now, m, *ts as f64, *v) {
+            forwarded.insert(format!("{name} {ts}"));
         }
     }
     let mut out = Vec::new();
