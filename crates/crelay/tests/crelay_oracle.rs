@@ -305,7 +305,11 @@ fn second_config_routes_like_carbon_c_relay() {
     let router = Router::new(parse_file_in(&conf, dir.path()).unwrap());
     let theirs = theirs(&conf, &input);
     let ours = ours(&router, &input);
-    assert_eq!(theirs.len(), input.len(), "one sentinel per metric expected");
+    assert_eq!(
+        theirs.len(),
+        input.len(),
+        "one sentinel per metric expected"
+    );
     let mut kinds = std::collections::BTreeSet::new();
     for ((m, t), o) in input.iter().zip(&theirs).zip(&ours) {
         assert_eq!(o, t, "metric {m:?}");
