@@ -24,6 +24,7 @@ pub mod cleanse;
 pub mod config;
 pub mod ere;
 pub mod error;
+pub mod glob;
 pub mod lexer;
 pub mod parser;
 pub mod replace;

@@ -73,7 +73,7 @@ fn parse_into(cfg: &mut Config, text: &str, file: &Path, base: &Path, depth: usi
                 } else {
                     base.join(&pat.text)
                 };
-                let files = expand_glob(&full).map_err(|m| at(&pat.pos, &m))?;
+                let files = crate::glob::expand(&full).map_err(|m| at(&pat.pos, &m))?;
                 if files.is_empty() {
                     return Err(at(
                         &pat.pos,
@@ -772,42 +772,6 @@ fn check_shared(cfg: &Config, c: &Cluster, s: &Server, pos: &Pos) -> Result<()> 
         ));
     }
     Ok(())
-}
-
-/// Expands `*`, `?` and `[...]` in the last path component; a plain path is returned as is.
-fn expand_glob(path: &Path) -> std::result::Result<Vec<PathBuf>, String> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if !name.contains(['*', '?', '[']) {
-        return Ok(vec![path.to_owned()]);
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut re = String::from("^");
-    for ch in name.chars() {
-        match ch {
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            '[' | ']' => re.push(ch),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push('$');
-    let re = Regex::new(&re).map_err(|e| format!("bad include glob: {e}"))?;
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| re.is_match(n) && !n.starts_with('.'))
-        })
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]
