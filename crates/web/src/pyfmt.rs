@@ -13,6 +13,7 @@ pub fn write_float_repr(out: &mut String, x: f64) {
         return;
     }
     // Integral values and values with one decimal digit (most metrics) are written directly.
+    let a = x.abs();
     if a < 1e15 {
         if x == x.trunc() {
             write_int(out, x as i64, x.is_sign_negative());
@@ -32,7 +33,6 @@ pub fn write_float_repr(out: &mut String, x: f64) {
     }
     // Where Python prints fixed notation, Rust's Display prints the same shortest digits without
     // an exponent; only an integral value lacks Python's ".0". This path avoids an allocation.
-    let a = x.abs();
     if a == 0.0 || (1e-4..1e16).contains(&a) {
         let at = out.len();
         let _ = write!(out, "{x}");
