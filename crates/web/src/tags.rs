@@ -419,28 +419,6 @@ async fn auto_complete_values(
     .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn series_by_tag_reads_the_call() {
-        let idx = TagIndex::new();
-        idx.tag_series("a;x=1").unwrap();
-        idx.tag_series("b;x=2").unwrap();
-        assert_eq!(
-            series_by_tag(&idx, "seriesByTag('x=~[12]')").unwrap(),
-            ["a;x=1", "b;x=2"]
-        );
-        assert_eq!(
-            series_by_tag(&idx, "seriesByTag(\"name=b\")").unwrap(),
-            ["b;x=2"]
-        );
-        assert!(series_by_tag(&idx, "seriesByTag('x=')").is_err());
-        assert!(series_by_tag(&idx, "sumSeries(a)").is_err());
-    }
-}
-
 /// Tags render functions add to a series (graphite appends them after the name's own tags).
 const FUNCTION_TAGS: &[&str] = &[
     "add",
@@ -512,4 +490,26 @@ pub fn graphite_tag_order(
             .map(|(k, v)| (k.clone(), v.clone())),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_by_tag_reads_the_call() {
+        let idx = TagIndex::new();
+        idx.tag_series("a;x=1").unwrap();
+        idx.tag_series("b;x=2").unwrap();
+        assert_eq!(
+            series_by_tag(&idx, "seriesByTag('x=~[12]')").unwrap(),
+            ["a;x=1", "b;x=2"]
+        );
+        assert_eq!(
+            series_by_tag(&idx, "seriesByTag(\"name=b\")").unwrap(),
+            ["b;x=2"]
+        );
+        assert!(series_by_tag(&idx, "seriesByTag('x=')").is_err());
+        assert!(series_by_tag(&idx, "sumSeries(a)").is_err());
+    }
 }
