@@ -540,11 +540,13 @@ impl TagIndex {
             source,
         };
         let mut order: Vec<String> = Vec::new();
+        let mut lines = 0usize;
         let mut present: HashMap<String, usize> = HashMap::new();
         match File::open(&path) {
             Ok(f) => {
                 for line in BufReader::new(f).split(b'\n') {
                     let line = line.map_err(io)?;
+                    lines += 1;
                     // A torn last line or foreign bytes are skipped, not fatal.
                     let Ok(text) = String::from_utf8(line) else {
                         continue;
@@ -590,18 +592,22 @@ impl TagIndex {
                 }
             }
             stats.series = inner.live;
-            // Compact: one line per live series, written aside and renamed over the old log.
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }
-            let tmp = path.with_extension("tmp");
-            let mut buf = Vec::new();
-            for s in inner.series.iter().flatten() {
-                buf.extend_from_slice(s.name.as_bytes());
-                buf.push(b'\n');
+            // Compact (one line per live series, written aside and renamed over the old log)
+            // only when lines would be dropped or added: another process sharing the data
+            // directory may hold the old log open for appending.
+            if lines != inner.live {
+                let tmp = path.with_extension("tmp");
+                let mut buf = Vec::new();
+                for s in inner.series.iter().flatten() {
+                    buf.extend_from_slice(s.name.as_bytes());
+                    buf.push(b'\n');
+                }
+                std::fs::write(&tmp, &buf).map_err(io)?;
+                std::fs::rename(&tmp, &path).map_err(io)?;
             }
-            std::fs::write(&tmp, &buf).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
         }
         let file = OpenOptions::new()
             .append(true)
@@ -1042,5 +1048,14 @@ mod tests {
         assert_eq!(stats.from_files, 1);
         assert_eq!(find(&idx, &["x=~."]), ["a.b;x=1"]);
         assert_eq!(find(&idx, &["z=4"]), ["d.e;z=4"]);
+        // The log was compacted to the live series; a clean log is left in place on reopen.
+        let log = std::fs::read_to_string(log_path(dir.path())).unwrap();
+        assert_eq!(log.lines().count(), 2);
+        drop(idx);
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata(log_path(dir.path())).unwrap().ino();
+        let (idx, _) = TagIndex::open(dir.path()).unwrap();
+        assert_eq!(std::fs::metadata(log_path(dir.path())).unwrap().ino(), ino);
+        assert_eq!(idx.len(), 2);
     }
 }
