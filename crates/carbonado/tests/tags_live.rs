@@ -47,6 +47,14 @@ fn created_series_are_indexed_and_survive_a_restart() {
     );
     let cfg = config(dir.path(), &line, &http);
     let server = start(dir.path(), &cfg, &http);
+    // A web-only node over the same tree follows the cache's name log.
+    let follower_dir = tempfile::tempdir().expect("tmp");
+    let follower_http = format!("127.0.0.1:{}", free_port());
+    let follower = start(
+        follower_dir.path(),
+        &web_only_config(&dir.path().join("data"), &follower_http, 0, ""),
+        &follower_http,
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -69,6 +77,12 @@ fn created_series_are_indexed_and_survive_a_restart() {
         "name=live.disk",
         r#"["live.disk;dc=x;server=b", "live.disk;dc=y;server=a"]"#,
     );
+    wait_for(
+        &follower_http,
+        "dc=x",
+        r#"["live.cpu;dc=x", "live.disk;dc=x;server=b"]"#,
+    );
+    drop(follower);
     // Untagged series stay out of the tag index (SKIP_TAGS_FOR_NONTAGGED).
     assert_eq!(find(&http, "name=plain.metric"), "[]");
     let r = get(

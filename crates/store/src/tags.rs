@@ -509,8 +509,22 @@ fn smallest(mut items: Vec<String>, limit: i64) -> Vec<String> {
 #[derive(Default)]
 pub struct TagIndex {
     inner: RwLock<Inner>,
-    log: Mutex<Option<(PathBuf, File)>>,
+    log: Mutex<Option<NameLog>>,
 }
+
+/// The open name log: appended to on every change, and followed for lines other processes
+/// sharing the data directory append.
+struct NameLog {
+    path: PathBuf,
+    file: File,
+    /// Inode of `file`, to notice a compaction (rename) by another process.
+    ino: u64,
+    /// Bytes of the log already applied to the index.
+    applied: u64,
+}
+
+/// Longest log tail one refresh reads (a fresh process starts at the end of the log).
+const MAX_REFRESH_BYTES: u64 = 256 << 20;
 
 impl std::fmt::Debug for TagIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -614,7 +628,13 @@ impl TagIndex {
             .create(true)
             .open(&path)
             .map_err(io)?;
-        *index.log.lock().unwrap_or_else(|p| p.into_inner()) = Some((path, file));
+        let meta = file.metadata().map_err(io)?;
+        *index.log.lock().unwrap_or_else(|p| p.into_inner()) = Some(NameLog {
+            path,
+            ino: std::os::unix::fs::MetadataExt::ino(&meta),
+            applied: meta.len(),
+            file,
+        });
         Ok((index, stats))
     }
 
@@ -638,16 +658,83 @@ impl TagIndex {
 
     fn append_log(&self, line: &str) -> Result<(), TagDbError> {
         let mut guard = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((path, file)) = guard.as_mut() {
+        if let Some(log) = guard.as_mut() {
             let mut buf = Vec::with_capacity(line.len() + 1);
             buf.extend_from_slice(line.as_bytes());
             buf.push(b'\n');
-            file.write_all(&buf).map_err(|source| TagDbError::Io {
-                path: path.clone(),
+            log.file.write_all(&buf).map_err(|source| TagDbError::Io {
+                path: log.path.clone(),
                 source,
             })?;
+            // Our own line needs no replay unless another process appended meanwhile.
+            let len = buf.len() as u64;
+            if log
+                .file
+                .metadata()
+                .is_ok_and(|m| m.len() == log.applied + len)
+            {
+                log.applied += len;
+            }
         }
         Ok(())
+    }
+
+    /// Applies what other processes sharing the data directory appended to the name log since
+    /// the last call (a web-only node next to a cache process); cheap when nothing changed.
+    pub fn refresh(&self) -> Result<usize, TagDbError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut inner = self.write();
+        let mut guard = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(log) = guard.as_mut() else {
+            return Ok(0);
+        };
+        let io = |path: &Path, source| TagDbError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = match std::fs::metadata(&log.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(&log.path, e)),
+        };
+        let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+        if ino != log.ino {
+            // Compacted by another process: append to the new file and replay it whole
+            // (adding what is already known is a no-op).
+            log.file = OpenOptions::new()
+                .append(true)
+                .open(&log.path)
+                .map_err(|e| io(&log.path, e))?;
+            log.ino = ino;
+            log.applied = 0;
+        }
+        if meta.len() <= log.applied {
+            return Ok(0);
+        }
+        let mut f = File::open(&log.path).map_err(|e| io(&log.path, e))?;
+        f.seek(SeekFrom::Start(log.applied))
+            .map_err(|e| io(&log.path, e))?;
+        let mut buf = Vec::new();
+        f.take(MAX_REFRESH_BYTES)
+            .read_to_end(&mut buf)
+            .map_err(|e| io(&log.path, e))?;
+        // Only whole lines: a line being written is picked up next time.
+        let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+            return Ok(0);
+        };
+        let mut changed = 0;
+        for line in buf[..end].split(|&b| b == b'\n') {
+            let Ok(text) = std::str::from_utf8(line) else {
+                continue;
+            };
+            if let Some(gone) = text.strip_prefix(REMOVED_MARK) {
+                changed += usize::from(inner.remove(gone));
+            } else if let Ok(parsed) = proto::parse_tagged(text) {
+                changed += usize::from(inner.add(&parsed));
+            }
+        }
+        log.applied += end as u64 + 1;
+        Ok(changed)
     }
 
     /// Indexes a series the moment it is created. Untagged names are skipped (carbon's
@@ -1057,5 +1144,31 @@ mod tests {
         let (idx, _) = TagIndex::open(dir.path()).unwrap();
         assert_eq!(std::fs::metadata(log_path(dir.path())).unwrap().ino(), ino);
         assert_eq!(idx.len(), 2);
+    }
+
+    #[test]
+    fn follows_another_process_appending_to_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, _) = TagIndex::open(dir.path()).unwrap();
+        let (reader, _) = TagIndex::open(dir.path()).unwrap();
+        writer.insert("m;k=1").unwrap();
+        writer.insert("m;k=2").unwrap();
+        assert_eq!(reader.refresh().unwrap(), 2);
+        assert_eq!(find(&reader, &["name=m"]), ["m;k=1", "m;k=2"]);
+        assert_eq!(reader.refresh().unwrap(), 0);
+        writer.remove("m;k=1").unwrap();
+        assert_eq!(reader.refresh().unwrap(), 1);
+        assert_eq!(find(&reader, &["name=m"]), ["m;k=2"]);
+        // A third process compacts the log (no files exist): the reader follows the new file.
+        let (_third, stats) = TagIndex::open(dir.path()).unwrap();
+        assert_eq!(stats.missing, 1);
+        writer.insert("m;k=3").unwrap();
+        reader.refresh().unwrap();
+        _third.insert("m;k=4").unwrap();
+        reader.refresh().unwrap();
+        assert_eq!(find(&reader, &["name=m"]), ["m;k=2", "m;k=4"]);
+        // Its own lines are not replayed.
+        reader.insert("m;k=5").unwrap();
+        assert_eq!(reader.refresh().unwrap(), 0);
     }
 }

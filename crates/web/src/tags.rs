@@ -29,8 +29,16 @@ pub fn router() -> Router<Arc<App>> {
         .route("/tags/{*tag}", any(tag_details))
 }
 
+/// Picks up series another process (a cache next to this web-only node) logged meanwhile.
+fn refresh(tags: &TagIndex) {
+    if let Err(e) = tags.refresh() {
+        tracing::warn!("tag index: {e}");
+    }
+}
+
 /// Names of the series a raw `seriesByTag('a=b', ...)` call selects, sorted.
 pub fn series_by_tag(tags: &TagIndex, raw: &str) -> Result<Vec<String>, String> {
+    refresh(tags);
     let call = match query::parser::parse_target(raw) {
         Ok(query::parser::Expr::Call(c)) if c.name == "seriesByTag" => c,
         _ => return Err(format!("not a seriesByTag call: {raw}")),
@@ -167,6 +175,7 @@ where
     let tags = app.tags.clone();
     // Queries over a large index are CPU work: keep them off the async workers.
     let (answer, params) = match tokio::task::spawn_blocking(move || {
+        refresh(&tags);
         let a = f(&tags, &params);
         (a, params)
     })
