@@ -178,9 +178,13 @@ pub struct Config {
 /// Parses `"10s"`, `"500ms"`, `"2m"`, `"1h"`, `"1d"` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().with_context(|| format!("invalid duration {s:?}"))?;
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("invalid duration {s:?}"))?;
     let secs = match unit.trim() {
         "" | "s" => n,
         "ms" => n / 1000.0,
@@ -212,7 +216,8 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
         "GB" => 1_000_000_000,
         other => bail!("invalid size unit {other:?} in {s:?} (use B, KiB, MiB, GiB, KB, MB, GB)"),
     };
-    n.checked_mul(mult).with_context(|| format!("size {s:?} too large"))
+    n.checked_mul(mult)
+        .with_context(|| format!("size {s:?} too large"))
 }
 
 /// The cache section with every value parsed and checked.
@@ -246,8 +251,9 @@ pub struct CacheSettings {
 
 fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
     if !v.is_empty() {
-        v.parse::<std::net::SocketAddr>()
-            .with_context(|| format!("{key} = {v:?} is not an \"ip:port\" address (empty for off)"))?;
+        v.parse::<std::net::SocketAddr>().with_context(|| {
+            format!("{key} = {v:?} is not an \"ip:port\" address (empty for off)")
+        })?;
     }
     Ok(())
 }
@@ -265,9 +271,11 @@ impl Config {
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
-        let mut c = Config::parse(&text, &base).with_context(|| format!("in {}", path.display()))?;
+        let mut c =
+            Config::parse(&text, &base).with_context(|| format!("in {}", path.display()))?;
         c.path = Some(path.to_owned());
         Ok(c)
     }
@@ -321,7 +329,11 @@ impl Config {
         if max_cache_size < 10_000 {
             bail!("max_cache_size must be at least 10000 points (or \"inf\")");
         }
-        let strategy = c.cache_write_strategy.parse().map_err(anyhow::Error::new).context("cache_write_strategy")?;
+        let strategy = c
+            .cache_write_strategy
+            .parse()
+            .map_err(anyhow::Error::new)
+            .context("cache_write_strategy")?;
         if c.max_line_length < 64 || c.max_line_length > 1 << 20 {
             bail!("max_line_length must be between 64 and 1048576");
         }
@@ -329,7 +341,10 @@ impl Config {
             bail!("pickle_receiver_max_length must be between 1024 and 1073741824");
         }
         let writer_threads = match c.writer_threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 16),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .clamp(2, 16),
             n => n.min(256),
         };
         Ok(CacheSettings {
@@ -342,8 +357,10 @@ impl Config {
             storage_aggregation: self.resolve(&c.storage_aggregation),
             wal_sync_interval: parse_duration(&c.wal_sync_interval).context("wal_sync_interval")?,
             wal_segment_size: parse_size(&c.wal_segment_size).context("wal_segment_size")?,
-            metric_interval: parse_duration(&c.carbon_metric_interval).context("carbon_metric_interval")?,
-            shutdown_flush_timeout: parse_duration(&c.shutdown_flush_timeout).context("shutdown_flush_timeout")?,
+            metric_interval: parse_duration(&c.carbon_metric_interval)
+                .context("carbon_metric_interval")?,
+            shutdown_flush_timeout: parse_duration(&c.shutdown_flush_timeout)
+                .context("shutdown_flush_timeout")?,
             writer_threads,
         })
     }
@@ -370,12 +387,23 @@ mod tests {
         assert!(parse_duration("2 fortnights").is_err());
         assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
         assert!(parse_size("-1").is_err());
-        let c = Config::parse("[cache]\nmax_updates_per_second = 500\n", Path::new("/etc/c")).unwrap();
+        let c = Config::parse(
+            "[cache]\nmax_updates_per_second = 500\n",
+            Path::new("/etc/c"),
+        )
+        .unwrap();
         assert_eq!(c.cache.max_updates_per_second.get(), Some(500));
-        assert_eq!(c.cache_settings().unwrap().data_dir, PathBuf::from("/etc/c/./data"));
+        assert_eq!(
+            c.cache_settings().unwrap().data_dir,
+            PathBuf::from("/etc/c/./data")
+        );
         assert!(Config::parse("[cache]\nline_receiver = \"nope\"\n", Path::new(".")).is_err());
         assert!(Config::parse("[cache]\nbogus_key = 1\n", Path::new(".")).is_err());
-        assert!(Config::parse("[cache]\ncache_write_strategy = \"random\"\n", Path::new(".")).is_err());
+        assert!(Config::parse(
+            "[cache]\ncache_write_strategy = \"random\"\n",
+            Path::new(".")
+        )
+        .is_err());
     }
 }
 
@@ -385,10 +413,26 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     let s = cfg.cache_settings()?;
     let r = &s.raw;
     let mut o = String::new();
-    let on = |v: &str| if v.is_empty() { "off".to_string() } else { v.to_string() };
-    let exists = |p: &Path| if p.is_file() { "found" } else { "absent: built-in default" };
+    let on = |v: &str| {
+        if v.is_empty() {
+            "off".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let exists = |p: &Path| {
+        if p.is_file() {
+            "found"
+        } else {
+            "absent: built-in default"
+        }
+    };
     writeln!(o, "configuration OK")?;
-    writeln!(o, "[cache] {}", if r.enabled { "enabled" } else { "disabled" })?;
+    writeln!(
+        o,
+        "[cache] {}",
+        if r.enabled { "enabled" } else { "disabled" }
+    )?;
     writeln!(o, "  local_data_dir         {}", s.data_dir.display())?;
     writeln!(o, "  line_receiver          {}", on(&r.line_receiver))?;
     writeln!(o, "  pickle_receiver        {}", on(&r.pickle_receiver))?;
@@ -401,11 +445,32 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(o, "  max_creates_per_minute {}", r.max_creates_per_minute)?;
     writeln!(o, "  cache_write_strategy   {}", s.strategy.as_str())?;
     writeln!(o, "  writer_threads         {}", s.writer_threads)?;
-    writeln!(o, "  storage_schemas        {} ({})", s.storage_schemas.display(), exists(&s.storage_schemas))?;
-    writeln!(o, "  storage_aggregation    {} ({})", s.storage_aggregation.display(), exists(&s.storage_aggregation))?;
-    writeln!(o, "  wal                    {} (sync every {:?})", s.data_dir.join(".carbonado/wal").display(), s.wal_sync_interval)?;
-    writeln!(o, "  self-metrics           every {:?} as {}.agents.<host>-{}", s.metric_interval, r.carbon_metric_prefix, r.instance)?;
-    o.push_str(&crate::relay_role::describe(&crate::relay_role::settings(cfg)?));
+    writeln!(
+        o,
+        "  storage_schemas        {} ({})",
+        s.storage_schemas.display(),
+        exists(&s.storage_schemas)
+    )?;
+    writeln!(
+        o,
+        "  storage_aggregation    {} ({})",
+        s.storage_aggregation.display(),
+        exists(&s.storage_aggregation)
+    )?;
+    writeln!(
+        o,
+        "  wal                    {} (sync every {:?})",
+        s.data_dir.join(".carbonado/wal").display(),
+        s.wal_sync_interval
+    )?;
+    writeln!(
+        o,
+        "  self-metrics           every {:?} as {}.agents.<host>-{}",
+        s.metric_interval, r.carbon_metric_prefix, r.instance
+    )?;
+    o.push_str(&crate::relay_role::describe(&crate::relay_role::settings(
+        cfg,
+    )?));
     match cfg.web_settings()? {
         Some(w) => {
             writeln!(o, "[web] enabled")?;

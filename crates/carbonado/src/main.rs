@@ -2,8 +2,8 @@
 
 mod config;
 mod http;
-mod selfmetrics;
 mod relay_role;
+mod selfmetrics;
 mod serve;
 mod storage;
 mod whisper_cmd;
@@ -43,7 +43,10 @@ enum Command {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CARBONADO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> anyhow::Result<()> {

@@ -27,9 +27,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let web = cfg.web_settings()?;
     let relay = crate::relay_role::settings(cfg)?;
     if !s.raw.enabled && web.is_none() && relay.is_none() {
-        anyhow::bail!("no role enabled in this configuration ([cache], [relay] and [web] disabled)");
+        anyhow::bail!(
+            "no role enabled in this configuration ([cache], [relay] and [web] disabled)"
+        );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("carbonado").build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("carbonado")
+        .build()?;
     if let Some(r) = relay {
         // The relay runs beside the other roles and stops after them (relay_role.rs).
         return rt.block_on(crate::relay_role::serve_with(r, async move {
@@ -57,14 +62,17 @@ async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> 
         return Ok(None);
     }
     let a: SocketAddr = addr.parse().with_context(|| format!("{key} = {addr:?}"))?;
-    let l = TcpListener::bind(a).await.with_context(|| format!("cannot listen on {addr} ({key})"))?;
+    let l = TcpListener::bind(a)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({key})"))?;
     tracing::info!("{key} listening on {}", l.local_addr()?);
     Ok(Some(l))
 }
 
 async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::Result<()> {
     let raw = &s.raw;
-    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
+    std::fs::create_dir_all(&s.data_dir)
+        .with_context(|| format!("cannot create {}", s.data_dir.display()))?;
     let wal_dir = s.data_dir.join(".carbonado").join("wal");
     let wal = Arc::new(Wal::open(&wal_dir, s.wal_segment_size)?);
     let limits = CacheLimits {
@@ -76,7 +84,12 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
     let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;
     let web_role = build_web(web, &s, &cache)?;
-    let mut whisper_backend = WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), handle_pool_size());
+    let mut whisper_backend = WhisperBackend::new(
+        &s.data_dir,
+        rules,
+        Arc::new(storage::relative_path),
+        handle_pool_size(),
+    );
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists
         let index = w.index();
@@ -100,7 +113,11 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
 
     // Replay the WAL (which is also the shutdown dump) before any receiver listens.
     let t0 = Instant::now();
-    let (c2, w2, h) = (cache.clone(), wal.clone(), tokio::runtime::Handle::current());
+    let (c2, w2, h) = (
+        cache.clone(),
+        wal.clone(),
+        tokio::runtime::Handle::current(),
+    );
     let replayed = tokio::task::spawn_blocking(move || {
         w2.replay(|seg, batch| {
             let _ = h.block_on(c2.put_replayed(batch, seg));
@@ -108,7 +125,11 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     })
     .await??;
     if replayed > 0 {
-        tracing::info!(points = replayed, secs = t0.elapsed().as_secs_f64(), "WAL replayed into the cache");
+        tracing::info!(
+            points = replayed,
+            secs = t0.elapsed().as_secs_f64(),
+            "WAL replayed into the cache"
+        );
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -121,23 +142,52 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     let istats = Arc::new(IngestStats::default());
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(l) = bind_tcp("line_receiver", &raw.line_receiver).await? {
-        tasks.spawn(ingest::serve_line(l, cache.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+        tasks.spawn(ingest::serve_line(
+            l,
+            cache.clone(),
+            icfg.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     if let Some(l) = bind_tcp("pickle_receiver", &raw.pickle_receiver).await? {
-        tasks.spawn(ingest::serve_pickle(l, cache.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+        tasks.spawn(ingest::serve_pickle(
+            l,
+            cache.clone(),
+            icfg.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     if !raw.udp_receiver.is_empty() {
         let sock = UdpSocket::bind(&raw.udp_receiver)
             .await
             .with_context(|| format!("cannot listen on udp {}", raw.udp_receiver))?;
-        tasks.spawn(ingest::serve_udp(sock, cache.clone(), icfg.clone(), istats.clone(), stop_rx.clone()));
+        tasks.spawn(ingest::serve_udp(
+            sock,
+            cache.clone(),
+            icfg.clone(),
+            istats.clone(),
+            stop_rx.clone(),
+        ));
     }
     if let Some(l) = bind_tcp("cache_query", &raw.cache_query).await? {
-        tasks.spawn(cache::carbonlink::serve_carbonlink(l, cache.clone(), backend.clone(), stop_rx.clone()));
+        tasks.spawn(cache::carbonlink::serve_carbonlink(
+            l,
+            cache.clone(),
+            backend.clone(),
+            stop_rx.clone(),
+        ));
     }
     let prefix = agent_prefix(&raw.carbon_metric_prefix, &raw.instance);
     if let Some(l) = bind_tcp("http_listen", &raw.http_listen).await? {
-        tasks.spawn(crate::http::serve(l, prefix.clone(), istats.clone(), cache.clone(), stop_rx.clone()));
+        tasks.spawn(crate::http::serve(
+            l,
+            prefix.clone(),
+            istats.clone(),
+            cache.clone(),
+            stop_rx.clone(),
+        ));
     }
     // The WAL sync and self-metrics tasks run until the very end of shutdown, not with the receivers.
     let (bg_stop, bg_rx) = watch::channel(false);
@@ -178,23 +228,34 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     if flushed {
         tracing::info!("cache flushed to whisper");
     } else {
-        tracing::info!(points = cache.size(), "flush timeout: remaining points stay in the WAL for the next start");
+        tracing::info!(
+            points = cache.size(),
+            "flush timeout: remaining points stay in the WAL for the next start"
+        );
     }
     Ok(())
 }
 
 /// SIGHUP: re-read storage-schemas.conf and storage-aggregation.conf for files created from now on.
 /// A file that does not load is logged and the rules in force are kept.
-async fn reload_on_hangup(backend: Arc<WhisperBackend>, schemas: std::path::PathBuf, aggregation: std::path::PathBuf) {
+async fn reload_on_hangup(
+    backend: Arc<WhisperBackend>,
+    schemas: std::path::PathBuf,
+    aggregation: std::path::PathBuf,
+) {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
     while hup.recv().await.is_some() {
         match storage::load_rules(&schemas, &aggregation) {
             Ok(rules) => {
                 backend.set_rules(rules);
                 tracing::info!("SIGHUP: storage rules reloaded");
             }
-            Err(e) => tracing::error!("SIGHUP: storage rules not reloaded, keeping the current ones: {e:#}"),
+            Err(e) => tracing::error!(
+                "SIGHUP: storage rules not reloaded, keeping the current ones: {e:#}"
+            ),
         }
     }
 }
@@ -222,7 +283,12 @@ async fn wal_syncer(wal: Arc<Wal>, every: Duration, mut stop: watch::Receiver<bo
             _ = stop.changed() => return,
         }
         let w = wal.clone();
-        match tokio::task::spawn_blocking(move || w.sync().and_then(|_| w.rotate_if_older(WAL_SEGMENT_MAX_AGE))).await {
+        match tokio::task::spawn_blocking(move || {
+            w.sync()
+                .and_then(|_| w.rotate_if_older(WAL_SEGMENT_MAX_AGE))
+        })
+        .await
+        {
             Ok(Err(e)) => tracing::error!(error = %e, "WAL sync failed"),
             Err(e) => tracing::error!(error = %e, "WAL sync task failed"),
             Ok(Ok(())) => {}
@@ -230,7 +296,12 @@ async fn wal_syncer(wal: Arc<Wal>, every: Duration, mut stop: watch::Receiver<bo
     }
 }
 
-async fn self_metrics(mut r: Reporter, cache: Arc<Cache>, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn self_metrics(
+    mut r: Reporter,
+    cache: Arc<Cache>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
@@ -238,8 +309,15 @@ async fn self_metrics(mut r: Reporter, cache: Arc<Cache>, every: Duration, mut s
             _ = tick.tick() => {},
             _ = stop.changed() => return,
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        let batch: Vec<Point> = r.interval().into_iter().map(|(m, v)| Point::new(m, now, v)).collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let batch: Vec<Point> = r
+            .interval()
+            .into_iter()
+            .map(|(m, v)| Point::new(m, now, v))
+            .collect();
         // Stored directly into our own cache, like carbon-cache does.
         if cache.put(batch).await.is_err() {
             return;
@@ -250,14 +328,22 @@ async fn self_metrics(mut r: Reporter, cache: Arc<Cache>, every: Duration, mut s
 // ---- The web role (graphite-web's HTTP API) ----
 
 /// Builds the web role next to the cache role: it reads the same tree and asks the cache directly.
-fn build_web(web: Option<web::WebConfig>, s: &CacheSettings, cache: &Arc<Cache>) -> anyhow::Result<Option<web::WebRole>> {
+fn build_web(
+    web: Option<web::WebConfig>,
+    s: &CacheSettings,
+    cache: &Arc<Cache>,
+) -> anyhow::Result<Option<web::WebRole>> {
     let Some(w) = web else { return Ok(None) };
     let c = cache.clone();
     let hook = web::LocalCacheHook {
         carbonlink_addr: s.raw.cache_query.clone(),
         query: Arc::new(move |m: &str| c.query(m)),
     };
-    Ok(Some(web::WebRole::build(w, Some(s.data_dir.clone()), Some(hook))?))
+    Ok(Some(web::WebRole::build(
+        w,
+        Some(s.data_dir.clone()),
+        Some(hook),
+    )?))
 }
 
 /// Serves the web role until `stop` turns true.

@@ -76,9 +76,16 @@ fn tag_endpoint_errors_and_methods() {
     let r = get(&server.http, "/tags/autoComplete/values");
     assert_eq!(r.text(), r#"{"error": "no tag specified"}"#);
     // Python's own re.error text cannot be reproduced; the status can.
-    let r = get(&server.http, &format!("/tags/findSeries?expr={}", enc("k=~(")));
+    let r = get(
+        &server.http,
+        &format!("/tags/findSeries?expr={}", enc("k=~(")),
+    );
     assert_eq!(r.status, 500);
-    assert!(r.text().starts_with(r#"{"error": "invalid regex"#), "{}", r.text());
+    assert!(
+        r.text().starts_with(r#"{"error": "invalid regex"#),
+        "{}",
+        r.text()
+    );
     let r = get(&server.http, "/tags/nosuchtag");
     assert_eq!((r.status, r.text().as_str()), (200, "null"));
     let r = post_form(
