@@ -14,7 +14,7 @@ pub struct WebConfig {
     pub listen: String,
     /// Whisper tree root; defaults to the cache role's `local_data_dir`.
     pub local_data_dir: Option<PathBuf>,
-    /// Cluster peers `"host:port"` (federation is a later issue; accepted and ignored for now).
+    /// Cluster peers `"host:port"` whose web roles are asked with `local=1` (graphite-web's CLUSTER_SERVERS).
     pub cluster_servers: Vec<String>,
     /// Caches to ask for points not yet on disk, `"host:port:instance"`, in the relay's ring order.
     pub carbonlink_hosts: Vec<String>,

@@ -16,6 +16,7 @@ pub mod params;
 pub mod pickle;
 pub mod pyfmt;
 pub mod pyjson;
+pub mod remote;
 pub mod render;
 pub mod role;
 pub mod server;

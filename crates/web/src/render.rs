@@ -289,7 +289,12 @@ fn query_error(e: query::error::QueryError, targets: &[String]) -> WebError {
 }
 
 /// Renders a request; returns the encoded answer and how many seconds it may be cached.
-pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebError> {
+/// Renders with `sources` (the request's view of the fetch layer, see [`Sources::for_request`]).
+pub async fn render(
+    app: &App,
+    params: &Params,
+    sources: &Sources,
+) -> Result<(Encoded, u64), WebError> {
     let mut targets: Vec<String> = params
         .get_all("target")
         .into_iter()
@@ -376,7 +381,7 @@ pub async fn render(app: &App, params: &Params) -> Result<(Encoded, u64), WebErr
         }
     }
     let fetcher = WebFetcher {
-        sources: app.sources.clone(),
+        sources: sources.clone(),
         handle: tokio::runtime::Handle::current(),
         find_limit: app.cfg.max_find_results,
         xff,

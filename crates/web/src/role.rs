@@ -111,10 +111,12 @@ impl WebRole {
                 cfg.max_points_per_request,
             )));
         }
-        if !cfg.cluster_servers.is_empty() {
-            tracing::warn!(
-                "web: cluster_servers is not supported yet; answering from local data only"
-            );
+        let remote_timeout = parse_duration(&cfg.remote_timeout).unwrap_or(Duration::from_secs(2));
+        for peer in &cfg.cluster_servers {
+            list.push(Arc::new(crate::remote::RemoteSource::new(
+                peer,
+                remote_timeout,
+            )));
         }
         let listen = cfg.listen.clone();
         let mut app = App::new(cfg, Sources::new(list));

@@ -84,6 +84,21 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The header naming cluster peers left out of an answer.
+pub const PARTIAL_HEADER: &str = "x-carbonado-partial";
+
+/// Adds [`PARTIAL_HEADER`] when a peer failed or was skipped; true if it did.
+fn mark_partial(r: &mut Response, sources: &Sources) -> bool {
+    let peers = sources.partial();
+    if peers.is_empty() {
+        return false;
+    }
+    if let Ok(v) = HeaderValue::from_str(&peers.join(",")) {
+        r.headers_mut().insert(PARTIAL_HEADER, v);
+    }
+    true
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -172,9 +187,11 @@ async fn find(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: B
             return r;
         }
     }
-    match find_inner(&app, &params, &headers).await {
-        Ok(r) => {
-            if !use_cache || r.status() != StatusCode::OK {
+    let sources = app.sources.for_request(params.get("local") == Some("1"));
+    match find_inner(&app, &sources, &params, &headers).await {
+        Ok(mut r) => {
+            // a partial answer is never cached: the next request may reach the peer again
+            if mark_partial(&mut r, &sources) || !use_cache || r.status() != StatusCode::OK {
                 return r;
             }
             let (parts, body) = r.into_parts();
@@ -199,7 +216,12 @@ async fn find(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: B
     }
 }
 
-async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<Response, WebError> {
+async fn find_inner(
+    app: &App,
+    sources: &Sources,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<Response, WebError> {
     let format = params.get("format").unwrap_or("treejson").to_string();
     let leaves_only = int_param(params, "leavesOnly", 0)? != 0;
     let wildcards = int_param(params, "wildcards", 0)? != 0;
@@ -252,8 +274,7 @@ async fn find_inner(app: &App, params: &Params, headers: &HeaderMap) -> Result<R
                 .join(".");
         }
     }
-    let mut nodes: Vec<FoundNode> = app
-        .sources
+    let mut nodes: Vec<FoundNode> = sources
         .find(&FindQuery {
             pattern: query,
             leaves_only,
@@ -385,7 +406,8 @@ async fn index_json(
     body: Bytes,
 ) -> Response {
     let params = request_params(&uri, &headers, &body);
-    match app.sources.index().await {
+    let sources = app.sources.for_request(params.get("local") == Some("1"));
+    match sources.index().await {
         Ok(all) => json_response(&headers, &params, |w| {
             w.begin_array();
             for p in &all {
@@ -453,8 +475,13 @@ async fn render(
             return respond(StatusCode::OK, &hit.content_type, hit.body.clone());
         }
     }
-    match crate::render::render(&app, &params).await {
+    let sources = app.sources.for_request(params.get("local") == Some("1"));
+    match crate::render::render(&app, &params, &sources).await {
         Ok((enc, ttl)) => {
+            let mut r = respond(StatusCode::OK, enc.content_type, enc.body.clone());
+            if mark_partial(&mut r, &sources) {
+                return r;
+            }
             if !no_cache && ttl > 0 {
                 let cached = CachedResponse {
                     content_type: enc.content_type.to_string(),
@@ -462,7 +489,7 @@ async fn render(
                 };
                 app.cache.put(&key, cached, Duration::from_secs(ttl)).await;
             }
-            respond(StatusCode::OK, enc.content_type, enc.body)
+            r
         }
         Err(e) => e.into_response(),
     }

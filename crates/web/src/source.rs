@@ -47,18 +47,65 @@ pub trait Source: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<Answer>, WebError>>;
     /// Every leaf path this source knows (`/metrics/index.json`).
     fn index(&self) -> BoxFuture<'_, Result<Vec<String>, WebError>>;
+    /// The cluster peer behind this source (`None` for local data); a peer's failure makes the
+    /// answer partial instead of failing it.
+    fn peer(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// All sources of a node, combined as graphite-web's STORE combines finders.
 #[derive(Clone, Default)]
 pub struct Sources {
     list: Vec<Arc<dyn Source>>,
+    /// Peers that failed or were skipped while answering the current request.
+    partial: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Sources {
     /// Sources in priority order (local first).
     pub fn new(list: Vec<Arc<dyn Source>>) -> Self {
-        Sources { list }
+        Sources {
+            list,
+            partial: Default::default(),
+        }
+    }
+
+    /// The sources for one request: only local ones when the request carries `local=1` (a peer
+    /// asking, so federation never recurses), with a fresh record of failed peers.
+    pub fn for_request(&self, local_only: bool) -> Sources {
+        Sources {
+            list: self
+                .list
+                .iter()
+                .filter(|s| !local_only || s.peer().is_none())
+                .cloned()
+                .collect(),
+            partial: Default::default(),
+        }
+    }
+
+    /// Peers that failed or were skipped since [`Sources::for_request`], sorted.
+    pub fn partial(&self) -> Vec<String> {
+        self.partial
+            .lock()
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A peer's error is recorded and its answer dropped; a local error fails the request.
+    fn settle<T: Default>(&self, s: &dyn Source, r: Result<T, WebError>) -> Result<T, WebError> {
+        match (r, s.peer()) {
+            (Ok(v), _) => Ok(v),
+            (Err(e), Some(peer)) => {
+                tracing::debug!(peer, "web: cluster peer left out: {e}");
+                if let Ok(mut p) = self.partial.lock() {
+                    p.insert(peer.to_string());
+                }
+                Ok(T::default())
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Finds over every source; nodes with the same path merge (leaf if any source has a leaf).
@@ -67,7 +114,7 @@ impl Sources {
         let mut by_path: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
         for s in &self.list {
-            for n in s.find(q).await? {
+            for n in self.settle(s.as_ref(), s.find(q).await)? {
                 match by_path.get(&n.path) {
                     Some(&i) => {
                         if let Some(kept) = all.get_mut(i) {
@@ -100,7 +147,7 @@ impl Sources {
     ) -> Result<Vec<Answer>, WebError> {
         let mut answers = Vec::new();
         for s in &self.list {
-            answers.extend(s.fetch(leaves, range).await?);
+            answers.extend(self.settle(s.as_ref(), s.fetch(leaves, range).await)?);
         }
         Ok(merge_answers(answers))
     }
@@ -109,7 +156,7 @@ impl Sources {
     pub async fn index(&self) -> Result<Vec<String>, WebError> {
         let mut all = Vec::new();
         for s in &self.list {
-            all.extend(s.index().await?);
+            all.extend(self.settle(s.as_ref(), s.index().await)?);
         }
         all.sort();
         all.dedup();

@@ -1,0 +1,220 @@
+//! Cluster federation between two real nodes (cache + web each, each the other's cluster peer):
+//! names and points on one node are found and rendered from the other, copies of one series
+//! merge, and a hung (SIGSTOPped) peer leaves answers complete for local data, marked partial.
+
+mod web_support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use web_support::{enc, free_port, get};
+
+const PARTIAL: &str = "x-carbonado-partial";
+
+/// A running `carbonado serve` (cache + web), killed on drop.
+struct Node {
+    child: Child,
+    http: String,
+    line: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // a stopped process must be resumed to die promptly under some kernels' ptrace rules
+        signal(self.child.id(), "CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(st.success(), "kill -{sig} {pid}");
+}
+
+fn start(dir: &Path, http: &str, peer: &str) -> Node {
+    let line = format!("127.0.0.1:{}", free_port());
+    let query = format!("127.0.0.1:{}", free_port());
+    let cfg = format!(
+        "[cache]\nenabled = true\nlocal_data_dir = \"{}\"\nline_receiver = \"{line}\"\npickle_receiver = \"\"\n\
+         cache_query = \"{query}\"\nhttp_listen = \"\"\n\n\
+         [web]\nenabled = true\nlisten = \"{http}\"\ndefault_cache_duration = 0\nfind_cache_duration = 0\n\
+         cluster_servers = [\"{peer}\"]\nremote_timeout = \"1s\"\n",
+        dir.join("data").display()
+    );
+    let config = dir.join("carbonado.toml");
+    std::fs::write(&config, cfg).expect("write config");
+    let log = dir.join("carbonado.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_carbonado"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::from(out.try_clone().expect("log")))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("spawn carbonado");
+    let node = Node {
+        child,
+        http: http.to_string(),
+        line,
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(http).is_err() || TcpStream::connect(&node.line).is_err() {
+        assert!(Instant::now() < deadline, "node on {http} did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    node
+}
+
+fn send(node: &Node, lines: &str) {
+    let mut s = TcpStream::connect(&node.line).expect("connect line receiver");
+    s.write_all(lines.as_bytes()).expect("send lines");
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn find_paths(node: &Node, query: &str, local: bool) -> (Vec<String>, Option<String>) {
+    let local = if local { "&local=1" } else { "" };
+    let r = get(
+        &node.http,
+        &format!("/metrics/find?format=completer&query={}{local}", enc(query)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("find json");
+    let mut paths: Vec<String> = v["metrics"]
+        .as_array()
+        .expect("metrics list")
+        .iter()
+        .filter_map(|m| m["path"].as_str().map(str::to_string))
+        .collect();
+    paths.sort();
+    (paths, r.header(PARTIAL).map(str::to_string))
+}
+
+/// `(name, non-null values)` of each rendered series, and the partial header.
+fn render(node: &Node, target: &str, from: i64) -> (Vec<(String, Vec<f64>)>, Option<String>) {
+    let r = get(
+        &node.http,
+        &format!("/render?format=json&from={from}&target={}", enc(target)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("render json");
+    let series = v
+        .as_array()
+        .expect("series list")
+        .iter()
+        .map(|s| {
+            let vals = s["datapoints"]
+                .as_array()
+                .expect("datapoints")
+                .iter()
+                .filter_map(|p| p[0].as_f64())
+                .collect();
+            (s["target"].as_str().unwrap_or("").to_string(), vals)
+        })
+        .collect();
+    (series, r.header(PARTIAL).map(str::to_string))
+}
+
+/// Polls `f` until it returns `Some` (nodes create files and index names asynchronously).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_nodes_federate_and_survive_a_hung_peer() {
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let http_a = format!("127.0.0.1:{}", free_port());
+    let http_b = format!("127.0.0.1:{}", free_port());
+    let a = start(dir_a.path(), &http_a, &http_b);
+    let b = start(dir_b.path(), &http_b, &http_a);
+    let t = now() - now() % 60;
+    send(
+        &a,
+        &format!("fed.a.cpu 1 {}\nfed.both 10 {}\n", t - 120, t - 180),
+    );
+    send(
+        &b,
+        &format!("fed.b.cpu 2 {}\nfed.both 20 {}\n", t - 120, t - 60),
+    );
+
+    let all = vec!["fed.a.cpu".to_string(), "fed.b.cpu".to_string()];
+    for node in [&a, &b] {
+        let found = eventually("both nodes' names found from each node", || {
+            let (p, partial) = find_paths(node, "fed.*.cpu", false);
+            assert_eq!(partial, None, "healthy peers give full answers");
+            (p == all).then_some(p)
+        });
+        assert_eq!(found, all);
+        let series = eventually("both nodes' points rendered from each node", || {
+            let (s, _) = render(node, "fed.*.cpu", t - 600);
+            (s.iter().all(|(_, v)| !v.is_empty()) && s.len() == 2).then_some(s)
+        });
+        assert_eq!(series[0], ("fed.a.cpu".to_string(), vec![1.0]));
+        assert_eq!(series[1], ("fed.b.cpu".to_string(), vec![2.0]));
+        // the same series on both nodes: gaps of one copy are filled from the other
+        let both = eventually("merged copies", || {
+            let (s, _) = render(node, "fed.both", t - 600);
+            s.first().filter(|(_, v)| v.len() == 2).cloned()
+        });
+        assert_eq!(both, ("fed.both".to_string(), vec![10.0, 20.0]));
+    }
+    // local=1 is a peer asking: only local data answers, so federation never recurses
+    let (local_only, _) = find_paths(&a, "fed.*.cpu", true);
+    assert_eq!(local_only, vec!["fed.a.cpu".to_string()]);
+
+    // B hangs: A's answers stay complete for A's own data and name B as left out
+    signal(b.child.id(), "STOP");
+    for _ in 0..4 {
+        let (p, partial) = find_paths(&a, "fed.*.cpu", false);
+        assert_eq!(p, vec!["fed.a.cpu".to_string()]);
+        assert_eq!(partial.as_deref(), Some(http_b.as_str()));
+        let (s, partial) = render(&a, "fed.a.cpu", t - 600);
+        assert_eq!(s, vec![("fed.a.cpu".to_string(), vec![1.0])]);
+        assert_eq!(partial.as_deref(), Some(http_b.as_str()));
+    }
+    // by now the breaker is open: B is skipped without being asked, still reported
+    let log = std::fs::read_to_string(&a.log).expect("log");
+    assert!(
+        log.contains("skipping it until a probe answers"),
+        "breaker never opened:\n{log}"
+    );
+    let (p, partial) = find_paths(&a, "fed.*", false);
+    // completer marks branches with a trailing dot
+    assert_eq!(p, vec!["fed.a.".to_string(), "fed.both".to_string()]);
+    assert_eq!(partial.as_deref(), Some(http_b.as_str()));
+
+    // B resumes: the background probe closes the breaker and B's data is back
+    signal(b.child.id(), "CONT");
+    eventually("peer restored after SIGCONT", || {
+        let (p, partial) = find_paths(&a, "fed.*.cpu", false);
+        (p == all && partial.is_none()).then_some(())
+    });
+    let (s, partial) = render(&a, "fed.*.cpu", t - 600);
+    assert_eq!(partial, None);
+    assert_eq!(s.len(), 2);
+}
