@@ -108,31 +108,66 @@ impl Sources {
         }
     }
 
+    /// Runs `call` on every source at once (so one slow peer costs one deadline, not one per
+    /// peer) and settles the results in list order, which is the merge's priority order.
+    async fn gather<T, F, Fut>(&self, call: F) -> Result<Vec<T>, WebError>
+    where
+        T: Default + Send + 'static,
+        F: Fn(Arc<dyn Source>) -> Fut,
+        Fut: Future<Output = Result<T, WebError>> + Send + 'static,
+    {
+        if let [only] = self.list.as_slice() {
+            return Ok(vec![self.settle(only.as_ref(), call(only.clone()).await)?]);
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (i, s) in self.list.iter().enumerate() {
+            let fut = call(s.clone());
+            set.spawn(async move { (i, fut.await) });
+        }
+        let mut slots: Vec<Option<Result<T, WebError>>> = self.list.iter().map(|_| None).collect();
+        while let Some(done) = set.join_next().await {
+            let (i, r) = done.map_err(|e| WebError::Internal(format!("source task: {e}")))?;
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        let mut out = Vec::with_capacity(slots.len());
+        for (s, r) in self.list.iter().zip(slots) {
+            let r = r.unwrap_or_else(|| Err(WebError::Internal("source task lost".into())));
+            out.push(self.settle(s.as_ref(), r)?);
+        }
+        Ok(out)
+    }
+
     /// Finds over every source; nodes with the same path merge (leaf if any source has a leaf).
     pub async fn find(&self, q: &FindQuery) -> Result<Vec<FoundNode>, WebError> {
         let mut all: Vec<FoundNode> = Vec::new();
         let mut by_path: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
-        for s in &self.list {
-            for n in self.settle(s.as_ref(), s.find(q).await)? {
-                match by_path.get(&n.path) {
-                    Some(&i) => {
-                        if let Some(kept) = all.get_mut(i) {
-                            kept.is_leaf |= n.is_leaf;
-                            kept.intervals.extend(n.intervals);
-                        }
-                    }
-                    None => {
-                        by_path.insert(n.path.clone(), all.len());
-                        all.push(n);
+        let found = self
+            .gather(|s| {
+                let q = q.clone();
+                async move { s.find(&q).await }
+            })
+            .await?;
+        for n in found.into_iter().flatten() {
+            match by_path.get(&n.path) {
+                Some(&i) => {
+                    if let Some(kept) = all.get_mut(i) {
+                        kept.is_leaf |= n.is_leaf;
+                        kept.intervals.extend(n.intervals);
                     }
                 }
-                if all.len() > q.limit {
-                    return Err(WebError::Limit(format!(
-                        "find pattern {:?} matches more than {} nodes",
-                        q.pattern, q.limit
-                    )));
+                None => {
+                    by_path.insert(n.path.clone(), all.len());
+                    all.push(n);
                 }
+            }
+            if all.len() > q.limit {
+                return Err(WebError::Limit(format!(
+                    "find pattern {:?} matches more than {} nodes",
+                    q.pattern, q.limit
+                )));
             }
         }
         all.sort_by(|a, b| a.path.cmp(&b.path));
@@ -145,19 +180,24 @@ impl Sources {
         leaves: &[String],
         range: TimeRange,
     ) -> Result<Vec<Answer>, WebError> {
-        let mut answers = Vec::new();
-        for s in &self.list {
-            answers.extend(self.settle(s.as_ref(), s.fetch(leaves, range).await)?);
-        }
-        Ok(merge_answers(answers))
+        let leaves: Arc<[String]> = leaves.into();
+        let answers = self
+            .gather(|s| {
+                let leaves = leaves.clone();
+                async move { s.fetch(&leaves, range).await }
+            })
+            .await?;
+        Ok(merge_answers(answers.into_iter().flatten().collect()))
     }
 
     /// The union of every source's index, sorted.
     pub async fn index(&self) -> Result<Vec<String>, WebError> {
-        let mut all = Vec::new();
-        for s in &self.list {
-            all.extend(self.settle(s.as_ref(), s.index().await)?);
-        }
+        let mut all: Vec<String> = self
+            .gather(|s| async move { s.index().await })
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         all.sort();
         all.dedup();
         Ok(all)
