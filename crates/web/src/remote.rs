@@ -427,6 +427,32 @@ mod tests {
         assert!(parse_response("p", r).is_err());
     }
 
+    #[tokio::test]
+    async fn a_silent_peer_opens_the_breaker() {
+        // accepts connections (the kernel does, for a stopped process too) but never answers
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let src = RemoteSource::new(&format!("http://{addr}/"), Duration::from_millis(100));
+        assert_eq!(src.peer(), Some(addr.as_str()));
+        let q = FindQuery {
+            pattern: "a.*".into(),
+            leaves_only: false,
+            limit: 10,
+            with_intervals: false,
+        };
+        for _ in 0..FAILURES_TO_OPEN {
+            assert!(matches!(
+                src.find_inner(&q).await,
+                Err(RemoteError::Timeout(_))
+            ));
+        }
+        assert!(matches!(
+            src.find_inner(&q).await,
+            Err(RemoteError::Skipped(_))
+        ));
+        drop(listener);
+    }
+
     #[test]
     fn pickles_from_our_encoders_decode() {
         let nodes = vec![FoundNode {

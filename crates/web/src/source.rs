@@ -4,6 +4,7 @@
 use crate::error::WebError;
 use crate::find_format::FoundNode;
 use crate::merge::{merge_answers, Answer};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -60,6 +61,9 @@ pub struct Sources {
     list: Vec<Arc<dyn Source>>,
     /// Peers that failed or were skipped while answering the current request.
     partial: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Leaves each peer (by list position) returned to this request's finds: a fetch asks a
+    /// peer only for those, as graphite-web fetches only from the finders that found a node.
+    found: Arc<std::sync::Mutex<std::collections::HashMap<usize, HashSet<String>>>>,
 }
 
 impl Sources {
@@ -68,6 +72,7 @@ impl Sources {
         Sources {
             list,
             partial: Default::default(),
+            found: Default::default(),
         }
     }
 
@@ -82,6 +87,7 @@ impl Sources {
                 .cloned()
                 .collect(),
             partial: Default::default(),
+            found: Default::default(),
         }
     }
 
@@ -113,15 +119,17 @@ impl Sources {
     async fn gather<T, F, Fut>(&self, call: F) -> Result<Vec<T>, WebError>
     where
         T: Default + Send + 'static,
-        F: Fn(Arc<dyn Source>) -> Fut,
+        F: Fn(usize, Arc<dyn Source>) -> Fut,
         Fut: Future<Output = Result<T, WebError>> + Send + 'static,
     {
         if let [only] = self.list.as_slice() {
-            return Ok(vec![self.settle(only.as_ref(), call(only.clone()).await)?]);
+            return Ok(vec![
+                self.settle(only.as_ref(), call(0, only.clone()).await)?
+            ]);
         }
         let mut set = tokio::task::JoinSet::new();
         for (i, s) in self.list.iter().enumerate() {
-            let fut = call(s.clone());
+            let fut = call(i, s.clone());
             set.spawn(async move { (i, fut.await) });
         }
         let mut slots: Vec<Option<Result<T, WebError>>> = self.list.iter().map(|_| None).collect();
@@ -145,11 +153,19 @@ impl Sources {
         let mut by_path: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
         let found = self
-            .gather(|s| {
+            .gather(|_, s| {
                 let q = q.clone();
                 async move { s.find(&q).await }
             })
             .await?;
+        if let Ok(mut rec) = self.found.lock() {
+            for ((i, s), nodes) in self.list.iter().enumerate().zip(&found) {
+                if s.peer().is_some() {
+                    let leaves = nodes.iter().filter(|n| n.is_leaf).map(|n| n.path.clone());
+                    rec.entry(i).or_default().extend(leaves);
+                }
+            }
+        }
         for n in found.into_iter().flatten() {
             match by_path.get(&n.path) {
                 Some(&i) => {
@@ -180,11 +196,26 @@ impl Sources {
         leaves: &[String],
         range: TimeRange,
     ) -> Result<Vec<Answer>, WebError> {
-        let leaves: Arc<[String]> = leaves.into();
+        let all: Arc<[String]> = leaves.into();
+        // per source: every leaf, or for a peer that answered a find, only the leaves it found
+        let asks: Vec<Arc<[String]>> = {
+            let rec = self.found.lock().ok();
+            (0..self.list.len())
+                .map(|i| match rec.as_ref().and_then(|r| r.get(&i)) {
+                    Some(set) => all.iter().filter(|l| set.contains(*l)).cloned().collect(),
+                    None => all.clone(),
+                })
+                .collect()
+        };
         let answers = self
-            .gather(|s| {
-                let leaves = leaves.clone();
-                async move { s.fetch(&leaves, range).await }
+            .gather(|i, s| {
+                let leaves = asks.get(i).cloned().unwrap_or_else(|| all.clone());
+                async move {
+                    if leaves.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    s.fetch(&leaves, range).await
+                }
             })
             .await?;
         Ok(merge_answers(answers.into_iter().flatten().collect()))
@@ -193,7 +224,7 @@ impl Sources {
     /// The union of every source's index, sorted.
     pub async fn index(&self) -> Result<Vec<String>, WebError> {
         let mut all: Vec<String> = self
-            .gather(|s| async move { s.index().await })
+            .gather(|_, s| async move { s.index().await })
             .await?
             .into_iter()
             .flatten()
