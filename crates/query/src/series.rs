@@ -120,11 +120,21 @@ impl Series {
     /// path expression reset to the new name.
     pub fn derive(&self, name: impl Into<String>, values: Vec<Option<f64>>) -> Series {
         let name = name.into();
-        let mut s = self.clone();
-        s.path_expression = name.clone();
-        s.name = name;
-        s.values = values;
-        s
+        // Field by field so the old values (often the bulk of the series) are never copied.
+        Series {
+            path_expression: name.clone(),
+            name,
+            start: self.start,
+            end: self.end,
+            step: self.step,
+            values,
+            tags: self.tags.clone(),
+            consolidation_func: self.consolidation_func.clone(),
+            x_files_factor: self.x_files_factor,
+            values_per_point: self.values_per_point,
+            int_values: self.int_values.clone(),
+            options: self.options.clone(),
+        }
     }
 
     /// Number of points.

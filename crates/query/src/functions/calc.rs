@@ -114,16 +114,48 @@ fn moving(
             let eff = xff.unwrap_or(s.x_files_factor);
             let track_ints = f == crate::functions::agg::AggFunc::Count || s.int_values.is_some();
             let mut ints = Vec::new();
+            // graphite aggregates only the window's non-None values; every function but these two
+            // already skips gaps, so the others run on the window slice itself (no copy per point).
+            let gaps_matter = matches!(
+                f,
+                crate::functions::agg::AggFunc::AvgZero | crate::functions::agg::AggFunc::Multiply
+            );
+            // Float sums and averages (the common case) take a fused single-pass path.
+            let sum_only = match f {
+                _ if track_ints => None,
+                crate::functions::agg::AggFunc::Average => Some(true),
+                crate::functions::agg::AggFunc::Sum => Some(false),
+                _ => None,
+            };
             let vals: Vec<Option<f64>> = (wp..s.values.len().max(wp))
                 .map(|i| {
                     // graphite-web 1.1.10 windows end at and include point i (1.1.8 ended just before it).
                     let lo = i + 1 - wp.min(i + 1);
                     let win = &s.values[lo..(i + 1).min(s.values.len())];
+                    if let Some(avg) = sum_only {
+                        // One pass, summing left to right from 0.0 like Python's sum().
+                        let (mut sum, mut nn) = (0.0, 0usize);
+                        for x in win.iter().flatten() {
+                            sum += x;
+                            nn += 1;
+                        }
+                        return (nn > 0 && xff_ok(nn, wp, eff)).then(|| {
+                            if avg {
+                                sum / nn as f64
+                            } else {
+                                sum
+                            }
+                        });
+                    }
                     let nn = win.iter().flatten().count();
                     let v = if nn > 0 && xff_ok(nn, wp, eff) {
-                        let nonnull: Vec<Option<f64>> =
-                            win.iter().filter(|v| v.is_some()).copied().collect();
-                        f.apply(&nonnull)
+                        if gaps_matter {
+                            let nonnull: Vec<Option<f64>> =
+                                win.iter().filter(|v| v.is_some()).copied().collect();
+                            f.apply(&nonnull)
+                        } else {
+                            f.apply(win)
+                        }
                     } else {
                         None
                     };

@@ -5,7 +5,8 @@ use crate::error::{eval_err, param_err, Result};
 use crate::eval::{Args, Evaluator, Value};
 use crate::functions::agg::{safe_div, safe_sum, AggFunc};
 use crate::functions::util::{
-    agg_func, agg_key, format_path_expressions, group_by, map_rows, normalize, rows,
+    agg_func, agg_key, aggregate_columns, format_path_expressions, group_by, map_rows, normalize,
+    rows,
 };
 use crate::functions::Impl;
 use crate::pyfmt::fmt_g;
@@ -82,13 +83,15 @@ pub(crate) fn aggregate_list(
     };
     let xff = xff.unwrap_or(ctx.xff());
     let name = format!("{}Series({})", stripped, format_path_expressions(&list));
-    let values: Vec<Option<f64>> = map_rows(&list, |_, row| {
-        let nn = row.iter().flatten().count();
-        if crate::functions::agg::xff_ok(nn, row.len(), xff) {
-            f.apply(row)
-        } else {
-            None
-        }
+    let values: Vec<Option<f64>> = aggregate_columns(&list, f, xff).unwrap_or_else(|| {
+        map_rows(&list, |_, row| {
+            let nn = row.iter().flatten().count();
+            if crate::functions::agg::xff_ok(nn, row.len(), xff) {
+                f.apply(row)
+            } else {
+                None
+            }
+        })
     });
     let int_values =
         (f == AggFunc::Count || list.iter().any(|s| s.int_values.is_some())).then(|| {
