@@ -326,7 +326,7 @@ async fn get(
         req.push_str(body);
         stream.write_all(req.as_bytes()).await.map_err(io)?;
         let mut buf = Vec::new();
-        let mut chunk = [0u8; 64 << 10];
+        let mut chunk = vec![0u8; 64 << 10];
         loop {
             let n = stream.read(&mut chunk).await.map_err(io)?;
             if n == 0 {
