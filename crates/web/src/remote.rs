@@ -44,6 +44,9 @@ pub enum RemoteError {
     /// A non-200 status.
     #[error("peer {0}: status {1}")]
     Status(String, u16),
+    /// The pickle holds Python objects (graphite-web's `IntervalSet`), which are never built.
+    #[error("peer {0}: pickle holds objects")]
+    PickledObjects(String),
     /// The pickle is not what graphite-web sends.
     #[error("peer {0}: bad pickle: {1}")]
     Pickle(String, String),
@@ -68,6 +71,9 @@ pub struct RemoteSource {
     timeout: Duration,
     connect_timeout: Duration,
     breaker: Arc<Mutex<Breaker>>,
+    /// Set once the peer's find pickle turned out to hold objects (graphite-web pickles
+    /// `IntervalSet` instances, which the safe decoder refuses): its finds then use msgpack.
+    find_msgpack: std::sync::atomic::AtomicBool,
 }
 
 impl RemoteSource {
@@ -83,6 +89,7 @@ impl RemoteSource {
             timeout,
             connect_timeout: timeout.min(Duration::from_millis(500)),
             breaker: Arc::new(Mutex::new(Breaker::default())),
+            find_msgpack: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -145,11 +152,25 @@ impl RemoteSource {
     }
 
     async fn find_inner(&self, q: &FindQuery) -> Result<Vec<FoundNode>, RemoteError> {
+        use std::sync::atomic::Ordering;
+        if !self.find_msgpack.load(Ordering::Relaxed) {
+            match self.find_as(q, "pickle").await {
+                Err(RemoteError::PickledObjects(_)) => {
+                    tracing::info!(peer = %self.peer, "web: peer pickles objects; asking it for msgpack");
+                    self.find_msgpack.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.find_as(q, "msgpack").await
+    }
+
+    async fn find_as(&self, q: &FindQuery, format: &str) -> Result<Vec<FoundNode>, RemoteError> {
         // the serializer is not Send: finish it before any await
         let query = {
             let mut s = form_urlencoded::Serializer::new(String::new());
             s.append_pair("local", "1")
-                .append_pair("format", "pickle")
+                .append_pair("format", format)
                 .append_pair("query", &q.pattern);
             if q.leaves_only {
                 s.append_pair("leavesOnly", "1");
@@ -158,8 +179,15 @@ impl RemoteSource {
         };
         let target = format!("/metrics/find/?{query}");
         let body = self.call("GET", &target, "").await?;
-        let v = proto::pickle::decode(&body)
-            .map_err(|e| RemoteError::Pickle(self.peer.clone(), e.to_string()))?;
+        let v = if format == "msgpack" {
+            msgpack_value(&mut body.as_slice(), 0)
+                .ok_or_else(|| RemoteError::Pickle(self.peer.clone(), "bad msgpack".into()))?
+        } else {
+            proto::pickle::decode(&body).map_err(|e| match e {
+                proto::PickleError::Forbidden(_) => RemoteError::PickledObjects(self.peer.clone()),
+                e => RemoteError::Pickle(self.peer.clone(), e.to_string()),
+            })?
+        };
         decode_nodes(&v).ok_or_else(|| RemoteError::Pickle(self.peer.clone(), "find shape".into()))
     }
 
@@ -292,6 +320,98 @@ fn decode_series(v: &Value) -> Option<Vec<Answer>> {
         });
     }
     Some(out)
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, rest) = (b.get(..n)?, b.get(n..)?);
+    *b = rest;
+    Some(head)
+}
+
+fn be(b: &mut &[u8], n: usize) -> Option<u64> {
+    Some(
+        take(b, n)?
+            .iter()
+            .fold(0u64, |acc, x| (acc << 8) | u64::from(*x)),
+    )
+}
+
+/// A msgpack document as the pickle value model (only what a find answer holds; `None` on
+/// anything else, truncated input or nesting deeper than 32).
+fn msgpack_value(b: &mut &[u8], depth: usize) -> Option<Value> {
+    if depth > 32 {
+        return None;
+    }
+    let m = *take(b, 1)?.first()?;
+    let seq = |b: &mut &[u8], n: u64| -> Option<Vec<Value>> {
+        // each element takes at least one byte: a length beyond the input is a lie
+        if n > b.len() as u64 {
+            return None;
+        }
+        (0..n).map(|_| msgpack_value(b, depth + 1)).collect()
+    };
+    let text = |b: &mut &[u8], n: u64| -> Option<Value> {
+        let raw = take(b, usize::try_from(n).ok()?)?;
+        Some(Value::Str(std::str::from_utf8(raw).ok()?.to_string()))
+    };
+    let map = |b: &mut &[u8], n: u64| -> Option<Value> {
+        let flat = seq(b, n.checked_mul(2)?)?;
+        let mut it = flat.into_iter();
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            out.push((k, v));
+        }
+        Some(Value::Dict(out))
+    };
+    Some(match m {
+        0x00..=0x7f => Value::Int(i64::from(m)),
+        0xe0..=0xff => Value::Int(i64::from(m as i8)),
+        0x80..=0x8f => map(b, u64::from(m & 0x0f))?,
+        0x90..=0x9f => Value::List(seq(b, u64::from(m & 0x0f))?),
+        0xa0..=0xbf => text(b, u64::from(m & 0x1f))?,
+        0xc0 => Value::None,
+        0xc2 => Value::Bool(false),
+        0xc3 => Value::Bool(true),
+        0xca => Value::Float(f64::from(f32::from_bits(be(b, 4)? as u32))),
+        0xcb => Value::Float(f64::from_bits(be(b, 8)?)),
+        0xcc => Value::Int(be(b, 1)? as i64),
+        0xcd => Value::Int(be(b, 2)? as i64),
+        0xce => Value::Int(be(b, 4)? as i64),
+        0xcf => Value::Int(i64::try_from(be(b, 8)?).ok()?),
+        0xd0 => Value::Int(i64::from(be(b, 1)? as u8 as i8)),
+        0xd1 => Value::Int(i64::from(be(b, 2)? as u16 as i16)),
+        0xd2 => Value::Int(i64::from(be(b, 4)? as u32 as i32)),
+        0xd3 => Value::Int(be(b, 8)? as i64),
+        0xd9 => {
+            let n = be(b, 1)?;
+            text(b, n)?
+        }
+        0xda => {
+            let n = be(b, 2)?;
+            text(b, n)?
+        }
+        0xdb => {
+            let n = be(b, 4)?;
+            text(b, n)?
+        }
+        0xdc => {
+            let n = be(b, 2)?;
+            Value::List(seq(b, n)?)
+        }
+        0xdd => {
+            let n = be(b, 4)?;
+            Value::List(seq(b, n)?)
+        }
+        0xde => {
+            let n = be(b, 2)?;
+            map(b, n)?
+        }
+        0xdf => {
+            let n = be(b, 4)?;
+            map(b, n)?
+        }
+        _ => return None,
+    })
 }
 
 /// One HTTP/1.1 request with `Connection: close`, bounded in time and size; the body of a 200.
@@ -463,5 +583,15 @@ mod tests {
         let v = proto::pickle::decode(&crate::find_format::pickle_nodes(&nodes)).unwrap();
         assert_eq!(decode_nodes(&v).unwrap(), nodes);
         assert!(decode_nodes(&Value::Int(3)).is_none());
+        let mp = crate::find_format::msgpack_nodes(&nodes);
+        let v = msgpack_value(&mut mp.as_slice(), 0).unwrap();
+        assert_eq!(decode_nodes(&v).unwrap(), nodes);
+        for cut in 0..mp.len() {
+            assert!(
+                msgpack_value(&mut mp.get(..cut).unwrap(), 0).is_none(),
+                "cut {cut}"
+            );
+        }
+        assert!(msgpack_value(&mut &[0xdd, 0xff, 0xff, 0xff, 0xff][..], 0).is_none());
     }
 }
