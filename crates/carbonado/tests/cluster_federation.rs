@@ -13,6 +13,52 @@ use web_support::{enc, free_port, get};
 
 const PARTIAL: &str = "x-carbonado-partial";
 
+/// graphite-web's own RemoteFinder (system python's graphite-web) asking a node, as a
+/// graphite-web front end with the node in CLUSTER_SERVERS does.
+const GRAPHITE_WEB_REMOTE: &str = r#"
+import sys, json, os, tempfile
+d = tempfile.mkdtemp()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
+os.environ["GRAPHITE_STORAGE_DIR"] = d
+from django.conf import settings
+import django
+settings.LOG_DIR = d
+django.setup()
+settings.FIND_CACHE_DURATION = 0
+from graphite.finders.remote import RemoteFinder
+from graphite.storage import FindQuery
+host, pattern, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+f = RemoteFinder(host)
+nodes = [{"path": n.path, "leaf": bool(n.is_leaf)} for n in f.find_nodes(FindQuery(pattern, start, end))]
+series = f.fetch([pattern], start, end)
+out = {"nodes": sorted(nodes, key=lambda n: n["path"]),
+       "series": sorted([{"name": s["name"], "values": [v for v in s["values"] if v is not None]} for s in series], key=lambda s: s["name"])}
+json.dump(out, sys.stdout)
+"#;
+
+fn graphite_web_remote(host: &str, pattern: &str, from: i64, until: i64) -> serde_json::Value {
+    let python = std::env::var_os("CARBONADO_SYS_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/python3".into());
+    assert!(
+        python.exists(),
+        "reference python {} is missing",
+        python.display()
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(GRAPHITE_WEB_REMOTE)
+        .args([host, pattern, &from.to_string(), &until.to_string()])
+        .output()
+        .expect("run graphite-web");
+    assert!(
+        out.status.success(),
+        "graphite-web RemoteFinder failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("graphite-web json")
+}
+
 /// A running `carbonado serve` (cache + web), killed on drop.
 struct Node {
     child: Child,
@@ -186,6 +232,17 @@ fn two_nodes_federate_and_survive_a_hung_peer() {
     // local=1 is a peer asking: only local data answers, so federation never recurses
     let (local_only, _) = find_paths(&a, "fed.*.cpu", true);
     assert_eq!(local_only, vec!["fed.a.cpu".to_string()]);
+
+    // graphite-web's RemoteFinder reads our local=1 pickles (find and render)
+    let gw = graphite_web_remote(&http_a, "fed.*.cpu", t - 600, t + 60);
+    assert_eq!(
+        gw["nodes"],
+        serde_json::json!([{"path": "fed.a.cpu", "leaf": true}])
+    );
+    assert_eq!(
+        gw["series"],
+        serde_json::json!([{"name": "fed.a.cpu", "values": [1.0]}])
+    );
 
     // B hangs: A's answers stay complete for A's own data and name B as left out
     signal(b.child.id(), "STOP");
