@@ -275,3 +275,79 @@ fn two_nodes_federate_and_survive_a_hung_peer() {
     assert_eq!(partial, None);
     assert_eq!(s.len(), 2);
 }
+
+/// A settings module for graphite-web over one whisper tree (Debian's local_settings pins
+/// /var/lib/graphite, so the paths are overridden after it is read).
+const GRAPHITE_WEB_SETTINGS: &str = r#"
+import os
+from graphite.settings import *  # noqa
+WHISPER_DIR = os.environ["GW_WHISPER"]
+STANDARD_DIRS = [WHISPER_DIR]
+LOG_DIR = os.environ["GW_LOG"]
+STORAGE_FINDERS = ("graphite.finders.standard.StandardFinder",)
+SECRET_KEY = "carbonado-test"
+"#;
+
+/// A graphite-web development server, killed on drop.
+struct GraphiteWeb(Child);
+
+impl Drop for GraphiteWeb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_graphite_web_peer_is_found_and_rendered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let python = std::env::var_os("CARBONADO_SYS_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/python3".into());
+    assert!(
+        python.exists(),
+        "reference python {} is missing",
+        python.display()
+    );
+    let t = now() - now() % 60;
+    let whisper = dir.path().join("gw/whisper");
+    std::fs::create_dir_all(whisper.join("gwm")).expect("mkdir");
+    let wsp = whisper.join("gwm/cpu.wsp");
+    let st = Command::new(&python)
+        .arg("-c")
+        .arg("import sys,whisper; whisper.create(sys.argv[1], [(60, 1440)]); whisper.update(sys.argv[1], 5.0, int(sys.argv[2]))")
+        .arg(&wsp)
+        .arg((t - 120).to_string())
+        .status()
+        .expect("run whisper");
+    assert!(st.success(), "whisper file not created");
+    std::fs::write(dir.path().join("gw/gwsettings.py"), GRAPHITE_WEB_SETTINGS).expect("settings");
+    let gw_addr = format!("127.0.0.1:{}", free_port());
+    let log = std::fs::File::create(dir.path().join("gw/gw.log")).expect("log");
+    let _gw = GraphiteWeb(
+        Command::new(&python)
+            .args(["-m", "django", "runserver", "--noreload", &gw_addr])
+            .env("PYTHONPATH", dir.path().join("gw"))
+            .env("DJANGO_SETTINGS_MODULE", "gwsettings")
+            .env("GW_WHISPER", &whisper)
+            .env("GW_LOG", dir.path().join("gw"))
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn graphite-web"),
+    );
+    eventually("graphite-web up", || {
+        TcpStream::connect(&gw_addr).is_ok().then_some(())
+    });
+    let node_dir = dir.path().join("node");
+    std::fs::create_dir_all(&node_dir).expect("mkdir");
+    let http = format!("127.0.0.1:{}", free_port());
+    let node = start(&node_dir, &http, &gw_addr);
+    // graphite-web pickles IntervalSet objects in find answers: the node switches to msgpack
+    let (paths, partial) = find_paths(&node, "gwm.*", false);
+    assert_eq!(paths, vec!["gwm.cpu".to_string()]);
+    assert_eq!(partial, None);
+    let (series, partial) = render(&node, "gwm.cpu", t - 600);
+    assert_eq!(series, vec![("gwm.cpu".to_string(), vec![5.0])]);
+    assert_eq!(partial, None);
+}
