@@ -85,9 +85,25 @@ fn signal(pid: u32, sig: &str) {
     assert!(st.success(), "kill -{sig} {pid}");
 }
 
+/// `n` distinct free loopback ports: all held open together while chosen, so that one node's
+/// listeners can never be handed a port already promised to another node.
+fn distinct_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
 fn start(dir: &Path, http: &str, peer: &str) -> Node {
-    let line = format!("127.0.0.1:{}", free_port());
-    let query = format!("127.0.0.1:{}", free_port());
+    let p = distinct_ports(2);
+    start_on(dir, http, peer, p[0], p[1])
+}
+
+fn start_on(dir: &Path, http: &str, peer: &str, line_port: u16, query_port: u16) -> Node {
+    let line = format!("127.0.0.1:{line_port}");
+    let query = format!("127.0.0.1:{query_port}");
     let cfg = format!(
         "[cache]\nenabled = true\nlocal_data_dir = \"{}\"\nline_receiver = \"{line}\"\npickle_receiver = \"\"\n\
          cache_query = \"{query}\"\nhttp_listen = \"\"\n\n\
@@ -115,7 +131,10 @@ fn start(dir: &Path, http: &str, peer: &str) -> Node {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(http).is_err() || TcpStream::connect(&node.line).is_err() {
-        assert!(Instant::now() < deadline, "node on {http} did not come up");
+        if Instant::now() >= deadline {
+            let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+            panic!("node on {http} did not come up; its log:\n{log}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     node
@@ -194,10 +213,11 @@ fn two_nodes_federate_and_survive_a_hung_peer() {
         tempfile::tempdir().expect("tmp"),
         tempfile::tempdir().expect("tmp"),
     );
-    let http_a = format!("127.0.0.1:{}", free_port());
-    let http_b = format!("127.0.0.1:{}", free_port());
-    let a = start(dir_a.path(), &http_a, &http_b);
-    let b = start(dir_b.path(), &http_b, &http_a);
+    let p = distinct_ports(6);
+    let http_a = format!("127.0.0.1:{}", p[0]);
+    let http_b = format!("127.0.0.1:{}", p[1]);
+    let a = start_on(dir_a.path(), &http_a, &http_b, p[2], p[3]);
+    let b = start_on(dir_b.path(), &http_b, &http_a, p[4], p[5]);
     let t = now() - now() % 60;
     send(
         &a,
