@@ -128,11 +128,7 @@ impl Aggregations {
                     continue;
                 }
             };
-            let regex = crate::pyre::compile(&pattern).map_err(|message| ConfigError::Pattern {
-                section: section.clone(),
-                pattern: pattern.clone(),
-                message,
-            })?;
+            let regex = ConfigError::compile_pattern(section, &pattern)?;
             rules.push(AggregationRule {
                 name: section.clone(),
                 pattern: Some(pattern),

@@ -206,3 +206,17 @@ pub enum IndexError {
         limit: usize,
     },
 }
+
+impl ConfigError {
+    /// Compiles a section's Python `re` pattern, naming the section and pattern on failure.
+    pub(crate) fn compile_pattern(
+        section: &str,
+        pattern: &str,
+    ) -> Result<regex::Regex, ConfigError> {
+        crate::pyre::compile(pattern).map_err(|message| ConfigError::Pattern {
+            section: section.to_string(),
+            pattern: pattern.to_string(),
+            message,
+        })
+    }
+}

@@ -144,11 +144,7 @@ impl Schemas {
                     continue;
                 }
             };
-            let regex = crate::pyre::compile(&pattern).map_err(|message| ConfigError::Pattern {
-                section: section.clone(),
-                pattern: pattern.clone(),
-                message,
-            })?;
+            let regex = ConfigError::compile_pattern(section, &pattern)?;
             if let Err(reason) = validate(section, &archives)? {
                 skipped.push(SkippedSection {
                     section: section.clone(),
