@@ -83,7 +83,8 @@ async fn until(c: &Client, what: &str, script: &str) {
 const GRAPH_LOADED: &str = "const i = document.getElementById('graph'); return !!i.getAttribute('src') && i.complete && i.naturalWidth > 0;";
 
 async fn click_node(c: &Client, id: &str) {
-    c.wait_for_find(Locator::Css(&format!("button.node[data-id='{id}']")))
+    c.wait()
+        .for_element(Locator::Css(&format!("button.node[data-id='{id}']")))
         .await
         .expect("tree node")
         .click()
@@ -141,7 +142,7 @@ fn ui_browse_graph_range_dashboard_reload() {
 
         // 1. open the UI: the tree shows the top level
         c.goto(&format!("{base}/")).await.expect("open ui");
-        c.wait_for_find(Locator::Css("button.node[data-id='test']")).await.expect("tree root");
+        c.wait().for_element(Locator::Css("button.node[data-id='test']")).await.expect("tree root");
         shot(&c, "01-open").await;
 
         // 2. browse the tree down to a leaf, which becomes a target and a graph
