@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod cleanse;
 pub mod config;
 pub mod ere;
@@ -30,6 +31,7 @@ pub mod parser;
 pub mod replace;
 pub mod router;
 
+pub use aggregate::{Aggregates, Limits, Output, RuleStats};
 pub use cleanse::cleanse;
 pub use config::{Cluster, ClusterKind, Config, Rule};
 pub use error::{Error, Pos, Result};
