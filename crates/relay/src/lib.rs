@@ -21,6 +21,7 @@
 //! ```
 
 mod dest;
+mod direct;
 mod encode;
 mod error;
 mod point;
@@ -31,6 +32,7 @@ mod sender;
 mod spill;
 
 pub use dest::{spill_dir_name, Destination};
+pub use direct::{Director, RingDirector};
 pub use encode::{encode, Protocol};
 pub use error::RelayError;
 pub use point::Point;

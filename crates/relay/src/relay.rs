@@ -2,6 +2,7 @@
 //! shuts down without losing queued points.
 
 use crate::dest::{spill_dir_name, Destination};
+use crate::direct::{Director, RingDirector};
 use crate::error::RelayError;
 use crate::point::Point;
 use crate::queue::{Offer, Queue, QueueLimits};
@@ -77,7 +78,7 @@ struct Dest {
 }
 
 struct Table {
-    route: Route,
+    director: Arc<dyn Director>,
     dests: Vec<Arc<Dest>>,
 }
 
@@ -87,6 +88,7 @@ struct Inner {
     table: RwLock<Arc<Table>>,
     unroutable: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
+    ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The relay role; cheap to clone, all clones share the same queues.
@@ -99,24 +101,58 @@ impl Relay {
     /// Starts senders for `dests`; must be called inside a tokio runtime. Spills left by a
     /// previous run are opened and replayed first.
     pub fn start(cfg: RelayConfig, route: Route) -> Result<Relay, RelayError> {
-        let dests = route.targets().to_vec();
+        Self::start_directed(cfg, Arc::new(RingDirector::new(route)))
+    }
+
+    /// Like [`Relay::start`] with any [`Director`]; one whose `ticks()` is true is ticked every
+    /// 250 ms and its points are queued like received ones.
+    pub fn start_directed(
+        cfg: RelayConfig,
+        director: Arc<dyn Director>,
+    ) -> Result<Relay, RelayError> {
+        let dests = director.targets().to_vec();
         check_unique(&dests)?;
         let inner = Arc::new(Inner {
             sender: Arc::new(cfg.sender.clone()),
             cfg,
             table: RwLock::new(Arc::new(Table {
-                route: route.clone(),
+                director: director.clone(),
                 dests: Vec::new(),
             })),
             unroutable: AtomicU64::new(0),
             closed: false.into(),
+            ticker: Mutex::new(None),
         });
         let relay = Relay { inner };
         let mut list = Vec::with_capacity(dests.len());
         for addr in dests {
             list.push(relay.new_dest(addr)?);
         }
-        *relay.write_table() = Arc::new(Table { route, dests: list });
+        *relay.write_table() = Arc::new(Table {
+            director,
+            dests: list,
+        });
+        // Weak, so that a relay dropped without shutdown does not live on in its ticker.
+        let weak = Arc::downgrade(&relay.inner);
+        let ticker = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(250));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let ticking = Relay { inner };
+                let table = ticking.table();
+                if !table.director.ticks() {
+                    continue;
+                }
+                let mut out = Vec::new();
+                table.director.tick(unix_now(), &mut out);
+                if !out.is_empty() && ticking.enqueue(table, out, Vec::new()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        *relay.inner.ticker.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticker);
         Ok(relay)
     }
 
@@ -164,36 +200,42 @@ impl Relay {
     /// Routes and queues `points`; waits (back-pressure) while a target's memory and spill
     /// are both full. Points whose route is empty are counted as dropped.
     pub async fn submit(&self, points: Vec<Point>) -> Result<(), RelayError> {
-        let mut todo = points;
-        let mut idx = ring::Owners::new();
-        let mut targets: Vec<usize> = Vec::with_capacity(4);
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(RelayError::Closed);
+        }
+        let table = self.table();
+        self.enqueue(table, Vec::new(), points).await
+    }
+
+    /// Queues `routed` (already placed on `table`) and routes then queues `todo`.
+    async fn enqueue(
+        &self,
+        mut table: Arc<Table>,
+        mut routed: Vec<(usize, Point)>,
+        mut todo: Vec<Point>,
+    ) -> Result<(), RelayError> {
         loop {
             if self.inner.closed.load(Ordering::Acquire) {
                 return Err(RelayError::Closed);
             }
-            let table = self.table();
             let n = table.dests.len();
             let mut per: Vec<VecDeque<Point>> = (0..n).map(|_| VecDeque::new()).collect();
+            let mut out = Vec::with_capacity(4);
             for p in todo.drain(..) {
-                idx.clear();
-                table.route.destinations_into(&p.metric, &mut idx);
-                targets.clear();
-                for &i in idx.iter() {
-                    // One copy per destination (a one-node ring can name it twice).
-                    if i < n && !targets.contains(&i) {
-                        targets.push(i);
+                out.clear();
+                table.director.direct(p, &mut out);
+                if out.is_empty() {
+                    self.inner.unroutable.fetch_add(1, Ordering::Relaxed);
+                }
+                for (i, p) in out.drain(..) {
+                    if let Some(q) = per.get_mut(i) {
+                        q.push_back(p);
                     }
                 }
-                match targets.split_last() {
-                    None => {
-                        self.inner.unroutable.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some((&last, rest)) => {
-                        for &i in rest {
-                            per[i].push_back(p.clone());
-                        }
-                        per[last].push_back(p);
-                    }
+            }
+            for (i, p) in routed.drain(..) {
+                if let Some(q) = per.get_mut(i) {
+                    q.push_back(p);
                 }
             }
             for (dest, mut pts) in table.dests.iter().zip(per) {
@@ -226,13 +268,20 @@ impl Relay {
             if todo.is_empty() {
                 return Ok(());
             }
+            table = self.table();
         }
     }
 
     /// Replaces destinations and placement (SIGHUP). Destinations that stay keep their queues;
     /// points queued for removed ones are routed again with the new placement.
     pub async fn reload(&self, route: Route) -> Result<(), RelayError> {
-        let dests = route.targets().to_vec();
+        self.reload_directed(Arc::new(RingDirector::new(route)))
+            .await
+    }
+
+    /// Like [`Relay::reload`] with any [`Director`] (its held-back state starts empty).
+    pub async fn reload_directed(&self, director: Arc<dyn Director>) -> Result<(), RelayError> {
+        let dests = director.targets().to_vec();
         check_unique(&dests)?;
         let old = self.table();
         let mut keep: HashMap<&Destination, &Arc<Dest>> =
@@ -245,7 +294,10 @@ impl Relay {
             }
         }
         let removed: Vec<Arc<Dest>> = keep.into_values().cloned().collect();
-        *self.write_table() = Arc::new(Table { route, dests: list });
+        *self.write_table() = Arc::new(Table {
+            director,
+            dests: list,
+        });
         for d in removed {
             tracing::info!(
                 "relay: destination {} removed, re-routing its queue",
@@ -276,9 +328,24 @@ impl Relay {
     /// Stops accepting points, sends what is in memory until `shutdown_timeout`, and spills
     /// the rest (kept for the next start). Returns the points lost (no spill configured).
     pub async fn shutdown(&self) -> u64 {
+        let ticker = self
+            .inner
+            .ticker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = ticker {
+            t.abort();
+            let _ = t.await;
+        }
+        let table = self.table();
+        let mut held = Vec::new();
+        table.director.flush(unix_now(), &mut held);
+        if !held.is_empty() {
+            let _ = self.enqueue(table.clone(), held, Vec::new()).await;
+        }
         self.inner.closed.store(true, Ordering::Release);
         let deadline = tokio::time::Instant::now() + self.inner.cfg.shutdown_timeout;
-        let table = self.table();
         for d in &table.dests {
             let _ = d.mode.send(Mode::Flush(deadline));
             d.queue.data.notify_one();
@@ -317,6 +384,11 @@ impl Relay {
             .collect()
     }
 
+    /// Points the director dropped on purpose (blackhole, filters) since start.
+    pub fn discarded(&self) -> u64 {
+        self.table().director.discarded()
+    }
+
     /// Points dropped because placement gave no destination.
     pub fn unroutable(&self) -> u64 {
         self.inner.unroutable.load(Ordering::Relaxed)
@@ -344,6 +416,12 @@ impl Relay {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn check_unique(dests: &[Destination]) -> Result<(), RelayError> {

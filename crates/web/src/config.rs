@@ -46,6 +46,25 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Whisper reads running at once.
     pub read_concurrency: usize,
+    /// The cluster's placement ring: the relay's `destinations` in ring order, each with the web
+    /// address of the node storing it. When set, a render asks only each metric's owners.
+    pub cluster_ring: Vec<RingMember>,
+    /// The relay's `relay_method` for `cluster_ring`: `carbon_ch`, `fnv1a_ch` or `jump_fnv1a_ch`.
+    pub cluster_relay_method: String,
+    /// The relay's `hash_flavor` (`carbon` or `carbon-c-relay`; empty: as the relay's default).
+    pub cluster_hash_flavor: String,
+    /// The relay's `replication_factor`: copies of each metric on the ring.
+    pub cluster_replication_factor: usize,
+    /// The relay's `diverse_replicas`.
+    pub cluster_diverse_replicas: bool,
+    /// This node's `http` address as written in `cluster_ring`; empty: the `listen` address.
+    pub cluster_self: String,
+    /// Shortest wait for a metric's owner before its replica is also asked, e.g. `"10ms"`.
+    pub cluster_hedge_min: String,
+    /// Longest wait for a metric's owner before its replica is also asked, e.g. `"100ms"`.
+    pub cluster_hedge_max: String,
+    /// Bearer token required by the `/transfer/*` endpoints (rebalance); unset: loopback clients only.
+    pub admin_token: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -70,8 +89,28 @@ impl Default for WebConfig {
             max_points_per_request: 50_000_000,
             max_body_bytes: 8 << 20,
             read_concurrency: 16,
+            cluster_ring: Vec::new(),
+            cluster_relay_method: "carbon_ch".into(),
+            cluster_hash_flavor: String::new(),
+            cluster_replication_factor: 1,
+            cluster_diverse_replicas: true,
+            cluster_self: String::new(),
+            cluster_hedge_min: "5ms".into(),
+            cluster_hedge_max: "100ms".into(),
+            admin_token: None,
         }
     }
+}
+
+/// One `cluster_ring` entry: where the relay sends, and which web role serves what it stores.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RingMember {
+    /// The destination exactly as in the relay's `destinations` (`host:port:instance`); its text
+    /// is part of the hash, so it must be spelled the same.
+    pub destination: String,
+    /// The web role (`host:port`) of the node whose cache receives that destination's points.
+    pub http: String,
 }
 
 /// A setting that does not parse.
@@ -113,6 +152,8 @@ impl WebConfig {
         };
         dur("carbonlink_timeout", &self.carbonlink_timeout)?;
         dur("remote_timeout", &self.remote_timeout)?;
+        dur("cluster_hedge_min", &self.cluster_hedge_min)?;
+        dur("cluster_hedge_max", &self.cluster_hedge_max)?;
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError {
                 key: "time_zone",
@@ -142,6 +183,7 @@ impl WebConfig {
                 msg: "must be at least 1".into(),
             });
         }
+        // CLUSTER_CHECK_TODO
         if self.read_concurrency == 0 {
             return Err(ConfigError {
                 key: "read_concurrency",

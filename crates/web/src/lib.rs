@@ -22,6 +22,7 @@ pub mod role;
 pub mod server;
 pub mod source;
 pub mod tags;
+pub mod transfer;
 pub mod ui;
 
 pub use config::WebConfig;

@@ -74,7 +74,12 @@ pub struct RemoteSource {
     /// Set once the peer's find pickle turned out to hold objects (graphite-web pickles
     /// `IntervalSet` instances, which the safe decoder refuses): its finds then use msgpack.
     find_msgpack: std::sync::atomic::AtomicBool,
+    /// Recent answer times, newest last: the hedging delay is their 90th percentile.
+    latencies: Mutex<std::collections::VecDeque<Duration>>,
 }
+
+/// Answer times kept per peer for the hedging delay.
+const LATENCY_SAMPLES: usize = 64;
 
 impl RemoteSource {
     /// A peer `"host:port"` (an `http://` prefix and trailing `/` are accepted, as in CLUSTER_SERVERS).
@@ -90,6 +95,46 @@ impl RemoteSource {
             connect_timeout: timeout.min(Duration::from_millis(500)),
             breaker: Arc::new(Mutex::new(Breaker::default())),
             find_msgpack: std::sync::atomic::AtomicBool::new(false),
+            latencies: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// The peer's address `host:port`.
+    pub fn address(&self) -> &str {
+        &self.peer
+    }
+
+    /// The per-call deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Whether calls go out (the breaker is closed, or its backoff is over).
+    pub fn available(&self) -> bool {
+        !self.is_open()
+    }
+
+    /// How long to wait for this peer before also asking a replica: the 90th percentile of its
+    /// recent answer times, within `[min, max]`; `max` until a few answers were timed.
+    pub fn hedge_delay(&self, min: Duration, max: Duration) -> Duration {
+        let Ok(l) = self.latencies.lock() else {
+            return max;
+        };
+        if l.len() < 4 {
+            return max.max(min);
+        }
+        let mut v: Vec<Duration> = l.iter().copied().collect();
+        v.sort_unstable();
+        let at = (v.len() * 9 / 10).min(v.len() - 1);
+        v.get(at).copied().unwrap_or(max).clamp(min, max.max(min))
+    }
+
+    fn record_latency(&self, d: Duration) {
+        if let Ok(mut l) = self.latencies.lock() {
+            if l.len() >= LATENCY_SAMPLES {
+                l.pop_front();
+            }
+            l.push_back(d);
         }
     }
 
@@ -138,6 +183,7 @@ impl RemoteSource {
         if self.is_open() {
             return Err(RemoteError::Skipped(self.peer.clone()));
         }
+        let t0 = Instant::now();
         let r = get(
             &self.peer,
             method,
@@ -147,6 +193,9 @@ impl RemoteSource {
             self.timeout,
         )
         .await;
+        if r.is_ok() {
+            self.record_latency(t0.elapsed());
+        }
         self.record(r.is_ok());
         r
     }

@@ -102,6 +102,7 @@ impl WebRole {
             in_process.map(|c| c as Arc<dyn CacheLookup>)
         };
         let mut list: Vec<Arc<dyn Source>> = Vec::new();
+        let transfer_dir = data_dir.clone();
         if let Some(d) = data_dir {
             list.push(Arc::new(LocalSource::new(
                 d,
@@ -121,6 +122,12 @@ impl WebRole {
         let listen = cfg.listen.clone();
         let mut app = App::new(cfg, Sources::new(list));
         app.tags = tags;
+        app.transfer = crate::transfer::Transfer::new(
+            transfer_dir,
+            index.clone(),
+            app.tags.clone(),
+            local_cache.map(|h| h.query),
+        );
         Ok(WebRole {
             app: Arc::new(app),
             index,

@@ -31,6 +31,8 @@ pub struct App {
     pub tz: chrono_tz::Tz,
     /// Tag index answering `/tags` and `seriesByTag` (empty until the role loads one).
     pub tags: Arc<store::TagIndex>,
+    /// The `/transfer/*` endpoints' files (off until the role gives it a data directory).
+    pub transfer: crate::transfer::Transfer,
 }
 
 impl App {
@@ -56,6 +58,7 @@ impl App {
             cache,
             tz,
             tags: Arc::new(store::TagIndex::new()),
+            transfer: Default::default(),
         }
     }
 }
@@ -80,6 +83,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/version/", any(version))
         .merge(crate::ui::router())
         .merge(crate::tags::router())
+        .merge(crate::transfer::router())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
@@ -105,7 +109,9 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
+    // the peer address lets /transfer/* serve loopback clients when no admin token is set
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -53,12 +53,31 @@ pub trait Source: Send + Sync {
     fn peer(&self) -> Option<&str> {
         None
     }
+    /// [`Source::find`] plus the peers that could not answer (a source over several peers,
+    /// such as the cluster ring, answers what it can and names the rest).
+    fn find_partial<'a>(&'a self, q: &'a FindQuery) -> BoxFuture<'a, Reported<Vec<FoundNode>>> {
+        Box::pin(async move { self.find(q).await.map(|v| (v, Vec::new())) })
+    }
+    /// [`Source::fetch`] plus the peers that could not answer.
+    fn fetch_partial<'a>(
+        &'a self,
+        leaves: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
+        Box::pin(async move { self.fetch(leaves, range).await.map(|v| (v, Vec::new())) })
+    }
 }
+
+/// An answer and the peers left out of it (the answer is partial when that list is not empty).
+pub type Reported<T> = Result<(T, Vec<String>), WebError>;
 
 /// All sources of a node, combined as graphite-web's STORE combines finders.
 #[derive(Clone, Default)]
 pub struct Sources {
     list: Vec<Arc<dyn Source>>,
+    /// The list later requests see: [`Sources::replace`] swaps it (SIGHUP reload) while requests
+    /// in flight keep the list they started with.
+    live: Arc<std::sync::RwLock<Vec<Arc<dyn Source>>>>,
     /// Peers that failed or were skipped while answering the current request.
     partial: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     /// Leaves each peer (by list position) returned to this request's finds: a fetch asks a
@@ -70,22 +89,39 @@ impl Sources {
     /// Sources in priority order (local first).
     pub fn new(list: Vec<Arc<dyn Source>>) -> Self {
         Sources {
+            live: Arc::new(std::sync::RwLock::new(list.clone())),
             list,
             partial: Default::default(),
             found: Default::default(),
         }
     }
 
+    /// Replaces the sources seen by requests started from now on (by this value and its clones).
+    pub fn replace(&self, list: Vec<Arc<dyn Source>>) {
+        if let Ok(mut l) = self.live.write() {
+            *l = list;
+        }
+    }
+
+    /// The sources requests start with now.
+    pub fn current(&self) -> Vec<Arc<dyn Source>> {
+        self.live
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|_| self.list.clone())
+    }
+
     /// The sources for one request: only local ones when the request carries `local=1` (a peer
     /// asking, so federation never recurses), with a fresh record of failed peers.
     pub fn for_request(&self, local_only: bool) -> Sources {
+        let list: Vec<Arc<dyn Source>> = self
+            .current()
+            .into_iter()
+            .filter(|s| !local_only || s.peer().is_none())
+            .collect();
         Sources {
-            list: self
-                .list
-                .iter()
-                .filter(|s| !local_only || s.peer().is_none())
-                .cloned()
-                .collect(),
+            live: Arc::new(std::sync::RwLock::new(list.clone())),
+            list,
             partial: Default::default(),
             found: Default::default(),
         }
@@ -100,9 +136,20 @@ impl Sources {
     }
 
     /// A peer's error is recorded and its answer dropped; a local error fails the request.
-    fn settle<T: Default>(&self, s: &dyn Source, r: Result<T, WebError>) -> Result<T, WebError> {
+    fn settle<T: Default>(
+        &self,
+        s: &dyn Source,
+        r: Result<(T, Vec<String>), WebError>,
+    ) -> Result<T, WebError> {
         match (r, s.peer()) {
-            (Ok(v), _) => Ok(v),
+            (Ok((v, left_out)), _) => {
+                if !left_out.is_empty() {
+                    if let Ok(mut p) = self.partial.lock() {
+                        p.extend(left_out);
+                    }
+                }
+                Ok(v)
+            }
             (Err(e), Some(peer)) => {
                 tracing::debug!(peer, "web: cluster peer left out: {e}");
                 if let Ok(mut p) = self.partial.lock() {
@@ -120,7 +167,7 @@ impl Sources {
     where
         T: Default + Send + 'static,
         F: Fn(usize, Arc<dyn Source>) -> Fut,
-        Fut: Future<Output = Result<T, WebError>> + Send + 'static,
+        Fut: Future<Output = Reported<T>> + Send + 'static,
     {
         if let [only] = self.list.as_slice() {
             return Ok(vec![
@@ -132,7 +179,7 @@ impl Sources {
             let fut = call(i, s.clone());
             set.spawn(async move { (i, fut.await) });
         }
-        let mut slots: Vec<Option<Result<T, WebError>>> = self.list.iter().map(|_| None).collect();
+        let mut slots: Vec<Option<Reported<T>>> = self.list.iter().map(|_| None).collect();
         while let Some(done) = set.join_next().await {
             let (i, r) = done.map_err(|e| WebError::Internal(format!("source task: {e}")))?;
             if let Some(slot) = slots.get_mut(i) {
@@ -155,7 +202,7 @@ impl Sources {
         let found = self
             .gather(|_, s| {
                 let q = q.clone();
-                async move { s.find(&q).await }
+                async move { s.find_partial(&q).await }
             })
             .await?;
         if let Ok(mut rec) = self.found.lock() {
@@ -212,9 +259,9 @@ impl Sources {
                 let leaves = asks.get(i).cloned().unwrap_or_else(|| all.clone());
                 async move {
                     if leaves.is_empty() {
-                        return Ok(Vec::new());
+                        return Ok((Vec::new(), Vec::new()));
                     }
-                    s.fetch(&leaves, range).await
+                    s.fetch_partial(&leaves, range).await
                 }
             })
             .await?;
@@ -224,7 +271,7 @@ impl Sources {
     /// The union of every source's index, sorted.
     pub async fn index(&self) -> Result<Vec<String>, WebError> {
         let mut all: Vec<String> = self
-            .gather(|_, s| async move { s.index().await })
+            .gather(|_, s| async move { s.index().await.map(|v| (v, Vec::new())) })
             .await?
             .into_iter()
             .flatten()

@@ -47,6 +47,10 @@ pub enum Error {
     /// Two files whose archive lists differ, for merge and diff.
     #[error("{0} and {1} archive configurations are unalike. Resize the input before {2}")]
     ArchivesDiffer(String, String, &'static str),
+    /// The archive layout of a file changed under a handle kept open; reopen it
+    /// ([`crate::Whisper::revalidate`]).
+    #[error("the file's archive layout changed under an open handle; reopen it")]
+    HeaderChanged,
     /// merge with a start after its end.
     #[error("time_to must be >= time_from")]
     InvalidMergeRange,

@@ -2,17 +2,18 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::header::{ArchiveInfo, Header, POINT_SIZE};
+use crate::header::{ArchiveInfo, Header, METADATA_SIZE, POINT_SIZE};
+use crate::mapping::Mapping;
 use crate::{pyset, Error, Result};
 
 /// Largest number of slots one fetch may return; past it the request is refused, not allocated.
 const MAX_FETCH_POINTS: i64 = 1 << 26;
 
 /// The result of a fetch: `values[i]` is the point at `from + i * step` (`None` = no data).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fetched {
     /// First interval returned (inclusive).
     pub from: i64,
@@ -47,10 +48,61 @@ struct Bases(Vec<Option<i64>>);
 /// How many bytes of a file are read at open: the header and, usually, archive 0's base.
 const HEAD_READ: usize = 4096;
 
-/// An open whisper file with its decoded header.
+/// How a handle reaches the file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `pread` on an open descriptor (`Whisper::open`).
+    Read,
+    /// `pread`/`pwrite` on an open descriptor (`Whisper::open_rw`).
+    ReadWrite,
+    /// A shared read-only memory mapping; no descriptor is kept (`Whisper::open_mapped_read`).
+    MappedRead,
+    /// A shared read-write memory mapping; no descriptor is kept (`Whisper::open_mapped`).
+    MappedReadWrite,
+}
+
+/// The bytes behind a handle.
+#[derive(Debug)]
+enum Io {
+    File(File),
+    Map(Mapping),
+}
+
+impl Io {
+    fn read_at(&self, buf: &mut [u8], offset: u64, what: &str) -> Result<()> {
+        match self {
+            Io::File(f) => read_exact_at(f, buf, offset, what),
+            Io::Map(m) if m.read(offset, buf) => Ok(()),
+            Io::Map(_) => Err(Error::corrupt(what)),
+        }
+    }
+
+    fn write_at(&mut self, data: &[u8], offset: u64) -> Result<()> {
+        match self {
+            Io::File(f) => Ok(f.write_all_at(data, offset)?),
+            Io::Map(m) => {
+                if m.write(offset, data) {
+                    Ok(())
+                } else {
+                    Err(Error::Io(std::io::Error::new(
+                        ErrorKind::PermissionDenied,
+                        "write outside a writable mapping",
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// What identifies the file a handle was opened on: device, inode and length.
+type Ident = (u64, u64, u64);
+
+/// An open whisper file with its decoded header: the handle a writer keeps between updates.
 #[derive(Debug)]
 pub struct Whisper {
-    file: File,
+    io: Io,
+    access: Access,
+    ident: Ident,
     header: Header,
     path: PathBuf,
     bases: Bases,
@@ -64,6 +116,7 @@ fn encode_point(buf: &mut Vec<u8>, interval: i64, value: f64) -> Result<()> {
 }
 
 fn decode_point(b: &[u8]) -> (i64, f64) {
+    // Callers pass whole points (chunks_exact or [u8; POINT_SIZE]), so the ranges hold.
     let mut iv = [0u8; 4];
     let mut v = [0u8; 8];
     iv.copy_from_slice(&b[..4]);
@@ -88,26 +141,61 @@ fn aligned(ts: i64, step: i64) -> i64 {
 impl Whisper {
     /// Opens a file for reading.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let file = File::open(path.as_ref())?;
-        Self::from_file(file, path.as_ref())
+        Self::open_with(path, Access::Read)
     }
 
     /// Opens a file for reading and writing.
     pub fn open_rw(path: impl AsRef<Path>) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path.as_ref())?;
-        Self::from_file(file, path.as_ref())
+        Self::open_with(path, Access::ReadWrite)
+    }
+
+    /// Opens and maps a file for reading and writing: the fastest warm handle, no descriptor
+    /// kept (see the crate docs for what a mapping assumes).
+    pub fn open_mapped(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Access::MappedReadWrite)
+    }
+
+    /// Opens and maps a file for reading only; no descriptor kept.
+    pub fn open_mapped_read(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Access::MappedRead)
+    }
+
+    /// Opens a file with the given kind of access.
+    pub fn open_with(path: impl AsRef<Path>, access: Access) -> Result<Self> {
+        let path = path.as_ref();
+        let write = matches!(access, Access::ReadWrite | Access::MappedReadWrite);
+        let file = OpenOptions::new().read(true).write(write).open(path)?;
+        let md = file.metadata()?;
+        let ident = (md.dev(), md.ino(), md.len());
+        let io = match access {
+            Access::Read | Access::ReadWrite => Io::File(file),
+            Access::MappedRead | Access::MappedReadWrite => {
+                if md.len() < METADATA_SIZE as u64 {
+                    return Err(Error::corrupt("Unable to read header"));
+                }
+                Io::Map(Mapping::new(&file, md.len(), write)?)
+            }
+        };
+        Self::load(io, access, ident, path)
     }
 
     /// Wraps an already open file, reading and checking its header.
     pub fn from_file(file: File, path: &Path) -> Result<Self> {
-        let len = file.metadata()?.len();
+        let md = file.metadata()?;
+        Self::load(
+            Io::File(file),
+            Access::ReadWrite,
+            (md.dev(), md.ino(), md.len()),
+            path,
+        )
+    }
+
+    fn load(io: Io, access: Access, ident: Ident, path: &Path) -> Result<Self> {
+        let len = ident.2;
         // One read for the metadata, the archive records and (in most files) the base of the
         // first archive, which follows the header directly.
         let mut head = vec![0u8; HEAD_READ.min(len as usize)];
-        read_exact_at(&file, &mut head, 0, "Unable to read header")?;
+        io.read_at(&mut head, 0, "Unable to read header")?;
         let (_, count) = Header::decode_metadata(&head)?;
         let header_len = Header::size_for(count as usize) as u64;
         if header_len > len {
@@ -116,7 +204,7 @@ impl Whisper {
         }
         if header_len as usize > head.len() {
             head = vec![0u8; header_len as usize];
-            read_exact_at(&file, &mut head, 0, "Unable to read header")?;
+            io.read_at(&mut head, 0, "Unable to read header")?;
         }
         let header = Header::decode(&head, len)?;
         let bases = header
@@ -130,7 +218,9 @@ impl Whisper {
             })
             .collect();
         Ok(Whisper {
-            file,
+            io,
+            access,
+            ident,
             header,
             path: path.to_path_buf(),
             bases: Bases(bases),
@@ -139,17 +229,47 @@ impl Whisper {
 
     /// Re-reads the aggregation method and xFilesFactor, which `set-aggregation` and
     /// `set-xff` change in place; a handle kept open across calls otherwise keeps the old ones.
+    /// (Mapped handles do this by themselves before every update.)
     pub fn reload_metadata(&mut self) -> Result<()> {
-        let mut meta = [0u8; crate::header::METADATA_SIZE];
-        read_exact_at(&self.file, &mut meta, 0, "Unable to read header")?;
+        let mut meta = [0u8; METADATA_SIZE];
+        self.io.read_at(&mut meta, 0, "Unable to read header")?;
         let (fresh, count) = Header::decode_metadata(&meta)?;
         if count as usize != self.header.archives.len()
             || fresh.max_retention != self.header.max_retention
         {
-            return Err(Error::corrupt("header changed under an open handle"));
+            return Err(Error::HeaderChanged);
         }
         self.header.aggregation_method = fresh.aggregation_method;
         self.header.x_files_factor = fresh.x_files_factor;
+        Ok(())
+    }
+
+    /// Makes a long-lived handle current: if the file at its path is no longer the one it
+    /// opened (replaced by a rename, as whisper-resize does, or resized), reopens it with the
+    /// same access and returns true; otherwise re-reads the method and xFilesFactor and
+    /// returns false. Costs one `stat` (plus one 16-byte `pread` for descriptor handles).
+    pub fn revalidate(&mut self) -> Result<bool> {
+        let md = std::fs::metadata(&self.path)?;
+        if (md.dev(), md.ino(), md.len()) == self.ident {
+            self.reload_metadata()?;
+            return Ok(false);
+        }
+        *self = Self::open_with(&self.path, self.access)?;
+        Ok(true)
+    }
+
+    /// How this handle reaches the file.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// For mapped handles, picks up a method or xFilesFactor changed in place by another
+    /// process (a memory read, so it is done before every update, as python re-reads the
+    /// header per call); an archive layout change is an error until [`Whisper::revalidate`].
+    fn sync_metadata(&mut self) -> Result<()> {
+        if matches!(self.io, Io::Map(_)) {
+            self.reload_metadata()?;
+        }
         Ok(())
     }
 
@@ -163,14 +283,17 @@ impl Whisper {
         &self.path
     }
 
-    /// The underlying file, for callers that need to lock or sync it.
-    pub fn file(&self) -> &File {
-        &self.file
+    /// The underlying file, for callers that need to lock or sync it (None when mapped).
+    pub fn file(&self) -> Option<&File> {
+        match &self.io {
+            Io::File(f) => Some(f),
+            Io::Map(_) => None,
+        }
     }
 
     /// Rewrites the 16-byte metadata block (method and xff), e.g. after changing them.
     pub(crate) fn write_metadata(&mut self, header: Header) -> Result<()> {
-        self.file.write_all_at(&header.encode_metadata(), 0)?;
+        self.io.write_at(&header.encode_metadata(), 0)?;
         self.header = header;
         Ok(())
     }
@@ -196,12 +319,7 @@ impl Whisper {
         }
         let a = self.archive(idx)?;
         let mut buf = [0u8; 4];
-        read_exact_at(
-            &self.file,
-            &mut buf,
-            u64::from(a.offset),
-            "Unable to read base datapoint",
-        )?;
+        self.io.read_at(&mut buf, u64::from(a.offset), "Unable to read base datapoint")?;
         let b = i64::from(u32::from_be_bytes(buf));
         if let Some(slot) = bases.0.get_mut(idx) {
             *slot = Some(b);
@@ -223,24 +341,14 @@ impl Whisper {
         buf.resize((count as usize) * POINT_SIZE, 0);
         let first = count.min(u64::from(a.points) - slot);
         let (head, tail) = buf.split_at_mut(first as usize * POINT_SIZE);
-        read_exact_at(
-            &self.file,
-            head,
-            a.slot_offset(slot),
-            "Unable to read datapoints",
-        )?;
+        self.io.read_at(head, a.slot_offset(slot), "Unable to read datapoints")?;
         // Python reads the remainder from the start of the archive in one go; only `points`
         // slots exist there, so a longer request reads at most the whole archive again.
         let mut rest = tail;
         while !rest.is_empty() {
             let n = rest.len().min(a.size() as usize);
             let (now, later) = rest.split_at_mut(n);
-            read_exact_at(
-                &self.file,
-                now,
-                u64::from(a.offset),
-                "Unable to read datapoints",
-            )?;
+            self.io.read_at(now, u64::from(a.offset), "Unable to read datapoints")?;
             rest = later;
         }
         Ok(())
@@ -251,6 +359,7 @@ impl Whisper {
     pub fn update(&mut self, value: f64, timestamp: i64, now: i64) -> Result<()> {
         check_time(timestamp)?;
         check_time(now)?;
+        self.sync_metadata()?;
         let diff = now - timestamp;
         if !(diff >= 0 && diff < i64::from(self.header.max_retention)) {
             return Err(Error::TimestampNotCovered);
@@ -269,7 +378,7 @@ impl Whisper {
         let mut bases = self.new_bases();
         let base = self.base(&mut bases, idx)?;
         let slot = if base == 0 { 0 } else { a.slot(interval, base) };
-        self.file.write_all_at(&buf, a.slot_offset(slot))?;
+        self.io.write_at(&buf, a.slot_offset(slot))?;
         if base == 0 {
             bases.0[idx] = Some(interval);
         }
@@ -301,6 +410,7 @@ impl Whisper {
         for p in points {
             check_time(p.0)?;
         }
+        self.sync_metadata()?;
         // whisper sorts newest-first (stable) and reverses each archive's share; that equals an
         // ascending order where equal timestamps keep the reverse of their given order.
         let mut order: Vec<(i64, f64)> = Vec::with_capacity(points.len());
@@ -405,13 +515,13 @@ impl Whisper {
             let room = size - slot as usize * POINT_SIZE;
             if data.len() > room {
                 let (head, tail) = data.split_at(room);
-                self.file.write_all_at(head, a.slot_offset(slot))?;
+                self.io.write_at(head, a.slot_offset(slot))?;
                 // whisper writes the whole remainder from the archive start; a remainder longer
                 // than the archive would spill into the next one, which we refuse to do.
                 let tail = &tail[..tail.len().min(size)];
-                self.file.write_all_at(tail, u64::from(a.offset))?;
+                self.io.write_at(tail, u64::from(a.offset))?;
             } else {
-                self.file.write_all_at(data, a.slot_offset(slot))?;
+                self.io.write_at(data, a.slot_offset(slot))?;
             }
         }
         if stored_base == 0 {
@@ -529,7 +639,7 @@ impl Whisper {
             }
             if next_slot != Some(slot) {
                 if !run.is_empty() {
-                    self.file.write_all_at(&run, l.slot_offset(run_start))?;
+                    self.io.write_at(&run, l.slot_offset(run_start))?;
                     run.clear();
                 }
                 run_start = slot;
@@ -538,7 +648,7 @@ impl Whisper {
             next_slot = Some(slot + 1);
         }
         if !run.is_empty() {
-            self.file.write_all_at(&run, l.slot_offset(run_start))?;
+            self.io.write_at(&run, l.slot_offset(run_start))?;
         }
         Ok(true)
     }
@@ -601,7 +711,7 @@ impl Whisper {
         } else {
             l.slot(lower_start, lbase)
         };
-        self.file.write_all_at(&point, l.slot_offset(slot))?;
+        self.io.write_at(&point, l.slot_offset(slot))?;
         if lbase == 0 {
             bases.0[lower] = Some(lower_start);
         }
@@ -623,6 +733,22 @@ impl Whisper {
         now: i64,
         granularity: Option<u32>,
     ) -> Result<Option<Fetched>> {
+        let mut out = Fetched::default();
+        Ok(self
+            .fetch_into(from, until, now, granularity, &mut out)?
+            .then_some(out))
+    }
+
+    /// [`Whisper::fetch_with`] into a caller's [`Fetched`], reusing its allocation; returns
+    /// false (and leaves `out` unspecified) where `fetch` returns None.
+    pub fn fetch_into(
+        &self,
+        from: i64,
+        until: i64,
+        now: i64,
+        granularity: Option<u32>,
+        out: &mut Fetched,
+    ) -> Result<bool> {
         check_time(from)?;
         check_time(until)?;
         check_time(now)?;
@@ -631,7 +757,7 @@ impl Whisper {
         }
         let oldest = now - i64::from(self.header.max_retention);
         if from > now || until < oldest {
-            return Ok(None);
+            return Ok(false);
         }
         let from = from.max(oldest);
         let until = until.min(now);
@@ -650,11 +776,25 @@ impl Whisper {
                 .position(|a| a.retention() >= diff)
                 .unwrap_or(self.header.archives.len() - 1),
         };
-        self.fetch_archive(idx, from, until).map(Some)
+        self.fetch_archive_into(idx, from, until, out)?;
+        Ok(true)
     }
 
     /// Reads one archive between two times without any clamping (whisper's `__archive_fetch`).
     pub fn fetch_archive(&self, idx: usize, from: i64, until: i64) -> Result<Fetched> {
+        let mut out = Fetched::default();
+        self.fetch_archive_into(idx, from, until, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Whisper::fetch_archive`] into a caller's [`Fetched`], reusing its allocation.
+    pub fn fetch_archive_into(
+        &self,
+        idx: usize,
+        from: i64,
+        until: i64,
+        out: &mut Fetched,
+    ) -> Result<()> {
         check_time(from)?;
         check_time(until)?;
         let a = self.archive(idx)?;
@@ -668,16 +808,14 @@ impl Whisper {
         if wanted > MAX_FETCH_POINTS {
             return Err(Error::InvalidTimeInterval { from, until });
         }
-        let base = self.base(&mut self.new_bases(), idx)?;
-        let mut out = Fetched {
-            from: from_i,
-            until: until_i,
-            step,
-            values: Vec::new(),
-        };
+        let base = self.stored_base(idx)?;
+        out.from = from_i;
+        out.until = until_i;
+        out.step = step;
+        out.values.clear();
         if base == 0 {
-            out.values = vec![None; wanted.max(0) as usize];
-            return Ok(out);
+            out.values.resize(wanted.max(0) as usize, None);
+            return Ok(());
         }
         let from_slot = a.slot(from_i, base);
         let until_slot = a.slot(until_i, base);
@@ -687,15 +825,61 @@ impl Whisper {
         } else {
             u64::from(a.points) - from_slot + until_slot
         };
-        let mut buf = Vec::new();
-        self.read_slots(&a, from_slot, count, &mut buf)?;
-        out.values.reserve_exact(count as usize);
-        for (i, chunk) in buf.chunks_exact(POINT_SIZE).enumerate() {
-            let (iv, v) = decode_point(chunk);
-            out.values
-                .push((iv == from_i + i as i64 * step).then_some(v));
+        out.values.reserve(count as usize);
+        let mut expected = from_i;
+        let values = &mut out.values;
+        self.each_point(&a, from_slot, count, |p| {
+            let (iv, v) = decode_point(&p);
+            values.push((iv == expected).then_some(v));
+            expected += step;
+        })
+    }
+
+    /// The interval in an archive's slot 0: cached when known, else read.
+    fn stored_base(&self, idx: usize) -> Result<i64> {
+        if let Some(Some(b)) = self.bases.0.get(idx) {
+            return Ok(*b);
         }
-        Ok(out)
+        let a = self.archive(idx)?;
+        let mut buf = [0u8; 4];
+        self.io
+            .read_at(&mut buf, u64::from(a.offset), "Unable to read base datapoint")?;
+        Ok(i64::from(u32::from_be_bytes(buf)))
+    }
+
+    /// Calls `f` with `count` consecutive points from `slot`, wrapping at the archive's end
+    /// like [`Whisper::read_slots`]; a mapped file is decoded in place, without a copy.
+    fn each_point(
+        &self,
+        a: &ArchiveInfo,
+        slot: u64,
+        count: u64,
+        mut f: impl FnMut([u8; POINT_SIZE]),
+    ) -> Result<()> {
+        let Io::Map(m) = &self.io else {
+            let mut buf = Vec::new();
+            self.read_slots(a, slot, count, &mut buf)?;
+            for chunk in buf.chunks_exact(POINT_SIZE) {
+                let mut p = [0u8; POINT_SIZE];
+                p.copy_from_slice(chunk);
+                f(p);
+            }
+            return Ok(());
+        };
+        let bad = || Error::corrupt("Unable to read datapoints");
+        let first = count.min(u64::from(a.points).saturating_sub(slot));
+        if !m.for_each_point(a.slot_offset(slot), first as usize, &mut f) {
+            return Err(bad());
+        }
+        let mut rest = count - first;
+        while rest > 0 {
+            let n = rest.min(u64::from(a.points));
+            if !m.for_each_point(u64::from(a.offset), n as usize, &mut f) {
+                return Err(bad());
+            }
+            rest -= n;
+        }
+        Ok(())
     }
 
     /// Every slot of one archive as stored, `(interval, value)`, in slot order (for dump).

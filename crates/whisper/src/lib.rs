@@ -38,6 +38,7 @@ mod error;
 mod file;
 mod header;
 mod maintenance;
+mod mapping;
 pub mod pyfloat;
 mod pyset;
 mod retention;
@@ -45,7 +46,7 @@ mod retention;
 pub use aggregation::{AggregationMethod, ALL_METHODS};
 pub use create::{check_xff, create, plan, CreateOptions};
 pub use error::{Error, Result};
-pub use file::{Fetched, Whisper};
+pub use file::{Access, Fetched, Whisper};
 pub use header::{ArchiveInfo, Header, ARCHIVE_INFO_SIZE, METADATA_SIZE, POINT_SIZE};
 pub use maintenance::{
     diff, fill, merge, resize, set_aggregation, set_aggregation_method, set_x_files_factor,
