@@ -83,7 +83,9 @@ fn filled(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
         sparse: true,
         fallocate: false,
     };
-    let day: Vec<(i64, f64)> = (0..1440).map(|k| (NOW - 86_340 + 60 * k, k as f64)).collect();
+    let day: Vec<(i64, f64)> = (0..1440)
+        .map(|k| (NOW - 86_340 + 60 * k, k as f64))
+        .collect();
     (0..n)
         .map(|i| {
             let p = dir.join(format!("m{i:05}.wsp"));
@@ -98,7 +100,11 @@ fn filled(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Runs `op` on every handle, split over `threads` threads (1: this thread).
-fn each<T: Send>(handles: &mut [T], threads: usize, op: impl Fn(usize, &mut T) -> anyhow::Result<()> + Sync) -> anyhow::Result<()> {
+fn each<T: Send>(
+    handles: &mut [T],
+    threads: usize,
+    op: impl Fn(usize, &mut T) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
     if threads <= 1 {
         for (i, h) in handles.iter_mut().enumerate() {
             op(i, h)?;
@@ -166,7 +172,6 @@ fn main() -> anyhow::Result<()> {
     t.report("fetch_1day_x10000@cold", 10_000.0);
     anyhow::ensure!(n == 10_000 * 1440, "unexpected fetch size {n}");
 
-
     // Warm: handles opened and used once before the clock starts, as a persister or reader keeps them
     // (python's side keeps file objects open and calls file_update_many / file_fetch).
     let variants: [(&str, Access, usize); 3] = [
@@ -184,9 +189,13 @@ fn main() -> anyhow::Result<()> {
         let mut hs = open(&many)?;
         // One untimed pass first: a kept handle has been used before (its pages are mapped and
         // its bases cached), as in a persister that updates the same files every interval.
-        each(&mut hs, threads, |i, h| Ok(h.update_many(&[(NOW, i as f64)], NOW)?))?;
+        each(&mut hs, threads, |i, h| {
+            Ok(h.update_many(&[(NOW, i as f64)], NOW)?)
+        })?;
         let t = Timer::start();
-        each(&mut hs, threads, |i, h| Ok(h.update_many(&[(NOW, i as f64)], NOW)?))?;
+        each(&mut hs, threads, |i, h| {
+            Ok(h.update_many(&[(NOW, i as f64)], NOW)?)
+        })?;
         t.report(&format!("update_many_1pt_x10000@{variant}"), 10_000.0);
 
         let mut fs = open(&few)?;
@@ -206,7 +215,9 @@ fn main() -> anyhow::Result<()> {
             .map(|p| Whisper::open_with(p, read).with_context(|| p.display().to_string()))
             .collect::<anyhow::Result<_>>()?;
         let total = std::sync::atomic::AtomicUsize::new(0);
-        each(&mut rs, threads, |_, h| Ok(h.fetch(NOW - 86_400, NOW, NOW).map(drop)?))?;
+        each(&mut rs, threads, |_, h| {
+            Ok(h.fetch(NOW - 86_400, NOW, NOW).map(drop)?)
+        })?;
         let t = Timer::start();
         each(&mut rs, threads, |_, h| {
             let f = h.fetch(NOW - 86_400, NOW, NOW)?.context("no data")?;
