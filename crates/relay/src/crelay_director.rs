@@ -18,9 +18,6 @@ use crate::point::Point;
 pub struct CRelayDirector {
     router: Router,
     targets: Vec<Destination>,
-    /// `host:port` of every server -> index in `targets` (a server in several clusters is one
-    /// connection, as in c-relay).
-    index: HashMap<(String, u16), usize>,
     aggregates: Mutex<Aggregates>,
     has_aggregates: bool,
     /// Whether any rule validates the data part, which then has to be rendered per point.
@@ -34,8 +31,8 @@ impl CRelayDirector {
     /// Prepares routing for `config`. Servers Carbonado cannot talk to yet (UDP, compressed or
     /// TLS connections, `file` clusters) are refused with a message naming them.
     pub fn new(config: crelay::Config) -> Result<Self, RelayError> {
-        let mut targets = Vec::new();
-        let mut index = HashMap::new();
+        // One target per `host:port`: a server in several clusters is one connection, as in c-relay.
+        let mut targets: Vec<Destination> = Vec::new();
         for c in &config.clusters {
             if let ClusterKind::File { .. } = c.kind {
                 return Err(RelayError::Config(format!(
@@ -56,9 +53,10 @@ impl CRelayDirector {
                         c.name, s.dest
                     )));
                 }
-                let key = (s.dest.host.clone(), s.dest.port);
-                if !index.contains_key(&key) {
-                    index.insert(key, targets.len());
+                if !targets
+                    .iter()
+                    .any(|t| t.port == s.dest.port && t.host == s.dest.host)
+                {
                     targets.push(Destination::new(s.dest.host.clone(), s.dest.port, None));
                 }
             }
@@ -83,7 +81,6 @@ impl CRelayDirector {
         Ok(CRelayDirector {
             router: Router::new(config),
             targets,
-            index,
             aggregates: Mutex::new(aggregates),
             has_aggregates,
             needs_data,
@@ -105,7 +102,12 @@ impl CRelayDirector {
         out: &mut Vec<(usize, Point)>,
     ) {
         for s in servers {
-            if let Some(&i) = self.index.get(&(s.host.clone(), s.port)) {
+            // A linear scan: clusters are small, and it needs no owned key per lookup.
+            let hit = self
+                .targets
+                .iter()
+                .position(|t| t.port == s.port && t.host == s.host);
+            if let Some(i) = hit {
                 out.push((i, Point::new(metric, p.timestamp, p.value)));
             }
         }
