@@ -3,8 +3,8 @@
 //!
 //! Every owner receives a copy from every non-owner holding the metric (the first creates the
 //! file, later ones merge with whisper-fill semantics), so no non-owner copy is deleted before
-//! all owners hold its points. An owner lacking the metric while no non-owner holds it (a
-//! replica to create, rf raised) gets it from the other owners holding it.
+//! all owners hold its points. An owner lacking the metric also gets it from the other owners
+//! holding it (a replica to create when rf is raised, or beside a move with rf > 1).
 
 /// One push: node `from` sends its file to node `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +57,15 @@ pub fn decide(metric: &str, holders: &[usize], owners: &[usize]) -> Decision {
     let mut copies = Vec::new();
     for &o in owners {
         let mut sources = strays.clone();
-        if !holders.contains(&o) && strays.is_empty() {
-            sources.extend(holders.iter().copied().filter(|h| *h != o));
+        if !holders.contains(&o) {
+            // a new replica also takes what the other owners hold, so it is as complete as
+            // the union of the copies rather than a copy of the leaving one alone
+            sources.extend(
+                holders
+                    .iter()
+                    .copied()
+                    .filter(|h| *h != o && owners.contains(h)),
+            );
         }
         copies.extend(sources.into_iter().map(|from| Copy { from, to: o }));
     }
@@ -138,7 +145,11 @@ mod tests {
         let p = work(decide("m", &[0, 1], &[1, 2]));
         assert_eq!(
             p.copies,
-            vec![Copy { from: 0, to: 1 }, Copy { from: 0, to: 2 }]
+            vec![
+                Copy { from: 0, to: 1 },
+                Copy { from: 0, to: 2 },
+                Copy { from: 1, to: 2 }
+            ]
         );
         assert_eq!(p.deletes, vec![0]);
     }
