@@ -13,8 +13,11 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use web_support::{enc, request, start, Server};
+use web_support::{enc, request};
 
 const TOKEN: &str = "rebalance-test-token";
 const SCHEMAS: &str = "[default]\npattern = .*\nretentions = 10s:1h,1m:1d\n";
@@ -29,13 +32,41 @@ fn ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// One `carbonado serve` node: cache (line receiver) and web role, its own data directory.
+/// One `carbonado serve` node: cache (line receiver) and web role, its own data directory;
+/// killed on drop.
 struct Node {
     name: String,
     data: PathBuf,
     http: String,
     line: u16,
-    _server: Server,
+    child: Child,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `http` answers `/version`, showing the node's log if it exits instead.
+fn wait_up(child: &mut Child, http: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = TcpStream::connect(http).is_ok()
+            && request(http, "GET", "/version", &[], b"").status == 200;
+        if up {
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!(
+                "carbonado exited with {st}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "node {http} did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 impl Node {
@@ -65,13 +96,25 @@ admin_token = "{TOKEN}"
 "#,
             data = data.display()
         );
-        let server = start(&dir, &cfg, &http);
+        let config = dir.join("carbonado.toml");
+        std::fs::write(&config, cfg).expect("write config");
+        let log_path = dir.join("carbonado.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carbonado"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn carbonado serve");
+        wait_up(&mut child, &http, &log_path);
         Node {
             name: name.to_string(),
             data,
             http,
             line,
-            _server: server,
+            child,
         }
     }
 
@@ -685,6 +728,140 @@ fn an_interrupted_run_resumes_without_redoing_finished_copies() {
     assert!(!journal.exists());
 
     // the same end state as an uninterrupted run
+    let at = locations(&all, &uploaded);
+    for m in &uploaded {
+        let want: BTreeSet<String> = new[m].iter().cloned().collect();
+        assert_eq!(at[m], want, "{m}");
+        assert_eq!(
+            file_points(&node(&all, &new[m][0]).file(m)),
+            before[m],
+            "{m}: points changed"
+        );
+    }
+}
+
+/// A TCP relay in front of a node's web address: it forwards the first `admit` connections and
+/// holds later ones (the caller waits on them) until released, when the held ones are closed
+/// unanswered, as a request dies with the client that was killed. After release it forwards all.
+struct Gate {
+    addr: String,
+    holding: Arc<AtomicBool>,
+}
+
+impl Gate {
+    fn new(target: &str, admit: usize) -> Gate {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind gate");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let holding = Arc::new(AtomicBool::new(true));
+        let (h, target) = (holding.clone(), target.to_string());
+        std::thread::spawn(move || {
+            for (i, conn) in listener.incoming().enumerate() {
+                let Ok(conn) = conn else { continue };
+                let (h, target) = (h.clone(), target.clone());
+                std::thread::spawn(move || {
+                    if i >= admit && h.load(Ordering::SeqCst) {
+                        while h.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        return; // closed unanswered
+                    }
+                    let Ok(up) = TcpStream::connect(&target) else {
+                        return;
+                    };
+                    let (mut c1, mut u1) = (conn, up);
+                    let (Ok(mut c2), Ok(mut u2)) = (c1.try_clone(), u1.try_clone()) else {
+                        return;
+                    };
+                    let t = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c2, &mut u2);
+                        let _ = u2.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut u1, &mut c1);
+                    let _ = c1.shutdown(std::net::Shutdown::Write);
+                    let _ = t.join();
+                });
+            }
+        });
+        Gate { addr, holding }
+    }
+
+    fn release(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_killed_run_resumes_and_ends_in_the_same_state() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let a = Node::start(root.path(), "a");
+    let b = Node::start(root.path(), "b");
+    let c = Node::start(root.path(), "c");
+    let all = [&a, &b, &c];
+    let (uploaded, _) = metric_names(40, 4, 0);
+    let old = carbon_owners(&[&a, &b], 1, &uploaded);
+    let new = carbon_owners(&all, 1, &uploaded);
+    let before = seed(&all, root.path(), &uploaded, &[], &old, base_time());
+    let moving = |from: &str| {
+        uploaded
+            .iter()
+            .filter(|m| old[*m] != new[*m] && old[*m][0] == from)
+            .count() as u64
+    };
+    assert!(moving("a") > 0 && moving("b") > 0);
+    let planned = moving("a") + moving("b");
+
+    // node a is reached through a gate that lets the listing through and then holds every
+    // request (the pushes from a), so the run is certainly still busy with a's moves when it
+    // is killed, after some of b's have finished
+    let gate = Gate::new(&a.http, 1);
+    let config = cluster_toml(root.path(), "three.toml", &all, 1, &[]);
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace(&a.http, &gate.addr)).expect("config");
+    let journal = root.path().join("three.journal");
+    let j = journal.to_str().expect("utf-8");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_carbonado"))
+        .arg("rebalance")
+        .arg("--config")
+        .arg(&config)
+        .args(["--apply", "--json", "--journal", j, "--per-node", "64"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn rebalance");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let steps = loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let n = text
+            .lines()
+            .filter(|l| l.contains("\"step\":\"delete\""))
+            .count();
+        if n > 0 {
+            break text;
+        }
+        assert!(
+            run.try_wait().expect("wait").is_none(),
+            "rebalance ended early"
+        );
+        assert!(Instant::now() < deadline, "no step journaled:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    run.kill().expect("kill rebalance");
+    let _ = run.wait();
+    gate.release();
+    assert!(
+        !steps.contains(&format!("\"from\":\"{}\"", gate.addr)),
+        "a was held: {steps}"
+    );
+    let text = std::fs::read_to_string(&journal).expect("journal kept");
+    let copies1 = text
+        .lines()
+        .filter(|l| l.contains("\"step\":\"copy\""))
+        .count() as u64;
+    assert!(copies1 > 0 && copies1 < planned, "{copies1} of {planned}");
+
+    let second = ok(rebalance(&config, &["--apply", "--json", "--journal", j]));
+    assert_eq!(second.n("summary", "pushes") + copies1, planned);
+    assert_eq!(second.n("summary", "failed"), 0);
     let at = locations(&all, &uploaded);
     for m in &uploaded {
         let want: BTreeSet<String> = new[m].iter().cloned().collect();
