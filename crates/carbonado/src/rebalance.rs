@@ -66,6 +66,10 @@ pub struct RebalanceArgs {
     /// Transfers at once per node, as source or destination (default 2).
     #[arg(long)]
     per_node: Option<usize>,
+    /// Leave metrics starting with this prefix where they are (e.g. each node's own
+    /// `carbon.agents.` self-metrics); repeatable.
+    #[arg(long = "exclude", value_name = "PREFIX")]
+    exclude: Vec<String>,
     /// Print every planned step.
     #[arg(long, short)]
     verbose: bool,
@@ -162,6 +166,10 @@ async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
     let mut outgoing = vec![0usize; nodes.len()];
     let mut work: Vec<MetricPlan> = Vec::new();
     for (metric, hs) in &holders {
+        if args.exclude.iter().any(|p| metric.starts_with(p.as_str())) {
+            summary.excluded += 1;
+            continue;
+        }
         let d = decide(metric, hs, &cluster.owners(metric));
         summary.add(&d);
         if let Decision::Work(p) = d {
@@ -249,7 +257,7 @@ async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
     }
     ticker.stop();
     let c = &exec.counts;
-    let skipped = summary.in_place + summary.unplaced;
+    let skipped = summary.in_place + summary.unplaced + summary.excluded;
     let failed = c.failed.load(Relaxed);
     if args.json {
         println!(
@@ -332,9 +340,10 @@ fn print_summary_of_plan(
             "{}",
             serde_json::json!({
                 "plan": {
-                    "metrics": s.metrics,
+                    "metrics": s.metrics + s.excluded,
                     "in_place": s.in_place,
                     "unplaced": s.unplaced,
+                    "excluded": s.excluded,
                     "moves": s.moves,
                     "replicas": s.replicas,
                     "copies": s.copies,
@@ -346,9 +355,16 @@ fn print_summary_of_plan(
         return;
     }
     println!(
-        "plan: {} metrics: {} in place, {} to move, {} to gain replicas, {} placed nowhere (left \
-         alone); {} copies, {} deletes",
-        s.metrics, s.in_place, s.moves, s.replicas, s.unplaced, s.copies, s.deletes
+        "plan: {} metrics: {} in place, {} to move, {} to gain replicas, {} placed nowhere and {} \
+         excluded (left alone); {} copies, {} deletes",
+        s.metrics + s.excluded,
+        s.in_place,
+        s.moves,
+        s.replicas,
+        s.unplaced,
+        s.excluded,
+        s.copies,
+        s.deletes
     );
     for (i, n) in cluster.nodes.iter().enumerate() {
         println!(

@@ -555,6 +555,15 @@ fn two_to_three_nodes_moves_exactly_the_changed_owners_and_a_dry_run_changes_not
         dry.n("plan", "in_place"),
         (metrics.len() - moving.len()) as u64
     );
+    let excluding = ok(rebalance(
+        &config,
+        &["--json", "--journal", journal_arg, "--exclude", "rb.line."],
+    ));
+    assert_eq!(excluding.n("plan", "excluded"), by_line.len() as u64);
+    assert_eq!(
+        excluding.n("plan", "moves"),
+        moving.iter().filter(|m| !m.starts_with("rb.line.")).count() as u64
+    );
     assert_eq!(tree(&all), files_before, "a dry run changed files");
     assert!(!journal.exists(), "a dry run wrote a journal");
     for n in &all {

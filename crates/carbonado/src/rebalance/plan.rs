@@ -88,6 +88,8 @@ pub struct PlanSummary {
     pub in_place: usize,
     /// Metrics the ring places nowhere.
     pub unplaced: usize,
+    /// Metrics left alone by `--exclude` (not counted in `metrics`).
+    pub excluded: usize,
     /// Metrics leaving at least one node.
     pub moves: usize,
     /// Metrics only gaining replicas.
