@@ -882,3 +882,41 @@ fn a_killed_run_resumes_and_ends_in_the_same_state() {
         );
     }
 }
+
+#[test]
+fn raising_the_replication_factor_copies_without_deleting() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let a = Node::start(root.path(), "a");
+    let b = Node::start(root.path(), "b");
+    let c = Node::start(root.path(), "c");
+    let all = [&a, &b, &c];
+    let (uploaded, _) = metric_names(30, 4, 0);
+    let old = carbon_owners(&all, 1, &uploaded);
+    let new = carbon_owners(&all, 2, &uploaded);
+    let before = seed(&all, root.path(), &uploaded, &[], &old, base_time());
+    let config = cluster_toml(root.path(), "rf2.toml", &all, 2, &[]);
+    let journal = root.path().join("rf2.journal");
+    let run = ok(rebalance(
+        &config,
+        &[
+            "--apply",
+            "--json",
+            "--journal",
+            journal.to_str().expect("utf-8"),
+        ],
+    ));
+    assert_eq!(run.n("summary", "copied"), uploaded.len() as u64);
+    assert_eq!(run.n("summary", "pushes"), uploaded.len() as u64);
+    assert_eq!(run.n("summary", "moved"), 0);
+    assert_eq!(run.n("summary", "deleted"), 0);
+    let at = locations(&all, &uploaded);
+    for m in &uploaded {
+        // the rf 1 owner is the rf 2 primary, and keeps its file
+        assert_eq!(new[m][0], old[m][0]);
+        let want: BTreeSet<String> = new[m].iter().cloned().collect();
+        assert_eq!(at[m], want, "{m}");
+        for o in &new[m] {
+            assert_eq!(file_points(&node(&all, o).file(m)), before[m], "{m} on {o}");
+        }
+    }
+}

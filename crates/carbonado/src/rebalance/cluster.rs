@@ -261,6 +261,23 @@ admin_token = "s3cret"
     }
 
     #[test]
+    fn relay_rules_place_by_pattern() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("relay-rules.conf"),
+            "[web]\npattern = ^web\\.\ndestinations = 127.0.0.1:2204:b\n\n[default]\ndefault = true\ndestinations = 127.0.0.1:2104:a\n",
+        )
+        .unwrap();
+        let text = TWO.replace(
+            "replication_factor = 2",
+            "relay_method = \"rules\"\nrelay_rules = \"relay-rules.conf\"",
+        );
+        let c = Cluster::parse(&text, dir.path(), &[], None).unwrap();
+        assert_eq!(c.owners("web.host1.cpu"), vec![1]);
+        assert_eq!(c.owners("db.host1.cpu"), vec![0]);
+    }
+
+    #[test]
     fn falls_back_to_the_web_cluster_ring() {
         let text = r#"
 [relay]
