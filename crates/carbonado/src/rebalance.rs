@@ -410,7 +410,10 @@ impl Exec {
         // digest confirmed per copy, by source node
         let mut sent: Vec<(usize, String)> = Vec::with_capacity(p.copies.len());
         for c in &p.copies {
-            let d = self.copy(&p.metric, c.from, c.to, true).await?;
+            // a copy the journal records counts only while its destination still lists the
+            // metric: a destination that lost the file since gets it again before any delete
+            let resumable = p.holders.contains(&c.to);
+            let d = self.copy(&p.metric, c.from, c.to, resumable).await?;
             sent.push((c.from, d));
         }
         for &h in &p.deletes {

@@ -728,9 +728,48 @@ fn an_interrupted_run_resumes_without_redoing_finished_copies() {
     let deletes1 = steps.iter().filter(|s| s["step"] == "delete").count() as u64;
     assert!(copies1 > 0 && copies1 + deletes1 == 5);
 
+    // one destination loses a file it confirmed (a copy journaled, its source not yet
+    // deleted): the resumed run must not trust that journal line, or the delete would lose it
+    let lost = steps.iter().find_map(|s| {
+        let m = s["metric"].as_str()?;
+        let deleted = steps
+            .iter()
+            .any(|d| d["step"] == "delete" && d["metric"] == m);
+        let still_at_source = node(&all, &old[m][0]).has(m);
+        (s["step"] == "copy" && !deleted && still_at_source).then(|| m.to_string())
+    });
+    if let Some(m) = &lost {
+        let owner = node(&all, &new[m][0]);
+        let auth = format!("Bearer {TOKEN}");
+        let q = format!("metric={}", enc(m));
+        let file = request(
+            &owner.http,
+            "GET",
+            &format!("/transfer/file?{q}"),
+            &[("Authorization", &auth)],
+            b"",
+        );
+        let digest = file
+            .header("x-carbonado-digest")
+            .expect("digest")
+            .to_string();
+        let gone = request(
+            &owner.http,
+            "POST",
+            &format!("/transfer/delete?{q}&confirmed_digest={digest}"),
+            &[("Authorization", &auth)],
+            b"",
+        );
+        assert_eq!(gone.status, 200, "{}", gone.text());
+        assert!(!owner.has(m));
+    }
     let second = ok(rebalance(&config, &["--apply", "--json", "--journal", j]));
-    // each copy happens once over both runs: the journaled ones are not pushed again
-    assert_eq!(second.n("summary", "pushes") + copies1, planned);
+    // each copy happens once over both runs: the journaled ones are not pushed again, except
+    // the one whose destination lost the file
+    assert_eq!(
+        second.n("summary", "pushes") + copies1,
+        planned + u64::from(lost.is_some())
+    );
     assert!(second.n("summary", "resumed_steps") <= copies1 - deletes1.min(copies1));
     assert!(second.n("summary", "deleted") + deletes1 <= planned);
     assert_eq!(second.n("summary", "failed"), 0);

@@ -24,6 +24,8 @@ pub struct MetricPlan {
     pub copies: Vec<Copy>,
     /// Non-owners whose file is deleted once every owner confirmed their copy.
     pub deletes: Vec<usize>,
+    /// The nodes listing the metric when the plan was made.
+    pub holders: Vec<usize>,
 }
 
 impl MetricPlan {
@@ -76,6 +78,7 @@ pub fn decide(metric: &str, holders: &[usize], owners: &[usize]) -> Decision {
         metric: metric.to_string(),
         copies,
         deletes: strays,
+        holders: holders.to_vec(),
     })
 }
 
