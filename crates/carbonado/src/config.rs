@@ -107,6 +107,9 @@ pub struct CacheSection {
     pub wal_segment_size: String,
     /// Persister threads.
     pub writer_threads: usize,
+    /// Whether the persister keeps whisper files as memory mappings between writes (their touched
+    /// pages then count in the process's RSS).
+    pub whisper_mmap: bool,
     /// Cache shards.
     pub cache_shards: usize,
     /// Longest plaintext line (carbon: 16384).
@@ -145,6 +148,7 @@ impl Default for CacheSection {
             wal_sync_interval: "1s".into(),
             wal_segment_size: "64MiB".into(),
             writer_threads: 0,
+            whisper_mmap: false,
             cache_shards: 64,
             max_line_length: 16384,
             pickle_receiver_max_length: 1 << 20,
@@ -445,6 +449,7 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(o, "  max_creates_per_minute {}", r.max_creates_per_minute)?;
     writeln!(o, "  cache_write_strategy   {}", s.strategy.as_str())?;
     writeln!(o, "  writer_threads         {}", s.writer_threads)?;
+    writeln!(o, "  whisper_mmap           {}", r.whisper_mmap)?;
     writeln!(
         o,
         "  storage_schemas        {} ({})",

@@ -84,12 +84,13 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
     let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;
     let web_role = build_web(web, &s, &cache)?;
-    let mut whisper_backend = WhisperBackend::new(
-        &s.data_dir,
-        rules,
-        Arc::new(storage::relative_path),
-        handle_pool_size(),
-    );
+    let pool = handle_pool_size();
+    let mut whisper_backend =
+        WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), pool);
+    if raw.whisper_mmap {
+        whisper_backend =
+            whisper_backend.with_mapped_handles(WhisperBackend::default_mapped_handles(pool));
+    }
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists
         let index = w.index();

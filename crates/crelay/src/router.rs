@@ -252,6 +252,11 @@ impl Router {
         r
     }
 
+    /// Where cluster number `cluster` sends `metric` (an aggregate's `send to` outputs).
+    pub fn send_to(&self, cluster: usize, metric: &str) -> Option<Send> {
+        self.send(cluster, metric, metric)
+    }
+
     fn send(&self, cluster: usize, metric: &str, key: &str) -> Option<Send> {
         let c = self.config.clusters.get(cluster)?;
         let all = || c.servers.iter().map(|s| s.dest.clone()).collect::<Vec<_>>();
