@@ -11,7 +11,7 @@ use ring::{AnyRouter, Destination, Router};
 use serde::Deserialize;
 use web::config::RingMember;
 
-use crate::relay_role::{placement, resolve, RelaySection};
+use crate::relay_role::{placement, resolve, RelaySection, CRELAY_METHOD};
 
 /// The optional `[rebalance]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -98,6 +98,13 @@ impl Cluster {
             Some(v) => v.clone().try_into().context("[rebalance]")?,
             None => RebalanceSection::default(),
         };
+        if relay.relay_method == CRELAY_METHOD {
+            bail!(
+                "relay_method = \"{CRELAY_METHOD}\" (a carbon-c-relay configuration file) is not \
+                 supported by rebalance; describe the cluster as [relay] destinations with \
+                 relay_method carbon_ch, fnv1a_ch or jump_fnv1a_ch and hash_flavor = \"carbon-c-relay\""
+            );
+        }
         let dests = relay
             .destinations
             .iter()
@@ -258,6 +265,14 @@ admin_token = "s3cret"
         let contradiction = Cluster::parse(TWO, Path::new(""), &["127.0.0.1:8101".into()], None);
         assert!(contradiction.is_err());
         assert!(Cluster::parse("[web]\n", Path::new(""), &[], None).is_err());
+        let crelay = TWO.replace(
+            "replication_factor = 2",
+            "relay_method = \"carbon-c-relay\"",
+        );
+        let e = Cluster::parse(&crelay, Path::new(""), &[], None)
+            .err()
+            .unwrap();
+        assert!(format!("{e:#}").contains("not supported"), "{e:#}");
     }
 
     #[test]
