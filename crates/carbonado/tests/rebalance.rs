@@ -790,21 +790,29 @@ fn an_interrupted_run_resumes_without_redoing_finished_copies() {
 
 /// A TCP relay in front of a node's web address: it forwards the first `admit` connections and
 /// holds later ones (the caller waits on them) until released, when the held ones are closed
-/// unanswered, as a request dies with the client that was killed. After release it forwards all.
+/// unanswered, as a request dies with the client that was killed. After release it forwards all
+/// (`admit = usize::MAX` forwards all from the start). While refusing, it closes every
+/// connection after the first `admit` at once, as a node that went down.
 struct Gate {
     addr: String,
     holding: Arc<AtomicBool>,
+    refusing: Arc<AtomicBool>,
 }
 
 impl Gate {
     fn new(target: &str, admit: usize) -> Gate {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind gate");
         let addr = listener.local_addr().expect("addr").to_string();
-        let holding = Arc::new(AtomicBool::new(true));
-        let (h, target) = (holding.clone(), target.to_string());
+        let holding = Arc::new(AtomicBool::new(admit != usize::MAX));
+        let refusing = Arc::new(AtomicBool::new(false));
+        let (h, r, target) = (holding.clone(), refusing.clone(), target.to_string());
         std::thread::spawn(move || {
             for (i, conn) in listener.incoming().enumerate() {
                 let Ok(conn) = conn else { continue };
+                if i >= admit && r.load(Ordering::SeqCst) {
+                    drop(conn); // closed before a byte is read, as a node that is down
+                    continue;
+                }
                 let (h, target) = (h.clone(), target.clone());
                 std::thread::spawn(move || {
                     if i >= admit && h.load(Ordering::SeqCst) {
@@ -830,7 +838,15 @@ impl Gate {
                 });
             }
         });
-        Gate { addr, holding }
+        Gate {
+            addr,
+            holding,
+            refusing,
+        }
+    }
+
+    fn refuse(&self, on: bool) {
+        self.refusing.store(on, Ordering::SeqCst);
     }
 
     fn release(&self) {
@@ -957,5 +973,52 @@ fn raising_the_replication_factor_copies_without_deleting() {
         for o in &new[m] {
             assert_eq!(file_points(&node(&all, o).file(m)), before[m], "{m} on {o}");
         }
+    }
+}
+
+#[test]
+fn an_unreachable_owner_fails_its_moves_without_deleting_and_a_later_run_finishes() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let a = Node::start(root.path(), "a");
+    let b = Node::start(root.path(), "b");
+    let c = Node::start(root.path(), "c");
+    let all = [&a, &b, &c];
+    let (uploaded, _) = metric_names(30, 4, 0);
+    let old = carbon_owners(&[&a, &b], 1, &uploaded);
+    let new = carbon_owners(&all, 1, &uploaded);
+    let before = seed(&all, root.path(), &uploaded, &[], &old, base_time());
+    let moving = uploaded.iter().filter(|m| old[*m] != new[*m]).count() as u64;
+    // c, the new owner, is reached through a gate that lets the listing through and then
+    // closes every connection (the pushes of a and b to c), as a node that went down
+    let gate = Gate::new(&c.http, 1);
+    gate.refuse(true);
+    let config = cluster_toml(root.path(), "three.toml", &all, 1, &[]);
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace(&c.http, &gate.addr)).expect("config");
+    let journal = root.path().join("three.journal");
+    let j = journal.to_str().expect("utf-8");
+    let files_before = tree(&all);
+    let down = rebalance(&config, &["--apply", "--json", "--journal", j]);
+    assert_ne!(down.code, Some(0), "{}", down.stdout);
+    assert_eq!(down.n("summary", "failed"), moving);
+    assert_eq!(down.n("summary", "moved"), 0);
+    assert_eq!(down.n("summary", "deleted"), 0);
+    assert!(down.stderr.contains("push"), "{}", down.stderr);
+    assert_eq!(tree(&all), files_before, "a failed copy led to a change");
+    assert!(journal.exists(), "the journal is kept after failures");
+
+    gate.refuse(false);
+    gate.release();
+    let run = ok(rebalance(&config, &["--apply", "--json", "--journal", j]));
+    assert_eq!(run.n("summary", "moved"), moving);
+    let at = locations(&all, &uploaded);
+    for m in &uploaded {
+        let want: BTreeSet<String> = new[m].iter().cloned().collect();
+        assert_eq!(at[m], want, "{m}");
+        assert_eq!(
+            file_points(&node(&all, &new[m][0]).file(m)),
+            before[m],
+            "{m}: points changed"
+        );
     }
 }
