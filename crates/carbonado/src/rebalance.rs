@@ -135,61 +135,93 @@ async fn list_node(client: &Client, http: &str) -> anyhow::Result<Vec<String>> {
     serde_json::from_slice(&reply.body).with_context(|| format!("list {http}: not a JSON list"))
 }
 
-async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
-    let cluster = Cluster::load(&args.config, &args.leaving, args.token.clone())?;
-    let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.http.clone()).collect();
-    let lister = Client::new(cluster.token.clone(), LIST_TIMEOUT);
-    // every node is listed at once: each is an independent request to another host
+/// Where every metric is: node indexes per metric, and how many metrics each node holds.
+struct Listing {
+    holders: BTreeMap<String, Vec<usize>>,
+    held: Vec<usize>,
+}
+
+/// Lists every node at once (each is an independent request to another host); any node that
+/// cannot be listed stops the run before anything is planned.
+async fn list_cluster(nodes: &[String], token: Option<String>) -> anyhow::Result<Listing> {
+    let lister = Client::new(token, LIST_TIMEOUT);
     let mut listing = tokio::task::JoinSet::new();
     for (i, n) in nodes.iter().enumerate() {
         let (c, n) = (lister.clone(), n.clone());
         listing.spawn(async move { (i, list_node(&c, &n).await) });
     }
-    let mut listings: Vec<(usize, Vec<String>)> = Vec::with_capacity(nodes.len());
+    let mut lists: Vec<(usize, Vec<String>)> = Vec::with_capacity(nodes.len());
     while let Some(r) = listing.join_next().await {
         let (i, l) = r.context("listing task")?;
-        listings.push((i, l?));
+        lists.push((i, l?));
     }
-    listings.sort_by_key(|(i, _)| *i);
-    let mut holders: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut held = vec![0usize; nodes.len()];
-    for (i, l) in listings {
+    lists.sort_by_key(|(i, _)| *i);
+    let mut out = Listing {
+        holders: BTreeMap::new(),
+        held: vec![0; nodes.len()],
+    };
+    for (i, l) in lists {
+        if let Some(h) = out.held.get_mut(i) {
+            *h = l.len();
+        }
         for m in l {
-            holders.entry(m).or_default().push(i);
-            if let Some(h) = held.get_mut(i) {
-                *h += 1;
-            }
+            out.holders.entry(m).or_default().push(i);
         }
     }
-    let mut summary = PlanSummary::default();
-    let mut incoming = vec![0usize; nodes.len()];
-    let mut outgoing = vec![0usize; nodes.len()];
-    let mut work: Vec<MetricPlan> = Vec::new();
-    for (metric, hs) in &holders {
-        if args.exclude.iter().any(|p| metric.starts_with(p.as_str())) {
-            summary.excluded += 1;
+    Ok(out)
+}
+
+/// The plan of a run: the work per metric, its counts, and each node's share.
+struct Planned {
+    summary: PlanSummary,
+    work: Vec<MetricPlan>,
+    incoming: Vec<usize>,
+    outgoing: Vec<usize>,
+}
+
+fn plan_cluster(args: &RebalanceArgs, cluster: &Cluster, listing: &Listing) -> Planned {
+    let n = cluster.nodes.len();
+    let mut p = Planned {
+        summary: PlanSummary::default(),
+        work: Vec::new(),
+        incoming: vec![0; n],
+        outgoing: vec![0; n],
+    };
+    for (metric, hs) in &listing.holders {
+        if args.exclude.iter().any(|x| metric.starts_with(x.as_str())) {
+            p.summary.excluded += 1;
             continue;
         }
         let d = decide(metric, hs, &cluster.owners(metric));
-        summary.add(&d);
-        if let Decision::Work(p) = d {
-            for c in &p.copies {
-                if let Some(n) = incoming.get_mut(c.to) {
-                    *n += 1;
+        p.summary.add(&d);
+        if let Decision::Work(w) = d {
+            for c in &w.copies {
+                if let Some(k) = p.incoming.get_mut(c.to) {
+                    *k += 1;
                 }
             }
-            for &h in &p.deletes {
-                if let Some(n) = outgoing.get_mut(h) {
-                    *n += 1;
+            for &h in &w.deletes {
+                if let Some(k) = p.outgoing.get_mut(h) {
+                    *k += 1;
                 }
             }
-            if args.verbose {
-                print_plan(&p, &nodes);
-            }
-            work.push(p);
+            p.work.push(w);
         }
     }
-    print_summary_of_plan(&args, &summary, &cluster, &held, &incoming, &outgoing);
+    p
+}
+
+async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
+    let cluster = Cluster::load(&args.config, &args.leaving, args.token.clone())?;
+    let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.http.clone()).collect();
+    let listing = list_cluster(&nodes, cluster.token.clone()).await?;
+    let planned = plan_cluster(&args, &cluster, &listing);
+    if args.verbose {
+        for w in &planned.work {
+            print_plan(w, &nodes);
+        }
+    }
+    print_summary_of_plan(&args, &planned, &cluster, &listing.held);
     if !args.apply {
         if !args.json {
             println!("dry run: nothing was changed; run again with --apply to do it");
@@ -223,42 +255,24 @@ async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
         journal,
         counts: Counters::default(),
     });
-    let total = work.len();
-    let ticker = progress::Progress::start(total, {
-        let e = exec.clone();
-        move || progress::Snapshot {
-            done: e.counts.done.load(Relaxed),
-            pushes: e.counts.pushes.load(Relaxed),
-            deletes: e.counts.deleted.load(Relaxed),
-            failed: e.counts.failed.load(Relaxed),
-            bytes: e.counts.bytes.load(Relaxed),
-        }
-    });
-    // metrics in flight: enough to keep every node's transfers busy, not the whole plan at once
-    let in_flight = Arc::new(Semaphore::new(per_node * exec.nodes.len().max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for p in work {
-        let permit = in_flight
-            .clone()
-            .acquire_owned()
-            .await
-            .context("scheduler closed")?;
-        let e = exec.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            e.run_metric(p).await;
-        });
+    exec.clone().run_all(planned.work, per_node).await?;
+    let skipped = planned.summary.in_place + planned.summary.unplaced + planned.summary.excluded;
+    print_summary(&args, &exec.counts, skipped);
+    let failed = exec.counts.failed.load(Relaxed);
+    if failed > 0 {
+        bail!(
+            "{failed} metrics failed and were left where they were; the journal {} keeps the \
+             finished steps: run again to resume",
+            journal_path.display()
+        );
     }
-    while let Some(r) = tasks.join_next().await {
-        if let Err(e) = r {
-            exec.counts.failed.fetch_add(1, Relaxed);
-            eprintln!("rebalance: a worker failed: {e}");
-        }
+    match Arc::try_unwrap(exec) {
+        Ok(e) => e.journal.finish(),
+        Err(_) => bail!("rebalance: workers still running at the end"),
     }
-    ticker.stop();
-    let c = &exec.counts;
-    let skipped = summary.in_place + summary.unplaced + summary.excluded;
-    let failed = c.failed.load(Relaxed);
+}
+
+fn print_summary(args: &RebalanceArgs, c: &Counters, skipped: usize) {
     if args.json {
         println!(
             "{}",
@@ -268,7 +282,7 @@ async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
                     "copied": c.copied.load(Relaxed),
                     "deleted": c.deleted.load(Relaxed),
                     "skipped": skipped,
-                    "failed": failed,
+                    "failed": c.failed.load(Relaxed),
                     "pushes": c.pushes.load(Relaxed),
                     "bytes": c.bytes.load(Relaxed),
                     "resumed_steps": c.resumed_steps.load(Relaxed),
@@ -277,30 +291,18 @@ async fn run_async(args: RebalanceArgs) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "summary: moved {}, copied {}, deleted {}, skipped {} (already in place), failed {}; \
-             {} pushes ({} bytes), {} steps resumed from the journal",
+            "summary: moved {}, copied {}, deleted {}, skipped {} (in place, placed nowhere or \
+             excluded), failed {}; {} pushes ({} bytes), {} steps resumed from the journal",
             c.moved.load(Relaxed),
             c.copied.load(Relaxed),
             c.deleted.load(Relaxed),
             skipped,
-            failed,
+            c.failed.load(Relaxed),
             c.pushes.load(Relaxed),
             c.bytes.load(Relaxed),
             c.resumed_steps.load(Relaxed),
         );
     }
-    match Arc::try_unwrap(exec) {
-        Ok(e) if failed == 0 => e.journal.finish()?,
-        _ => {}
-    }
-    if failed > 0 {
-        bail!(
-            "{failed} metrics failed and were left where they were; the journal {} keeps the \
-             finished steps: run again to resume",
-            journal_path.display()
-        );
-    }
-    Ok(())
 }
 
 fn print_plan(p: &MetricPlan, nodes: &[String]) {
@@ -313,14 +315,8 @@ fn print_plan(p: &MetricPlan, nodes: &[String]) {
     }
 }
 
-fn print_summary_of_plan(
-    args: &RebalanceArgs,
-    s: &PlanSummary,
-    cluster: &Cluster,
-    held: &[usize],
-    incoming: &[usize],
-    outgoing: &[usize],
-) {
+fn print_summary_of_plan(args: &RebalanceArgs, p: &Planned, cluster: &Cluster, held: &[usize]) {
+    let (s, incoming, outgoing) = (&p.summary, &p.incoming, &p.outgoing);
     if args.json {
         let nodes: Vec<_> = cluster
             .nodes
@@ -379,6 +375,47 @@ fn print_summary_of_plan(
 }
 
 impl Exec {
+    /// Works on every metric's plan, at most `per_node` metrics per node in flight, with the
+    /// progress line running meanwhile.
+    async fn run_all(
+        self: Arc<Self>,
+        work: Vec<MetricPlan>,
+        per_node: usize,
+    ) -> anyhow::Result<()> {
+        let ticker = progress::Progress::start(work.len(), {
+            let e = self.clone();
+            move || progress::Snapshot {
+                done: e.counts.done.load(Relaxed),
+                pushes: e.counts.pushes.load(Relaxed),
+                deletes: e.counts.deleted.load(Relaxed),
+                failed: e.counts.failed.load(Relaxed),
+                bytes: e.counts.bytes.load(Relaxed),
+            }
+        });
+        // enough metrics in flight to keep every node's transfers busy, not the whole plan
+        let in_flight = Arc::new(Semaphore::new(per_node * self.nodes.len().max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for p in work {
+            let permit = in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .context("scheduler closed")?;
+            let e = self.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                e.run_metric(p).await;
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r {
+                self.report("(worker)", &e);
+            }
+        }
+        ticker.stop();
+        Ok(())
+    }
+
     fn http(&self, i: usize) -> &str {
         self.nodes.get(i).map(String::as_str).unwrap_or("")
     }
