@@ -178,7 +178,7 @@ fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn resolve(base: &Path, p: &Path) -> PathBuf {
+pub(crate) fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() || base.as_os_str().is_empty() {
         p.to_owned()
     } else {
@@ -327,32 +327,44 @@ pub fn director(s: &RelaySettings) -> anyhow::Result<Arc<dyn Director>> {
 
 /// Builds the placement for the settings: a hash ring or relay-rules.conf.
 pub fn router(s: &RelaySettings) -> anyhow::Result<Route> {
-    let r = &s.raw;
-    let dests = s.destinations.clone();
-    let any = if r.relay_method == "rules" {
-        let rules = RulesRouter::from_path(&s.rules_path, dests)
-            .with_context(|| format!("[relay] relay_rules {}", s.rules_path.display()))?;
-        AnyRouter::Rules(rules)
-    } else {
-        let hash: HashType = r
-            .relay_method
-            .parse()
-            .context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
-        let flavor = match r.hash_flavor.as_str() {
-            "" if hash == HashType::JumpFnv1aCh => RingFlavor::CarbonCRelay,
-            "" | "carbon" => RingFlavor::Carbon,
-            "carbon-c-relay" | "c-relay" => RingFlavor::CarbonCRelay,
-            other => bail!("[relay] hash_flavor {other:?} (carbon | carbon-c-relay)"),
-        };
-        let cfg = HashConfig {
-            flavor,
-            hash,
-            replication_factor: r.replication_factor,
-            diverse_replicas: r.diverse_replicas,
-        };
-        AnyRouter::Hash(HashRouter::new(dests, cfg).context("[relay]")?)
+    Ok(Arc::new(placement(
+        &s.raw,
+        s.destinations.clone(),
+        &s.rules_path,
+    )?))
+}
+
+/// The placement `[relay]` describes over `dests` (also what `carbonado rebalance` moves files
+/// to): a hash ring, or relay-rules.conf read from `rules_path`.
+pub fn placement(
+    r: &RelaySection,
+    dests: Vec<Destination>,
+    rules_path: &Path,
+) -> anyhow::Result<AnyRouter> {
+    if r.relay_method == "rules" {
+        let rules = RulesRouter::from_path(rules_path, dests)
+            .with_context(|| format!("[relay] relay_rules {}", rules_path.display()))?;
+        return Ok(AnyRouter::Rules(rules));
+    }
+    let hash: HashType = r
+        .relay_method
+        .parse()
+        .context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
+    let flavor = match r.hash_flavor.as_str() {
+        "" if hash == HashType::JumpFnv1aCh => RingFlavor::CarbonCRelay,
+        "" | "carbon" => RingFlavor::Carbon,
+        "carbon-c-relay" | "c-relay" => RingFlavor::CarbonCRelay,
+        other => bail!("[relay] hash_flavor {other:?} (carbon | carbon-c-relay)"),
     };
-    Ok(Arc::new(any))
+    let cfg = HashConfig {
+        flavor,
+        hash,
+        replication_factor: r.replication_factor,
+        diverse_replicas: r.diverse_replicas,
+    };
+    Ok(AnyRouter::Hash(
+        HashRouter::new(dests, cfg).context("[relay]")?,
+    ))
 }
 
 /// Lines for `carbonado check-config`.
