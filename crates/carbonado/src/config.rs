@@ -338,6 +338,13 @@ impl Config {
             .parse()
             .map_err(anyhow::Error::new)
             .context("cache_write_strategy")?;
+        if !c
+            .instance
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            bail!("[cache] instance {:?}: only letters, digits, '-' and '_' (it names the instance's WAL directory)", c.instance);
+        }
         if c.max_line_length < 64 || c.max_line_length > 1 << 20 {
             bail!("max_line_length must be between 64 and 1048576");
         }
