@@ -46,6 +46,8 @@ pub struct WebRole {
     app: Arc<App>,
     index: Arc<store::NameIndex>,
     listen: String,
+    /// The tree the index is rebuilt from, and how often (zero: never).
+    reload: Option<(PathBuf, Duration)>,
 }
 
 impl WebRole {
@@ -120,6 +122,11 @@ impl WebRole {
             )));
         }
         let listen = cfg.listen.clone();
+        let every = parse_duration(&cfg.index_reload_interval).unwrap_or(Duration::ZERO);
+        let reload = transfer_dir
+            .clone()
+            .filter(|_| !every.is_zero())
+            .map(|d| (d, every));
         let mut app = App::new(cfg, Sources::new(list));
         app.tags = tags;
         app.transfer = crate::transfer::Transfer::new(
@@ -132,6 +139,7 @@ impl WebRole {
             app: Arc::new(app),
             index,
             listen,
+            reload,
         })
     }
 
@@ -164,6 +172,28 @@ impl WebRole {
         if let Ok(a) = listener.local_addr() {
             tracing::info!("web role listening on {a}");
         }
-        crate::server::serve(listener, self.app, shutdown).await
+        let reloader = self.reload.clone().map(|(dir, every)| {
+            let index = self.index.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let (i, d) = (index.clone(), dir.clone());
+                    // The walk is blocking file-system work.
+                    match tokio::task::spawn_blocking(move || i.reload(&d)).await {
+                        Ok(Ok(stats)) => tracing::debug!(leaves = stats.leaves, "web: name index reloaded"),
+                        Ok(Err(e)) => tracing::warn!("web: name index reload: {e}"),
+                        Err(_) => return,
+                    }
+                }
+            })
+        });
+        let r = crate::server::serve(listener, self.app, shutdown).await;
+        if let Some(t) = reloader {
+            t.abort();
+        }
+        r
     }
 }
