@@ -397,7 +397,9 @@ mod tests {
     fn a_second_log_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let first = Wal::open(dir.path(), 1 << 20).unwrap();
-        let err = Wal::open(dir.path(), 1 << 20).err().expect("second open must fail");
+        let err = Wal::open(dir.path(), 1 << 20)
+            .err()
+            .expect("second open must fail");
         assert!(err.to_string().contains("another cache process"), "{err}");
         drop(first);
         Wal::open(dir.path(), 1 << 20).expect("free again once the first is closed");

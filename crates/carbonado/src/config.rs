@@ -472,7 +472,10 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(
         o,
         "  wal                    {} (sync every {:?})",
-        s.data_dir.join(".carbonado/wal").display(),
+        s.data_dir
+            .join(".carbonado")
+            .join(wal_dir_name(&r.instance))
+            .display(),
         s.wal_sync_interval
     )?;
     writeln!(
@@ -497,4 +500,14 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
         None => writeln!(o, "[web] disabled")?,
     }
     Ok(o)
+}
+
+/// The WAL directory name of a cache instance below `<data dir>/.carbonado`: several caches may
+/// share one whisper tree (as carbon-cache instances a, b, ... do), each with its own log.
+/// Instance `a` (the default) and the empty instance keep the historical name `wal`.
+pub fn wal_dir_name(instance: &str) -> String {
+    match instance {
+        "" | "a" => "wal".into(),
+        other => format!("wal-{other}"),
+    }
 }

@@ -53,16 +53,6 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 
 /// Whisper files kept open between writes: half the descriptor limit (raised to its hard value), so
 /// sockets and the WAL always have room.
-/// The WAL directory of a cache instance: several caches may share one whisper tree (as
-/// carbon-cache instances a, b, ... do), each with its own log. Instance `a` (the default) and
-/// the empty instance keep the historical name `wal`.
-fn wal_dir_name(instance: &str) -> String {
-    match instance {
-        "" | "a" => "wal".into(),
-        other => format!("wal-{other}"),
-    }
-}
-
 fn handle_pool_size() -> usize {
     (cache::raise_fd_limit() / 2).clamp(64, 100_000) as usize
 }
@@ -83,7 +73,10 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     let raw = &s.raw;
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("cannot create {}", s.data_dir.display()))?;
-    let wal_dir = s.data_dir.join(".carbonado").join(wal_dir_name(&s.raw.instance));
+    let wal_dir = s
+        .data_dir
+        .join(".carbonado")
+        .join(crate::config::wal_dir_name(&s.raw.instance));
     let wal = Arc::new(Wal::open(&wal_dir, s.wal_segment_size)?);
     let limits = CacheLimits {
         max_points: s.max_cache_size,

@@ -183,7 +183,9 @@ impl WebRole {
                     let (i, d) = (index.clone(), dir.clone());
                     // The walk is blocking file-system work.
                     match tokio::task::spawn_blocking(move || i.reload(&d)).await {
-                        Ok(Ok(stats)) => tracing::debug!(leaves = stats.leaves, "web: name index reloaded"),
+                        Ok(Ok(stats)) => {
+                            tracing::debug!(leaves = stats.leaves, "web: name index reloaded")
+                        }
                         Ok(Err(e)) => tracing::warn!("web: name index reload: {e}"),
                         Err(_) => return,
                     }
