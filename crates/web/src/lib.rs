@@ -12,6 +12,7 @@ pub mod graph_out;
 pub mod local;
 pub mod memcache;
 pub mod merge;
+pub mod multipart;
 pub mod params;
 pub mod pickle;
 pub mod pyfmt;
