@@ -23,6 +23,7 @@ pub mod role;
 pub mod server;
 pub mod source;
 pub mod tags;
+pub mod tags_fanout;
 pub mod transfer;
 pub mod ui;
 

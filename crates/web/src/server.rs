@@ -92,7 +92,7 @@ pub fn router(app: Arc<App>) -> Router {
 pub const PARTIAL_HEADER: &str = "x-carbonado-partial";
 
 /// Adds [`PARTIAL_HEADER`] when a peer failed or was skipped; true if it did.
-fn mark_partial(r: &mut Response, sources: &Sources) -> bool {
+pub(crate) fn mark_partial(r: &mut Response, sources: &Sources) -> bool {
     let peers = sources.partial();
     if peers.is_empty() {
         return false;
