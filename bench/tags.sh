@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side: Carbonado's tag index and graphite-web's default TagDB (LocalDatabaseTagDB over a
 # SQLite file, run in-process through Django) on the same tagged series and the same queries.
-# Carbonado indexes N series (default 1,000,000) and also the first SMALL (default 100,000) that
+# Carbonado indexes N series (default 1,000,000) and also the first SMALL (default 20,000) that
 # graphite-web indexes; queries are compared at SMALL (and answer counts must agree there).
 # Usage: bench/tags.sh [N] [SMALL]. BENCH_TAGS_E2E=<n> also sends n new series through a running
 # cache + web node's line receiver and times until all are indexed.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 N=${1:-1000000}
-SMALL=${2:-100000}
+SMALL=${2:-20000}
 SYS_PY=${CARBONADO_SYS_PYTHON:-/usr/bin/python3}
 "$SYS_PY" -c 'import graphite.tags.localdatabase' 2>/dev/null || { echo "need Debian's graphite-web for $SYS_PY" >&2; exit 1; }
 
@@ -31,6 +31,8 @@ if [ "$E2E" -gt 0 ]; then
   free_port() { "$SYS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   LINE=$(free_port); HTTP=$(free_port); QUERY=$(free_port)
   mkdir -p "$WORK/node"
+  # one small archive per file: the e2e run creates a whisper file for every series
+  printf '[all]\npattern = .*\nretentions = 60:1h\n' > "$WORK/node/storage-schemas.conf"
   cat > "$WORK/node/carbonado.toml" <<EOF2
 [cache]
 enabled = true
@@ -39,7 +41,8 @@ line_receiver = "127.0.0.1:$LINE"
 pickle_receiver = ""
 cache_query = "127.0.0.1:$QUERY"
 http_listen = ""
-max_creates_per_minute = 100000000
+max_creates_per_minute = "inf"
+storage_schemas = "$WORK/node/storage-schemas.conf"
 carbon_metric_interval = "0s"
 
 [web]

@@ -994,20 +994,34 @@ impl TagIndex {
         let searched: HashSet<&str> = exprs.iter().map(|e| e.tag.as_str()).collect();
         let inner = self.read();
         let ids = inner.find_ids(exprs)?;
-        let mut seen: HashSet<u32> = HashSet::new();
+        // The tags that could be answered: few, so the scan of the matching series stops as
+        // soon as each was seen once.
+        let mut wanted: Vec<bool> = inner
+            .tags
+            .iter()
+            .map(|e| {
+                !searched.contains(e.name.as_str()) && prefix.is_none_or(|p| e.name.starts_with(p))
+            })
+            .collect();
+        let mut left = wanted.iter().filter(|w| **w).count();
+        let mut names = Vec::new();
         for id in ids {
-            if let Some(Some(s)) = inner.series.get(id as usize) {
-                seen.extend(s.tags.iter().map(|(t, _)| *t));
+            if left == 0 {
+                break;
+            }
+            let Some(Some(s)) = inner.series.get(id as usize) else {
+                continue;
+            };
+            for &(t, _) in s.tags.iter() {
+                if let Some(w) = wanted.get_mut(t as usize).filter(|w| **w) {
+                    *w = false;
+                    left -= 1;
+                    if let Some(e) = inner.tags.get(t as usize) {
+                        names.push(e.name.clone());
+                    }
+                }
             }
         }
-        let names = seen
-            .into_iter()
-            .filter_map(|t| inner.tags.get(t as usize))
-            .map(|e| e.name.as_str())
-            .filter(|n| !searched.contains(n))
-            .filter(|n| prefix.is_none_or(|p| n.starts_with(p)))
-            .map(str::to_string)
-            .collect();
         Ok(smallest(names, limit))
     }
 
