@@ -324,4 +324,21 @@ fn two_nodes_answer_tag_queries_for_each_other() {
         merged,
         serde_json::json!([["disk.used;dc=dc1;server=web01", [1.0, 5.0]]])
     );
+
+    // A peer that is gone: the node answers its own series and names the peer left out.
+    drop(b);
+    for path in [
+        find(&["name=disk.used"], false),
+        "/tags/autoComplete/values?tag=server".to_string(),
+    ] {
+        let r = get(&a.http, &path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("x-carbonado-partial"),
+            Some(http_b.as_str()),
+            "{path}"
+        );
+        let local = get(&a.http, &format!("{path}&local=1"));
+        assert_eq!(r.text(), local.text(), "{path}");
+    }
 }
