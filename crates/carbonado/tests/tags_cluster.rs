@@ -24,10 +24,12 @@ import django
 settings.LOG_DIR = d
 django.setup()
 settings.FIND_CACHE_DURATION = 0
+req = json.loads(sys.argv[1])
+# POSTed peer calls are multipart forms (urllib3 `fields=`), as graphite-web sends them.
+settings.REMOTE_STORE_USE_POST = req.get("post", False)
 from graphite.finders.remote import RemoteFinder
 from graphite.storage import Store
 from graphite.tags.base import DummyTagDB
-req = json.loads(sys.argv[1])
 store = Store(finders=[RemoteFinder(h) for h in req["hosts"]], tagdb=DummyTagDB(settings))
 if req["op"] == "tags":
     out = store.tagdb_auto_complete_tags(req["exprs"], tagPrefix=req.get("prefix"), limit=req.get("limit"))
@@ -297,7 +299,9 @@ fn two_nodes_answer_tag_queries_for_each_other() {
     ];
     for (path, mut req) in cases {
         req["hosts"] = hosts.clone();
-        let want = graphite_web(req);
+        let want = graphite_web(req.clone());
+        req["post"] = serde_json::json!(true);
+        assert_eq!(graphite_web(req), want, "{path} asked with POST");
         assert_eq!(json(&a, &path), want, "{path} on node a");
         assert_eq!(json(&b, &path), want, "{path} on node b");
     }
@@ -308,9 +312,12 @@ fn two_nodes_answer_tag_queries_for_each_other() {
         "seriesByTag('name=disk.used')",
         "seriesByTag('dc=~dc[12]','server!=web02')",
     ] {
-        let want = graphite_web(serde_json::json!({
+        let mut req = serde_json::json!({
             "op": "fetch", "hosts": hosts, "pattern": target, "from": t - 300, "until": t + 120
-        }));
+        });
+        let want = graphite_web(req.clone());
+        req["post"] = serde_json::json!(true);
+        assert_eq!(graphite_web(req), want, "{target} fetched with POST");
         assert_eq!(render(&a, target, t - 300, t + 120), want, "{target} on a");
         assert_eq!(render(&b, target, t - 300, t + 120), want, "{target} on b");
     }
@@ -324,4 +331,21 @@ fn two_nodes_answer_tag_queries_for_each_other() {
         merged,
         serde_json::json!([["disk.used;dc=dc1;server=web01", [1.0, 5.0]]])
     );
+
+    // A peer that is gone: the node answers its own series and names the peer left out.
+    drop(b);
+    for path in [
+        find(&["name=disk.used"], false),
+        "/tags/autoComplete/values?tag=server".to_string(),
+    ] {
+        let r = get(&a.http, &path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("x-carbonado-partial"),
+            Some(http_b.as_str()),
+            "{path}"
+        );
+        let local = get(&a.http, &format!("{path}&local=1"));
+        assert_eq!(r.text(), local.text(), "{path}");
+    }
 }

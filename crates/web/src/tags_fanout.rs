@@ -199,7 +199,7 @@ mod tests {
         };
         let peer = json!({"id": 9, "tag": "dc", "values": [
             {"id": 1, "value": "w", "count": 1}, {"id": 2, "value": "x", "count": 5}]});
-        let d = merge_details("dc", Some(local), &[peer.clone()], None).unwrap();
+        let d = merge_details("dc", Some(local), std::slice::from_ref(&peer), None).unwrap();
         assert_eq!(d.id, 3);
         let got: Vec<(&str, usize)> = d
             .values
