@@ -252,17 +252,23 @@ impl ClusterSource {
         (up, n_owners)
     }
 
+    /// Whether node `n` is worth asking first: its breaker is closed and no call has been
+    /// waiting on it for longer than the longest hedge delay.
     fn available(&self, n: usize) -> bool {
         match self.nodes.get(n).map(|n| &n.member) {
-            Some(Member::Peer(p)) => p.available(),
+            Some(Member::Peer(p)) => p.available() && !p.stalled(self.hedge_max),
             _ => true,
         }
     }
 
-    /// How long node `n` may take before the next copy is asked too.
+    /// How long node `n` may take before the next copy is asked too (the shortest for a node
+    /// that looks hung).
     fn hedge_delay(&self, n: usize) -> Duration {
         match self.nodes.get(n).map(|n| &n.member) {
-            Some(Member::Peer(p)) => p.hedge_delay(self.hedge_min, self.hedge_max),
+            Some(Member::Peer(p)) if self.available(n) => {
+                p.hedge_delay(self.hedge_min, self.hedge_max)
+            }
+            Some(Member::Peer(_)) => self.hedge_min,
             _ => self.hedge_max,
         }
     }
@@ -464,12 +470,21 @@ impl ClusterSource {
                 continue;
             }
             if s.best.is_some() {
-                // gaps: the other copy may have them, worth a short wait
-                if s.gap_until.is_none() {
-                    s.gap_until = Some(Instant::now() + self.hedge_max);
-                }
-                if s.inflight.is_empty() {
-                    next_owner.push(i);
+                // gaps: the other copy may fill them, worth a wait as long as its hedge delay;
+                // not worth asking a copy that looks down or hung
+                let next = s.cands.get(s.next).copied().filter(|_| s.next < s.n_owners);
+                match next {
+                    Some(n) if s.inflight.is_empty() && self.available(n) => {
+                        s.gap_until = Some(Instant::now() + self.hedge_delay(n));
+                        next_owner.push(i);
+                    }
+                    Some(_) if s.inflight.is_empty() => s.next = s.n_owners,
+                    _ => {
+                        if s.gap_until.is_none() {
+                            let wait = s.inflight.iter().map(|&n| self.hedge_delay(n)).max();
+                            s.gap_until = Some(Instant::now() + wait.unwrap_or_default());
+                        }
+                    }
                 }
             } else if s.inflight.is_empty() {
                 next_any.push(i);
