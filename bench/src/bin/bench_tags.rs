@@ -32,23 +32,92 @@ fn series(i: u64) -> String {
 /// The query set: (label, kind, expressions, tag, prefix).
 fn queries() -> Value {
     json!([
-        ["seriesByTag 2 expr (=, =)", "find", ["name=m042", "dc=dc3"], null, null],
-        ["seriesByTag 2 expr (=, =~)", "find", ["name=m042", "server=~web.*"], null, null],
-        ["seriesByTag 2 expr (=~, !=)", "find", ["server=~web00[0-4].*", "env!=dev"], null, null],
-        ["seriesByTag 3 expr (=, =, !=)", "find", ["name=m042", "dc=dc3", "env!=prod"], null, null],
-        ["seriesByTag 3 expr (=~, =~, !=)", "find", ["name=~m04.*", "rack=~r1[0-9]", "env!=dev"], null, null],
-        ["seriesByTag 3 expr (=, !=~, =)", "find", ["dc=dc1", "server!=~web.*", "name=m007"], null, null],
-        ["autoComplete/tags expr=name=m042", "ac_tags", ["name=m042"], null, null],
-        ["autoComplete/tags expr=dc=dc3 tagPrefix=s", "ac_tags", ["dc=dc3"], null, "s"],
-        ["autoComplete/values tag=server expr=name=m042,dc=dc3 valuePrefix=web", "ac_values", ["name=m042", "dc=dc3"], "server", "web"],
-        ["autoComplete/values tag=rack expr=name=~m00.*", "ac_values", ["name=~m00.*"], "rack", null],
-        ["autoComplete/values tag=server valuePrefix=db1 (no expr)", "ac_values", [], "server", "db1"]
+        [
+            "seriesByTag 2 expr (=, =)",
+            "find",
+            ["name=m042", "dc=dc3"],
+            null,
+            null
+        ],
+        [
+            "seriesByTag 2 expr (=, =~)",
+            "find",
+            ["name=m042", "server=~web.*"],
+            null,
+            null
+        ],
+        [
+            "seriesByTag 2 expr (=~, !=)",
+            "find",
+            ["server=~web00[0-4].*", "env!=dev"],
+            null,
+            null
+        ],
+        [
+            "seriesByTag 3 expr (=, =, !=)",
+            "find",
+            ["name=m042", "dc=dc3", "env!=prod"],
+            null,
+            null
+        ],
+        [
+            "seriesByTag 3 expr (=~, =~, !=)",
+            "find",
+            ["name=~m04.*", "rack=~r1[0-9]", "env!=dev"],
+            null,
+            null
+        ],
+        [
+            "seriesByTag 3 expr (=, !=~, =)",
+            "find",
+            ["dc=dc1", "server!=~web.*", "name=m007"],
+            null,
+            null
+        ],
+        [
+            "autoComplete/tags expr=name=m042",
+            "ac_tags",
+            ["name=m042"],
+            null,
+            null
+        ],
+        [
+            "autoComplete/tags expr=dc=dc3 tagPrefix=s",
+            "ac_tags",
+            ["dc=dc3"],
+            null,
+            "s"
+        ],
+        [
+            "autoComplete/values tag=server expr=name=m042,dc=dc3 valuePrefix=web",
+            "ac_values",
+            ["name=m042", "dc=dc3"],
+            "server",
+            "web"
+        ],
+        [
+            "autoComplete/values tag=rack expr=name=~m00.*",
+            "ac_values",
+            ["name=~m00.*"],
+            "rack",
+            null
+        ],
+        [
+            "autoComplete/values tag=server valuePrefix=db1 (no expr)",
+            "ac_values",
+            [],
+            "server",
+            "db1"
+        ]
     ])
 }
 
 fn read_series(path: &str, n: usize) -> Result<Vec<String>> {
     let f = std::fs::File::open(path).with_context(|| path.to_string())?;
-    let out: Vec<String> = BufReader::new(f).lines().take(n).collect::<Result<_, _>>()?;
+    let out: Vec<String> = BufReader::new(f)
+        .lines()
+        .take(n)
+        .collect::<Result<_, _>>()?;
     if out.len() < n {
         bail!("{path} holds {} series, {n} wanted", out.len());
     }
@@ -57,7 +126,11 @@ fn read_series(path: &str, n: usize) -> Result<Vec<String>> {
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -138,12 +211,23 @@ fn run(args: &[String]) -> Result<()> {
     let big = measure(&all, &qs)?;
     let little = measure(&all[..small.min(all.len())], &qs)?;
     let gw_ins = gw["insert_per_s"].as_f64().unwrap_or(f64::NAN);
-    println!("series: carbonado {n} and {small}; graphite-web LocalDatabaseTagDB (sqlite file) {small}");
+    println!(
+        "series: carbonado {n} and {small}; graphite-web LocalDatabaseTagDB (sqlite file) {small}"
+    );
     println!();
     println!("ingest (new tagged series indexed per second):");
-    println!("  carbonado, {n}: {:.0}/s in memory, {:.0}/s with the name log", big.insert_mem, big.insert_log);
-    println!("  carbonado, {small}: {:.0}/s in memory, {:.0}/s with the name log", little.insert_mem, little.insert_log);
-    println!("  graphite-web tag_multi_series, {small}: {gw_ins:.0}/s  ->  ratio {:.0}x (with log)", little.insert_log / gw_ins);
+    println!(
+        "  carbonado, {n}: {:.0}/s in memory, {:.0}/s with the name log",
+        big.insert_mem, big.insert_log
+    );
+    println!(
+        "  carbonado, {small}: {:.0}/s in memory, {:.0}/s with the name log",
+        little.insert_mem, little.insert_log
+    );
+    println!(
+        "  graphite-web tag_multi_series, {small}: {gw_ins:.0}/s  ->  ratio {:.0}x (with log)",
+        little.insert_log / gw_ins
+    );
     println!();
     println!("| query | results | carbonado {n} | carbonado {small} | graphite-web {small} | ratio at {small} |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -171,7 +255,10 @@ fn run(args: &[String]) -> Result<()> {
 
 fn http_get(addr: &str, path: &str) -> Result<String> {
     let mut s = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)?;
     let body = buf.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
@@ -194,7 +281,9 @@ fn e2e(args: &[String]) -> Result<()> {
     let n: usize = n.parse()?;
     let names = read_series(file, n)?;
     let before = indexed(http)?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     let t = Instant::now();
     let mut s = BufWriter::new(TcpStream::connect(line)?);
     for name in &names {
