@@ -146,11 +146,13 @@ impl Phase {
         self.ms.iter().copied().fold(f64::NAN, f64::max)
     }
 
-    fn faults(&self) -> String {
-        if self.incomplete + self.errors == 0 {
+    fn faults(&self, also: Option<&Phase>) -> String {
+        let incomplete = self.incomplete + also.map_or(0, |p| p.incomplete);
+        let errors = self.errors + also.map_or(0, |p| p.errors);
+        if incomplete + errors == 0 {
             String::new()
         } else {
-            format!(" ({} incomplete, {} errors)", self.incomplete, self.errors)
+            format!(" ({incomplete} incomplete, {errors} errors)")
         }
     }
 }
@@ -326,11 +328,11 @@ fn main() -> Result<()> {
                 g.percentile(0.5),
                 g.percentile(0.95),
                 first(g_first),
-                g.faults() + &g_first.map(Phase::faults).unwrap_or_default(),
+                g.faults(g_first),
                 c.percentile(0.5),
                 c.percentile(0.95),
                 first(c_first),
-                c.faults() + &c_first.map(Phase::faults).unwrap_or_default(),
+                c.faults(c_first),
                 g.percentile(0.5) / c.percentile(0.5),
             );
         };

@@ -327,7 +327,9 @@ impl ClusterSource {
         let end = Instant::now() + self.deadline;
         loop {
             let now = Instant::now();
-            let settled = st.iter().all(|s| s.settled(now));
+            let settled = st.iter().all(|s| {
+                s.settled(now) || (s.exhausted() && s.inflight.iter().all(|&n| !self.available(n)))
+            });
             if settled || now >= end {
                 break;
             }
@@ -339,6 +341,12 @@ impl ClusterSource {
                 .min()
                 .unwrap_or(end)
                 .min(end);
+            // a node in flight may turn "stalled" meanwhile: look again by then
+            let wake = if st.iter().any(|s| s.exhausted() && !s.inflight.is_empty()) {
+                wake.min(now + self.hedge_max)
+            } else {
+                wake
+            };
             tokio::select! {
                 r = rx.recv() => {
                     let Some(r) = r else { break };
@@ -541,6 +549,12 @@ impl LeafState {
             }
         }
         self.complete = self.best.as_ref().is_some_and(|b| !has_gaps(b, now));
+    }
+
+    /// Every candidate was asked and no copy came: only a node still in flight could help
+    /// (not worth waiting for when it looks hung: the answer is marked partial at once).
+    fn exhausted(&self) -> bool {
+        self.best.is_none() && self.next >= self.cands.len()
     }
 
     fn settled(&self, now: Instant) -> bool {
