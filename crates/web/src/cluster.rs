@@ -261,14 +261,14 @@ impl ClusterSource {
         }
     }
 
-    /// How long node `n` may take before the next copy is asked too (the shortest for a node
-    /// that looks hung).
+    /// How long node `n` may take before the next copy is asked too (nothing for a node that
+    /// looks down or hung: it is not waited for).
     fn hedge_delay(&self, n: usize) -> Duration {
         match self.nodes.get(n).map(|n| &n.member) {
             Some(Member::Peer(p)) if self.available(n) => {
                 p.hedge_delay(self.hedge_min, self.hedge_max)
             }
-            Some(Member::Peer(_)) => self.hedge_min,
+            Some(Member::Peer(_)) => Duration::ZERO,
             _ => self.hedge_max,
         }
     }
