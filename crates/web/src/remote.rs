@@ -195,6 +195,11 @@ impl RemoteSource {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(BACKOFF).await;
+                // still skipped while the probe is out: a hung peer's probe takes the whole
+                // deadline, and requests must not reach it meanwhile
+                if let Ok(mut b) = breaker.lock() {
+                    b.open_until = Some(Instant::now() + timeout + BACKOFF);
+                }
                 let r = get(&peer, "GET", "/version/?local=1", "", connect, timeout).await;
                 let Ok(mut b) = breaker.lock() else { return };
                 if r.is_ok() {
