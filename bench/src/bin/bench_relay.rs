@@ -229,6 +229,42 @@ impl Impl {
 struct Running {
     child: Child,
     port: u16,
+    /// Receives the aggregates of the rules workload (not counted as deliveries).
+    _aggregates: Option<Sink>,
+}
+
+/// `BENCH_RELAY_RULES=N`: instead of a bare ring, a carbon-c-relay configuration with N match
+/// rules (N-1 that no metric matches, then a catch-all) and one aggregate over 1% of the
+/// metrics, run by Carbonado (`relay_method = "carbon-c-relay"`) and carbon-c-relay alike.
+fn rules_workload() -> usize {
+    std::env::var("BENCH_RELAY_RULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The carbon-c-relay configuration of the rules workload.
+fn rules_config(rules: usize, a: u16, b: u16, aggregates: u16) -> String {
+    let mut c = format!(
+        "cluster sinks carbon_ch 127.0.0.1:{a}=a 127.0.0.1:{b}=b;\n\
+         cluster aggr forward 127.0.0.1:{aggregates};\n"
+    );
+    for i in 0..rules.saturating_sub(1) {
+        c.push_str(&format!(
+            "match ^(app|svc){i}\\.[a-z]+\\.(requests|errors)$ send to sinks stop;\n"
+        ));
+        if i == rules / 2 {
+            c.push_str(
+                "aggregate ^bench\\.relay\\.(host00[0-9])\\.m[0-9]+$\n\
+                 every 60 seconds expire after 660 seconds\n\
+                 compute sum write to agg.\\1.sum\n\
+                 compute count write to agg.\\1.count\n\
+                 send to aggr;\n",
+            );
+        }
+    }
+    c.push_str("match * send to sinks stop;\n");
+    c
 }
 
 impl Drop for Running {
@@ -260,7 +296,45 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
     std::fs::create_dir_all(&dir)?;
     let log = std::fs::File::create(dir.join("relay.log"))?;
     let (a, b) = (sinks[0], sinks[1]);
+    let rules = rules_workload();
+    let aggregates = if rules > 0 {
+        Some(Sink::start()?)
+    } else {
+        None
+    };
     let mut cmd = match which {
+        Impl::Carbonado | Impl::CRelay if rules > 0 => {
+            let agg_port = aggregates.as_ref().map_or(0, |s| s.port);
+            std::fs::write(dir.join("relay.conf"), rules_config(rules, a, b, agg_port))?;
+            if which == Impl::Carbonado {
+                let pickle = free_port()?;
+                std::fs::write(
+                    dir.join("carbonado.toml"),
+                    format!(
+                        "[cache]\nenabled = false\n\n[web]\nenabled = false\n\n[relay]\nenabled = true\n\
+                         line_receiver = \"127.0.0.1:{port}\"\npickle_receiver = \"127.0.0.1:{pickle}\"\n\
+                         relay_method = \"carbon-c-relay\"\ncrelay_config = \"relay.conf\"\n\
+                         spill_dir = \"{}\"\ncarbon_metric_interval = 0\n",
+                        dir.join("spill").display()
+                    ),
+                )?;
+                let mut c = Command::new(carbonado);
+                c.arg("serve")
+                    .arg("--config")
+                    .arg(dir.join("carbonado.toml"));
+                c
+            } else {
+                let mut c = Command::new("/usr/bin/carbon-c-relay");
+                c.arg("-f")
+                    .arg(dir.join("relay.conf"))
+                    .arg("-p")
+                    .arg(port.to_string());
+                c
+            }
+        }
+        Impl::CarbonRelay if rules > 0 => {
+            bail!("carbon-relay has no carbon-c-relay configuration language")
+        }
         Impl::Carbonado => {
             let pickle = free_port()?;
             std::fs::write(
@@ -327,7 +401,11 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
         .stderr(Stdio::from(log))
         .spawn()
         .with_context(|| format!("start {}", which.name()))?;
-    let running = Running { child, port };
+    let running = Running {
+        child,
+        port,
+        _aggregates: aggregates,
+    };
     let t0 = Instant::now();
     let ready = || match which {
         // c-relay listens before its workers run; data sent earlier is lost.
@@ -352,7 +430,16 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
 
 /// The load: per connection, the plaintext of its share of the points, timestamp-major.
 fn payloads(metrics: usize) -> Vec<Vec<Vec<u8>>> {
-    let base = 1_700_000_000u64;
+    // The rules workload aggregates, so its points must be recent enough for the aggregator
+    // to take them (within the last 660 s); the ring workload keeps fixed timestamps.
+    let base = if rules_workload() > 0 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1_700_000_000, |d| d.as_secs())
+            - 60 * POINTS_PER_METRIC as u64
+    } else {
+        1_700_000_000u64
+    };
     (0..CONNECTIONS)
         .map(|c| {
             let mut lines = Vec::with_capacity(metrics / CONNECTIONS * POINTS_PER_METRIC);
@@ -541,10 +628,18 @@ fn main() -> Result<()> {
     let max_rate: f64 = args.get(4).map_or(Ok(3_200_000.0), |s| s.parse())?;
     let load = payloads(metrics);
     let total = metrics * POINTS_PER_METRIC;
-    println!("{metrics} metrics x {POINTS_PER_METRIC} points = {total} points over {CONNECTIONS} connections, carbon_ch ring of 2 sinks");
+    let rules = rules_workload();
+    if rules > 0 {
+        println!("{metrics} metrics x {POINTS_PER_METRIC} points = {total} points over {CONNECTIONS} connections, carbon-c-relay configuration: {rules} match rules and one aggregate (1% of the metrics) before a carbon_ch ring of 2 sinks");
+    } else {
+        println!("{metrics} metrics x {POINTS_PER_METRIC} points = {total} points over {CONNECTIONS} connections, carbon_ch ring of 2 sinks");
+    }
     let only = std::env::var("BENCH_RELAY_ONLY").ok();
     let mut rows = Vec::new();
     for which in [Impl::Carbonado, Impl::CRelay, Impl::CarbonRelay] {
+        if rules > 0 && which == Impl::CarbonRelay {
+            continue;
+        }
         if only
             .as_deref()
             .is_some_and(|o| !which.name().starts_with(o))

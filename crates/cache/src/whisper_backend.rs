@@ -1,11 +1,12 @@
 //! The persister's backend over a whisper tree: name -> path, create with the storage rules, update_many.
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use whisper::{AggregationMethod, ArchiveSpec, CreateOptions, Whisper};
+use whisper::{Access, AggregationMethod, ArchiveSpec, CreateOptions, Whisper};
 
 use crate::Backend;
 
@@ -40,14 +41,30 @@ fn temp_sibling(path: &Path) -> PathBuf {
 /// Called with a metric name after its file was created.
 pub type OnCreate = dyn Fn(&str) + Send + Sync;
 
+/// How long a kept handle is trusted, by default, before one `stat` checks that its path still
+/// names the same file (whisper-resize and other tools replace files by renaming a new one over them).
+const REVALIDATE_AFTER: Duration = Duration::from_secs(5);
+
+/// A handle kept between writes and when it was last checked against its path.
+struct Kept {
+    file: Whisper,
+    checked: Instant,
+}
+
 /// Whisper files under one root directory.
 pub struct WhisperBackend {
     root: PathBuf,
     rules: RwLock<Arc<Rules>>,
     path_of: Arc<PathOf>,
     dirs: Mutex<HashSet<PathBuf>>,
-    handles: Mutex<HashMap<String, Whisper>>,
+    handles: Mutex<HashMap<String, Kept>>,
     max_handles: usize,
+    /// Most kept handles that are memory mappings (bounded by the kernel's vm.max_map_count).
+    max_mapped: usize,
+    /// How many kept handles are mappings now.
+    mapped: std::sync::atomic::AtomicUsize,
+    /// How long a kept handle is used before it is checked against its path.
+    revalidate_after: Duration,
     /// Called with the metric name after each file creation (e.g. to add it to the name index).
     on_create: Option<Arc<OnCreate>>,
 }
@@ -69,7 +86,65 @@ impl WhisperBackend {
             dirs: Mutex::new(HashSet::new()),
             handles: Mutex::new(HashMap::new()),
             max_handles,
+            max_mapped: 0,
+            mapped: std::sync::atomic::AtomicUsize::new(0),
+            revalidate_after: REVALIDATE_AFTER,
             on_create: None,
+        }
+    }
+
+    /// Keeps up to `max` handles as memory mappings (0: descriptors only). A mapped update is
+    /// plain memory copies instead of a `pread`/`pwrite` per archive. Only files whose blocks are
+    /// all allocated are mapped: a write into a hole of a mapped sparse file on a full disk
+    /// would kill the process with SIGBUS instead of returning ENOSPC.
+    pub fn with_mapped_handles(mut self, max: usize) -> Self {
+        self.max_mapped = max;
+        self
+    }
+
+    /// Checks kept handles against their paths after `d` instead of the default 5 s.
+    pub fn with_revalidate_after(mut self, d: Duration) -> Self {
+        self.revalidate_after = d;
+        self
+    }
+
+    /// How many kept handles are memory mappings now.
+    pub fn mapped_handles(&self) -> usize {
+        self.mapped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A mapping budget that leaves room for everything else in the process: half of
+    /// vm.max_map_count (65530 by default), at most `cap`.
+    pub fn default_mapped_handles(cap: usize) -> usize {
+        let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(65_530);
+        (max_map_count / 2).min(cap)
+    }
+
+    /// Opens `path` for writing, mapped when allowed and safe (see [`Self::with_mapped_handles`]).
+    fn open_for_write(&self, path: &Path) -> Result<Whisper, String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let err = |e: whisper::Error| format!("{}: {e}", path.display());
+        if self.mapped.load(Relaxed) < self.max_mapped {
+            let allocated = std::fs::metadata(path)
+                .map(|m| m.blocks().saturating_mul(512) >= m.len())
+                .unwrap_or(false);
+            if allocated {
+                let w = Whisper::open_with(path, Access::MappedReadWrite).map_err(err)?;
+                self.mapped.fetch_add(1, Relaxed);
+                return Ok(w);
+            }
+        }
+        Whisper::open_rw(path).map_err(err)
+    }
+
+    /// Forgets a handle, keeping the count of mappings right.
+    fn release(&self, w: Whisper) {
+        if w.access() == Access::MappedReadWrite {
+            self.mapped
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -91,23 +166,33 @@ impl WhisperBackend {
             .ok_or_else(|| format!("metric name {metric:?} cannot be stored"))
     }
 
-    fn take_handle(&self, metric: &str) -> Option<Whisper> {
+    fn take_handle(&self, metric: &str) -> Option<Kept> {
         self.handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(metric)
     }
 
-    fn put_handle(&self, metric: &str, w: Whisper) {
-        let mut h = self.handles.lock().unwrap_or_else(|p| p.into_inner());
-        if h.len() >= self.max_handles {
-            // Any victim will do: hot metrics come back at once, cold ones should not hold descriptors.
-            if let Some(k) = h.keys().next().cloned() {
-                h.remove(&k);
+    fn put_handle(&self, metric: &str, k: Kept) {
+        let mut evicted = Vec::new();
+        {
+            let mut h = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+            if h.len() >= self.max_handles {
+                // Any victim will do: hot metrics come back at once, cold ones should not hold
+                // descriptors or mappings.
+                if let Some(key) = h.keys().next().cloned() {
+                    evicted.extend(h.remove(&key));
+                }
+            }
+            if self.max_handles > 0 {
+                h.insert(metric.to_owned(), k);
+            } else {
+                evicted.push(k);
             }
         }
-        if self.max_handles > 0 {
-            h.insert(metric.to_owned(), w);
+        // Closing and unmapping happen outside the lock.
+        for k in evicted {
+            self.release(k.file);
         }
     }
 }
@@ -158,16 +243,40 @@ impl Backend for WhisperBackend {
     }
 
     fn update(&self, metric: &str, points: &[(i64, f64)]) -> Result<(), String> {
-        let mut w = match self.take_handle(metric) {
-            Some(w) => w,
+        let mut kept = match self.take_handle(metric) {
+            Some(mut k) => {
+                if k.checked.elapsed() >= self.revalidate_after {
+                    // The same file at the same path (one stat), else a fresh handle on the new one.
+                    match k.file.revalidate() {
+                        Ok(false) => k.checked = Instant::now(),
+                        // Replaced or unusable: open the file now at the path afresh (which
+                        // also re-checks whether it may be mapped).
+                        Ok(true) | Err(_) => {
+                            self.release(k.file);
+                            let path = self.path(metric)?;
+                            k = Kept {
+                                file: self.open_for_write(&path)?,
+                                checked: Instant::now(),
+                            };
+                        }
+                    }
+                }
+                k
+            }
             None => {
                 let path = self.path(metric)?;
-                Whisper::open_rw(&path).map_err(|e| format!("{}: {e}", path.display()))?
+                Kept {
+                    file: self.open_for_write(&path)?,
+                    checked: Instant::now(),
+                }
             }
         };
-        w.update_many(points, now())
-            .map_err(|e| format!("{}: {e}", w.path().display()))?;
-        self.put_handle(metric, w);
+        if let Err(e) = kept.file.update_many(points, now()) {
+            let msg = format!("{}: {e}", kept.file.path().display());
+            self.release(kept.file);
+            return Err(msg);
+        }
+        self.put_handle(metric, kept);
         Ok(())
     }
 
@@ -181,7 +290,9 @@ impl Backend for WhisperBackend {
         let path = self.path(metric)?;
         let m: AggregationMethod = method.parse().map_err(|e| format!("{e}"))?;
         // A cached handle holds the old header: drop it so the next write sees the new method.
-        self.take_handle(metric);
+        if let Some(k) = self.take_handle(metric) {
+            self.release(k.file);
+        }
         let old = whisper::set_aggregation_method(&path, m, None)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(old.name().to_owned())
@@ -249,6 +360,99 @@ mod tests {
         assert_eq!(b.aggregation_method("a.b.c").unwrap(), "max");
         assert!(b.set_aggregation_method("a.b.c", "bogus").is_err());
         assert!(b.aggregation_method("nope").is_err());
+    }
+
+    fn fetch_last(path: &Path, t: i64) -> Vec<(i64, f64)> {
+        let w = Whisper::open(path).unwrap();
+        w.fetch(t - 60, t + 1, now())
+            .unwrap()
+            .unwrap()
+            .points()
+            .collect()
+    }
+
+    #[test]
+    fn kept_handles_are_mapped_only_for_allocated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = WhisperBackend::new(
+            dir.path(),
+            Arc::new(default_new_file),
+            Arc::new(plain_relative_path),
+            8,
+        )
+        .with_mapped_handles(8);
+        let t = now() - now() % 10;
+        // Created by the backend: fully allocated, so kept as a mapping.
+        b.create("full").unwrap();
+        b.update("full", &[(t, 1.0)]).unwrap();
+        assert_eq!(b.mapped_handles(), 1);
+        // A sparse file (python whisper's sparse=True) is written through a descriptor.
+        let sparse = dir.path().join("sparse.wsp");
+        let f = default_new_file("sparse");
+        let opts = CreateOptions {
+            sparse: true,
+            fallocate: false,
+        };
+        whisper::create(&sparse, &f.archives, f.xff, f.method, opts).unwrap();
+        b.update("sparse", &[(t, 2.0)]).unwrap();
+        assert_eq!(b.mapped_handles(), 1);
+        b.update("full", &[(t - 10, 3.0)]).unwrap();
+        assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t, 1.0)));
+        assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t - 10, 3.0)));
+        assert!(fetch_last(&sparse, t).contains(&(t, 2.0)));
+        // Evicting a mapping gives its slot back.
+        let small = WhisperBackend::new(
+            dir.path(),
+            Arc::new(default_new_file),
+            Arc::new(plain_relative_path),
+            1,
+        )
+        .with_mapped_handles(1);
+        small.update("full", &[(t, 4.0)]).unwrap();
+        small.update("sparse", &[(t, 5.0)]).unwrap();
+        assert_eq!(small.mapped_handles(), 0);
+        small.update("full", &[(t, 6.0)]).unwrap();
+        assert_eq!(small.mapped_handles(), 1);
+        assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t, 6.0)));
+    }
+
+    #[test]
+    fn a_file_replaced_by_rename_is_reopened() {
+        for mapped in [0, 8] {
+            let dir = tempfile::tempdir().unwrap();
+            let b = WhisperBackend::new(
+                dir.path(),
+                Arc::new(default_new_file),
+                Arc::new(plain_relative_path),
+                8,
+            )
+            .with_mapped_handles(mapped)
+            .with_revalidate_after(Duration::ZERO);
+            let t = now() - now() % 10;
+            b.create("m").unwrap();
+            b.update("m", &[(t - 10, 1.0)]).unwrap();
+            // What whisper-resize does: build a new file and rename it over the old one.
+            let path = dir.path().join("m.wsp");
+            let fresh = dir.path().join("m.wsp.new");
+            let f = default_new_file("m");
+            whisper::create(
+                &fresh,
+                &f.archives,
+                f.xff,
+                f.method,
+                CreateOptions::default(),
+            )
+            .unwrap();
+            std::fs::rename(&fresh, &path).unwrap();
+            b.update("m", &[(t, 2.0)]).unwrap();
+            // The point went into the file now at the path, not into the unlinked old inode.
+            let got = fetch_last(&path, t);
+            assert!(got.contains(&(t, 2.0)), "mapped={mapped}: {got:?}");
+            assert!(
+                !got.iter().any(|p| p.0 == t - 10),
+                "mapped={mapped}: {got:?}"
+            );
+        }
     }
 
     #[test]

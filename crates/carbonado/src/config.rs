@@ -107,6 +107,9 @@ pub struct CacheSection {
     pub wal_segment_size: String,
     /// Persister threads.
     pub writer_threads: usize,
+    /// Whether the persister keeps whisper files as memory mappings between writes (their touched
+    /// pages then count in the process's RSS).
+    pub whisper_mmap: bool,
     /// Cache shards.
     pub cache_shards: usize,
     /// Longest plaintext line (carbon: 16384).
@@ -145,6 +148,7 @@ impl Default for CacheSection {
             wal_sync_interval: "1s".into(),
             wal_segment_size: "64MiB".into(),
             writer_threads: 0,
+            whisper_mmap: false,
             cache_shards: 64,
             max_line_length: 16384,
             pickle_receiver_max_length: 1 << 20,
@@ -334,6 +338,13 @@ impl Config {
             .parse()
             .map_err(anyhow::Error::new)
             .context("cache_write_strategy")?;
+        if !c
+            .instance
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            bail!("[cache] instance {:?}: only letters, digits, '-' and '_' (it names the instance's WAL directory)", c.instance);
+        }
         if c.max_line_length < 64 || c.max_line_length > 1 << 20 {
             bail!("max_line_length must be between 64 and 1048576");
         }
@@ -445,6 +456,7 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(o, "  max_creates_per_minute {}", r.max_creates_per_minute)?;
     writeln!(o, "  cache_write_strategy   {}", s.strategy.as_str())?;
     writeln!(o, "  writer_threads         {}", s.writer_threads)?;
+    writeln!(o, "  whisper_mmap           {}", r.whisper_mmap)?;
     writeln!(
         o,
         "  storage_schemas        {} ({})",
@@ -460,7 +472,10 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(
         o,
         "  wal                    {} (sync every {:?})",
-        s.data_dir.join(".carbonado/wal").display(),
+        s.data_dir
+            .join(".carbonado")
+            .join(wal_dir_name(&r.instance))
+            .display(),
         s.wal_sync_interval
     )?;
     writeln!(
@@ -503,4 +518,14 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
         None => writeln!(o, "[web] disabled")?,
     }
     Ok(o)
+}
+
+/// The WAL directory name of a cache instance below `<data dir>/.carbonado`: several caches may
+/// share one whisper tree (as carbon-cache instances a, b, ... do), each with its own log.
+/// Instance `a` (the default) and the empty instance keep the historical name `wal`.
+pub fn wal_dir_name(instance: &str) -> String {
+    match instance {
+        "" | "a" => "wal".into(),
+        other => format!("wal-{other}"),
+    }
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod http;
+mod rebalance;
 mod relay_role;
 mod selfmetrics;
 mod serve;
@@ -33,6 +34,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Moves whisper files to where the relay's ring places them (dry run unless --apply).
+    Rebalance(rebalance::RebalanceArgs),
     /// Validates a configuration file and prints what `serve` would run.
     CheckConfig {
         /// carbonado.toml to check.
@@ -60,6 +63,10 @@ fn main() -> anyhow::Result<()> {
                 None => config::Config::embedded_default()?,
             };
             serve::run(&cfg)
+        }
+        Command::Rebalance(args) => {
+            init_logging();
+            rebalance::run(args)
         }
         Command::CheckConfig { file } => {
             let cfg = config::Config::load(&file)?;

@@ -12,9 +12,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aggregator::{Aggregator, Pipeline, RegexList, RewriteRules, Settings as AggregatorSettings};
 use anyhow::{bail, Context};
 use ingest::{IngestConfig, IngestStats};
-use relay::{Protocol, QueueLimits, Relay, RelayConfig, Route, SelfMetrics, SenderConfig};
+use relay::{
+    AggregatingDirector, CRelayDirector, Director, Protocol, QueueLimits, Relay, RelayConfig,
+    RingDirector, Route, SelfMetrics, SenderConfig,
+};
 use ring::{AnyRouter, Destination, HashConfig, HashRouter, HashType, RingFlavor, RulesRouter};
 use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
@@ -34,8 +38,29 @@ pub struct RelaySection {
     pub pickle_receiver: String,
     /// Plaintext UDP listener; empty for off.
     pub udp_receiver: String,
-    /// `carbon_ch`, `fnv1a_ch`, `jump_fnv1a_ch` (consistent hashing) or `rules` (relay-rules.conf).
+    /// `carbon_ch`, `fnv1a_ch`, `jump_fnv1a_ch` (consistent hashing), `rules` (relay-rules.conf)
+    /// or `carbon-c-relay` (a carbon-c-relay configuration file, `crelay_config`).
     pub relay_method: String,
+    /// carbon-c-relay configuration for `relay_method = "carbon-c-relay"`; relative to the config file.
+    pub crelay_config: PathBuf,
+    /// Graphite's aggregation-rules.conf: when set, the relay aggregates like carbon-aggregator
+    /// before placing points; relative to the config file; empty for off.
+    pub aggregation_rules: String,
+    /// Graphite's rewrite-rules.conf (`[pre]`/`[post]`) for the aggregator; empty for none.
+    pub rewrite_rules: String,
+    /// whitelist.conf: when set, only metrics matching one of its regexes enter the aggregator.
+    pub whitelist: String,
+    /// blacklist.conf: metrics matching one of its regexes are dropped by the aggregator.
+    pub blacklist: String,
+    /// FORWARD_ALL: pass the aggregator's input metrics on besides aggregating them.
+    pub forward_all: bool,
+    /// MAX_AGGREGATION_INTERVALS: intervals kept per aggregate before the current one.
+    pub max_aggregation_intervals: u32,
+    /// WRITE_BACK_FREQUENCY in seconds (0: carbon's default, each rule's own frequency).
+    pub write_back_frequency: u32,
+    /// Most open aggregation intervals across all metrics; points that would open more are
+    /// dropped and counted.
+    pub max_aggregation_buckets: usize,
     /// Whose placement to reproduce: `carbon` (carbon-relay) or `carbon-c-relay`; empty: carbon,
     /// except for `jump_fnv1a_ch`, which only carbon-c-relay has.
     pub hash_flavor: String,
@@ -89,6 +114,15 @@ impl Default for RelaySection {
             pickle_receiver: "127.0.0.1:2014".into(),
             udp_receiver: String::new(),
             relay_method: "carbon_ch".into(),
+            crelay_config: PathBuf::from("carbon-c-relay.conf"),
+            aggregation_rules: String::new(),
+            rewrite_rules: String::new(),
+            whitelist: String::new(),
+            blacklist: String::new(),
+            forward_all: true,
+            max_aggregation_intervals: 5,
+            write_back_frequency: 0,
+            max_aggregation_buckets: 1_000_000,
             hash_flavor: String::new(),
             destinations: vec!["127.0.0.1:2004:a".into()],
             replication_factor: 1,
@@ -123,6 +157,10 @@ pub struct RelaySettings {
     pub destinations: Vec<Destination>,
     /// Resolved relay-rules.conf.
     pub rules_path: PathBuf,
+    /// Resolved carbon-c-relay configuration.
+    pub crelay_path: PathBuf,
+    /// Directory of the configuration file (for relative paths of the aggregator's files).
+    pub base_dir: PathBuf,
     /// Queue, spill and sender settings.
     pub relay: RelayConfig,
     /// Self-metrics interval (zero = off).
@@ -140,7 +178,7 @@ fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn resolve(base: &Path, p: &Path) -> PathBuf {
+pub(crate) fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() || base.as_os_str().is_empty() {
         p.to_owned()
     } else {
@@ -163,19 +201,24 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
     ] {
         check_addr(k, a)?;
     }
+    let crelay = raw.relay_method == CRELAY_METHOD;
     let destinations = raw
         .destinations
         .iter()
         .map(|d| Destination::parse(d))
         .collect::<Result<Vec<_>, _>>()
         .context("[relay] destinations")?;
-    if destinations.is_empty() {
+    if destinations.is_empty() && !crelay {
         bail!("[relay] destinations is empty");
     }
-    let protocol: Protocol = raw
-        .destination_protocol
-        .parse()
-        .map_err(anyhow::Error::msg)?;
+    let protocol: Protocol = if crelay {
+        // carbon-c-relay's servers (`proto tcp`) are sent plaintext lines.
+        Protocol::Line
+    } else {
+        raw.destination_protocol
+            .parse()
+            .map_err(anyhow::Error::msg)?
+    };
     if raw.max_datapoints_per_message == 0 || raw.max_datapoints_per_message > 100_000 {
         bail!("[relay] max_datapoints_per_message must be between 1 and 100000");
     }
@@ -216,6 +259,8 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
     };
     let s = RelaySettings {
         rules_path: resolve(&cfg.base_dir, &raw.relay_rules),
+        crelay_path: resolve(&cfg.base_dir, &raw.crelay_config),
+        base_dir: cfg.base_dir.clone(),
         raw,
         destinations,
         relay,
@@ -223,38 +268,103 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
         config_path: cfg.path.clone(),
     };
     // Placement errors (duplicate destinations, bad rules) are configuration errors.
-    router(&s)?;
+    director(&s)?;
     Ok(Some(s))
+}
+
+/// `relay_method` naming a carbon-c-relay configuration file.
+pub const CRELAY_METHOD: &str = "carbon-c-relay";
+
+/// Everything that decides where points go: the placement (hash ring, relay-rules.conf or a
+/// carbon-c-relay configuration), behind carbon-aggregator's pipeline when aggregation rules
+/// are configured.
+pub fn director(s: &RelaySettings) -> anyhow::Result<Arc<dyn Director>> {
+    let r = &s.raw;
+    let base: Arc<dyn Director> = if r.relay_method == CRELAY_METHOD {
+        let cfg = crelay::parse_file_in(&s.crelay_path, &s.base_dir)
+            .with_context(|| format!("[relay] crelay_config {}", s.crelay_path.display()))?;
+        Arc::new(CRelayDirector::new(cfg).context("[relay] crelay_config")?)
+    } else {
+        Arc::new(RingDirector::new(router(s)?))
+    };
+    if r.aggregation_rules.is_empty() {
+        return Ok(base);
+    }
+    let path = |p: &str| resolve(&s.base_dir, Path::new(p));
+    let rules_path = path(&r.aggregation_rules);
+    let rules = ring::aggregation::read_aggregation_rules(&rules_path)
+        .with_context(|| format!("[relay] aggregation_rules {}", rules_path.display()))?;
+    let list = |key: &str, p: &str| -> anyhow::Result<RegexList> {
+        if p.is_empty() {
+            return Ok(RegexList::default());
+        }
+        RegexList::read(&path(p)).with_context(|| format!("[relay] {key} {}", path(p).display()))
+    };
+    let rewrite = if r.rewrite_rules.is_empty() {
+        RewriteRules::default()
+    } else {
+        RewriteRules::read(&path(&r.rewrite_rules))
+            .with_context(|| format!("[relay] rewrite_rules {}", r.rewrite_rules))?
+    };
+    if r.max_aggregation_intervals == 0 {
+        bail!("[relay] max_aggregation_intervals must be at least 1");
+    }
+    let settings = AggregatorSettings {
+        max_aggregation_intervals: r.max_aggregation_intervals,
+        write_back_frequency: (r.write_back_frequency > 0).then_some(r.write_back_frequency),
+        forward_all: r.forward_all,
+        max_open_intervals: r.max_aggregation_buckets,
+        ..AggregatorSettings::default()
+    };
+    let pipeline = Pipeline {
+        whitelist: list("whitelist", &r.whitelist)?,
+        blacklist: list("blacklist", &r.blacklist)?,
+        rewrite,
+        aggregator: Aggregator::new(rules, settings),
+    };
+    Ok(Arc::new(AggregatingDirector::new(pipeline, base)))
 }
 
 /// Builds the placement for the settings: a hash ring or relay-rules.conf.
 pub fn router(s: &RelaySettings) -> anyhow::Result<Route> {
-    let r = &s.raw;
-    let dests = s.destinations.clone();
-    let any = if r.relay_method == "rules" {
-        let rules = RulesRouter::from_path(&s.rules_path, dests)
-            .with_context(|| format!("[relay] relay_rules {}", s.rules_path.display()))?;
-        AnyRouter::Rules(rules)
-    } else {
-        let hash: HashType = r
-            .relay_method
-            .parse()
-            .context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
-        let flavor = match r.hash_flavor.as_str() {
-            "" if hash == HashType::JumpFnv1aCh => RingFlavor::CarbonCRelay,
-            "" | "carbon" => RingFlavor::Carbon,
-            "carbon-c-relay" | "c-relay" => RingFlavor::CarbonCRelay,
-            other => bail!("[relay] hash_flavor {other:?} (carbon | carbon-c-relay)"),
-        };
-        let cfg = HashConfig {
-            flavor,
-            hash,
-            replication_factor: r.replication_factor,
-            diverse_replicas: r.diverse_replicas,
-        };
-        AnyRouter::Hash(HashRouter::new(dests, cfg).context("[relay]")?)
+    Ok(Arc::new(placement(
+        &s.raw,
+        s.destinations.clone(),
+        &s.rules_path,
+    )?))
+}
+
+/// The placement `[relay]` describes over `dests` (also what `carbonado rebalance` moves files
+/// to): a hash ring, or relay-rules.conf read from `rules_path`.
+pub fn placement(
+    r: &RelaySection,
+    dests: Vec<Destination>,
+    rules_path: &Path,
+) -> anyhow::Result<AnyRouter> {
+    if r.relay_method == "rules" {
+        let rules = RulesRouter::from_path(rules_path, dests)
+            .with_context(|| format!("[relay] relay_rules {}", rules_path.display()))?;
+        return Ok(AnyRouter::Rules(rules));
+    }
+    let hash: HashType = r
+        .relay_method
+        .parse()
+        .context("[relay] relay_method (carbon_ch | fnv1a_ch | jump_fnv1a_ch | rules)")?;
+    let flavor = match r.hash_flavor.as_str() {
+        "" if hash == HashType::JumpFnv1aCh => RingFlavor::CarbonCRelay,
+        "" | "carbon" => RingFlavor::Carbon,
+        "carbon-c-relay" | "c-relay" => RingFlavor::CarbonCRelay,
+        other => bail!("[relay] hash_flavor {other:?} (carbon | carbon-c-relay)"),
     };
-    Ok(Arc::new(any))
+    let cfg = HashConfig {
+        flavor,
+        hash,
+        replication_factor: r.replication_factor,
+        diverse_replicas: r.diverse_replicas,
+    };
+    Ok(AnyRouter::Hash(
+        HashRouter::new(dests, cfg).context("[relay]")?,
+    ))
 }
 
 /// Lines for `carbonado check-config`.
@@ -300,6 +410,52 @@ pub fn describe(s: &Option<RelaySettings>) -> String {
     ] {
         o.push_str(&format!("  {k:<22} {v}\n"));
     }
+    if r.relay_method == CRELAY_METHOD {
+        o.push_str(&format!(
+            "  crelay_config          {}\n",
+            s.crelay_path.display()
+        ));
+        match crelay::parse_file_in(&s.crelay_path, &s.base_dir) {
+            Ok(cfg) => {
+                o.push_str("  routing table:\n");
+                for line in crelay::routing_table(&cfg).lines() {
+                    o.push_str(&format!("    {line}\n"));
+                }
+            }
+            Err(e) => o.push_str(&format!("  (unreadable: {e})\n")),
+        }
+    }
+    if !r.aggregation_rules.is_empty() {
+        let path = resolve(&s.base_dir, Path::new(&r.aggregation_rules));
+        o.push_str(&format!(
+            "  aggregation_rules      {} (forward_all {})\n",
+            path.display(),
+            r.forward_all
+        ));
+        if let Ok(rules) = ring::aggregation::read_aggregation_rules(&path) {
+            for rule in rules {
+                o.push_str(&format!(
+                    "    {} ({}) = {} {}\n",
+                    rule.output_pattern,
+                    rule.frequency,
+                    rule.method.name(),
+                    rule.input_pattern
+                ));
+            }
+        }
+        for (k, v) in [
+            ("rewrite_rules", &r.rewrite_rules),
+            ("whitelist", &r.whitelist),
+            ("blacklist", &r.blacklist),
+        ] {
+            if !v.is_empty() {
+                o.push_str(&format!(
+                    "  {k:<22} {}\n",
+                    resolve(&s.base_dir, Path::new(v)).display()
+                ));
+            }
+        }
+    }
     o
 }
 
@@ -332,7 +488,7 @@ pub async fn serve_with<F>(s: RelaySettings, others: F) -> anyhow::Result<()>
 where
     F: Future<Output = anyhow::Result<()>>,
 {
-    let relay = Arc::new(Relay::start(s.relay.clone(), router(&s)?)?);
+    let relay = Arc::new(Relay::start_directed(s.relay.clone(), director(&s)?)?);
     let raw = &s.raw;
     let (stop_tx, stop_rx) = watch::channel(false);
     let icfg = Arc::new(IngestConfig {
@@ -455,8 +611,8 @@ async fn reload_on_hup(mut s: RelaySettings, relay: Arc<Relay>) -> anyhow::Resul
                 "relay reload: receivers and destination_protocol change only at restart"
             );
         }
-        match router(&next) {
-            Ok(r) => match relay.reload(r).await {
+        match director(&next) {
+            Ok(d) => match relay.reload_directed(d).await {
                 Ok(()) => {
                     tracing::info!(destinations = next.destinations.len(), "relay reloaded");
                     s = next;

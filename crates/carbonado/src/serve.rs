@@ -78,7 +78,10 @@ async fn serve_cache(
     let raw = &s.raw;
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("cannot create {}", s.data_dir.display()))?;
-    let wal_dir = s.data_dir.join(".carbonado").join("wal");
+    let wal_dir = s
+        .data_dir
+        .join(".carbonado")
+        .join(crate::config::wal_dir_name(&s.raw.instance));
     let wal = Arc::new(Wal::open(&wal_dir, s.wal_segment_size)?);
     let limits = CacheLimits {
         max_points: s.max_cache_size,
@@ -89,12 +92,13 @@ async fn serve_cache(
     let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
     let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;
     let web_role = build_web(web, &s, &cache)?;
-    let mut whisper_backend = WhisperBackend::new(
-        &s.data_dir,
-        rules,
-        Arc::new(storage::relative_path),
-        handle_pool_size(),
-    );
+    let pool = handle_pool_size();
+    let mut whisper_backend =
+        WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), pool);
+    if raw.whisper_mmap {
+        whisper_backend =
+            whisper_backend.with_mapped_handles(WhisperBackend::default_mapped_handles(pool));
+    }
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists
         let index = w.index();

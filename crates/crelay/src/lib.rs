@@ -30,6 +30,7 @@ pub mod lexer;
 pub mod parser;
 pub mod replace;
 pub mod router;
+pub mod table;
 
 pub use aggregate::{Aggregates, Limits, Output, RuleStats};
 pub use cleanse::cleanse;
@@ -37,3 +38,4 @@ pub use config::{Cluster, ClusterKind, Config, Rule};
 pub use error::{Error, Pos, Result};
 pub use parser::{parse_file, parse_file_in, parse_str};
 pub use router::{AggregateHit, Event, Router, Routing, Send};
+pub use table::routing_table;

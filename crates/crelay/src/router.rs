@@ -111,6 +111,22 @@ enum Placement {
 pub struct Router {
     config: Config,
     placements: Vec<Placement>,
+    /// Every name-matching expression of every rule in one set, so a metric is tested against
+    /// all of them in one pass (and again only after a rewrite changes its name); `None` when
+    /// the set cannot be built (size limits), and each expression is then tried on its own.
+    prefilter: Option<regex::RegexSet>,
+    /// Per rule, per expression: its index in `prefilter` (`None` for `*`).
+    slots: Vec<Vec<Option<usize>>>,
+}
+
+/// The name-matching expressions of a rule (not `validate`, which matches the data).
+fn rule_patterns(rule: &Rule) -> Vec<&Pattern> {
+    match rule {
+        Rule::Match { patterns, .. } => patterns.iter().collect(),
+        Rule::Rewrite { pattern, .. } => vec![pattern],
+        Rule::Aggregate(a) => a.patterns.iter().collect(),
+        Rule::Statistics { .. } => Vec::new(),
+    }
 }
 
 impl std::fmt::Debug for Router {
@@ -141,7 +157,43 @@ impl Router {
                 }
             })
             .collect();
-        Router { config, placements }
+        let mut texts = Vec::new();
+        let slots = config
+            .rules
+            .iter()
+            .map(|r| {
+                rule_patterns(r)
+                    .into_iter()
+                    .map(|p| match p {
+                        Pattern::All => None,
+                        Pattern::Regex { regex, .. } => {
+                            texts.push(regex.as_str().to_owned());
+                            Some(texts.len() - 1)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let prefilter = regex::RegexSet::new(&texts).ok();
+        Router {
+            config,
+            placements,
+            prefilter,
+            slots,
+        }
+    }
+
+    /// Which expressions match `name` (all possible when there is no prefilter).
+    fn hits(&self, name: &str) -> Option<regex::SetMatches> {
+        self.prefilter.as_ref().map(|set| set.matches(name))
+    }
+
+    /// Whether expression `j` of rule `rule` can match, per the prefilter.
+    fn may_match(&self, hits: &Option<regex::SetMatches>, rule: usize, j: usize) -> bool {
+        match (hits, self.slots.get(rule).and_then(|s| s.get(j))) {
+            (Some(h), Some(Some(i))) => h.matched(*i),
+            _ => true,
+        }
     }
 
     /// The configuration routed by.
@@ -155,6 +207,7 @@ impl Router {
             metric: metric.to_owned(),
             ..Routing::default()
         };
+        let mut hits = self.hits(metric);
         for (idx, rule) in self.config.rules.iter().enumerate() {
             match rule {
                 Rule::Match {
@@ -166,7 +219,10 @@ impl Router {
                 } => {
                     // Each expression is its own rule in c-relay: a metric matching two of them
                     // is delivered twice.
-                    for p in patterns {
+                    for (j, p) in patterns.iter().enumerate() {
+                        if !self.may_match(&hits, idx, j) {
+                            continue;
+                        }
                         let Some(caps) = matches(p, &r.metric) else {
                             continue;
                         };
@@ -210,15 +266,23 @@ impl Router {
                     pattern,
                     replacement,
                 } => {
+                    if !self.may_match(&hits, idx, 0) {
+                        continue;
+                    }
                     if let Some(Some(caps)) = matches(pattern, &r.metric) {
                         r.matched = true;
                         let to = expand(&r.metric, &caps, replacement);
                         let from = std::mem::replace(&mut r.metric, to.clone());
                         r.events.push(Event::Rewrite { from, to });
+                        // Later rules see the new name.
+                        hits = self.hits(&r.metric);
                     }
                 }
                 Rule::Aggregate(a) => {
-                    for p in &a.patterns {
+                    for (j, p) in a.patterns.iter().enumerate() {
+                        if !self.may_match(&hits, idx, j) {
+                            continue;
+                        }
                         let Some(caps) = matches(p, &r.metric) else {
                             continue;
                         };
@@ -250,6 +314,11 @@ impl Router {
             }
         }
         r
+    }
+
+    /// Where cluster number `cluster` sends `metric` (an aggregate's `send to` outputs).
+    pub fn send_to(&self, cluster: usize, metric: &str) -> Option<Send> {
+        self.send(cluster, metric, metric)
     }
 
     fn send(&self, cluster: usize, metric: &str, key: &str) -> Option<Send> {
@@ -305,6 +374,9 @@ impl Router {
 fn matches<'t>(p: &Pattern, text: &'t str) -> Option<Option<Captures<'t>>> {
     match p {
         Pattern::All => Some(None),
+        // Most rules do not match most metrics: the capture-free test is several times
+        // cheaper, and captures are only built for the rules that do match.
+        Pattern::Regex { regex, .. } if !regex.is_match(text) => None,
         Pattern::Regex { regex, .. } => regex.captures(text).map(Some),
     }
 }

@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+mod aggregating;
+mod crelay_director;
 mod dest;
 mod direct;
 mod encode;
@@ -31,6 +33,8 @@ mod selfmetrics;
 mod sender;
 mod spill;
 
+pub use aggregating::AggregatingDirector;
+pub use crelay_director::CRelayDirector;
 pub use dest::{spill_dir_name, Destination};
 pub use direct::{Director, RingDirector};
 pub use encode::{encode, Protocol};

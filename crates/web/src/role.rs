@@ -50,6 +50,8 @@ pub struct WebRole {
     index: Arc<store::NameIndex>,
     listen: String,
     reloader: Arc<Reloader>,
+    /// The tree the index is rebuilt from, and how often (zero: never).
+    reload: Option<(PathBuf, Duration)>,
 }
 
 /// Rebuilds the sources of a running web role from a new `[web]` section (SIGHUP): peers
@@ -187,6 +189,11 @@ impl WebRole {
         sources.replace(list);
         let transfer_dir = data_dir.clone();
         let listen = cfg.listen.clone();
+        let every = parse_duration(&cfg.index_reload_interval).unwrap_or(Duration::ZERO);
+        let reload = transfer_dir
+            .clone()
+            .filter(|_| !every.is_zero())
+            .map(|d| (d, every));
         let mut app = App::new(cfg, sources);
         app.tags = tags;
         app.transfer = crate::transfer::Transfer::new(
@@ -200,6 +207,7 @@ impl WebRole {
             index,
             listen,
             reloader,
+            reload,
         })
     }
 
@@ -237,6 +245,30 @@ impl WebRole {
         if let Ok(a) = listener.local_addr() {
             tracing::info!("web role listening on {a}");
         }
-        crate::server::serve(listener, self.app, shutdown).await
+        let reloader = self.reload.clone().map(|(dir, every)| {
+            let index = self.index.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let (i, d) = (index.clone(), dir.clone());
+                    // The walk is blocking file-system work.
+                    match tokio::task::spawn_blocking(move || i.reload(&d)).await {
+                        Ok(Ok(stats)) => {
+                            tracing::debug!(leaves = stats.leaves, "web: name index reloaded")
+                        }
+                        Ok(Err(e)) => tracing::warn!("web: name index reload: {e}"),
+                        Err(_) => return,
+                    }
+                }
+            })
+        });
+        let r = crate::server::serve(listener, self.app, shutdown).await;
+        if let Some(t) = reloader {
+            t.abort();
+        }
+        r
     }
 }

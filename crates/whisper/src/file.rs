@@ -319,7 +319,11 @@ impl Whisper {
         }
         let a = self.archive(idx)?;
         let mut buf = [0u8; 4];
-        self.io.read_at(&mut buf, u64::from(a.offset), "Unable to read base datapoint")?;
+        self.io.read_at(
+            &mut buf,
+            u64::from(a.offset),
+            "Unable to read base datapoint",
+        )?;
         let b = i64::from(u32::from_be_bytes(buf));
         if let Some(slot) = bases.0.get_mut(idx) {
             *slot = Some(b);
@@ -341,14 +345,16 @@ impl Whisper {
         buf.resize((count as usize) * POINT_SIZE, 0);
         let first = count.min(u64::from(a.points) - slot);
         let (head, tail) = buf.split_at_mut(first as usize * POINT_SIZE);
-        self.io.read_at(head, a.slot_offset(slot), "Unable to read datapoints")?;
+        self.io
+            .read_at(head, a.slot_offset(slot), "Unable to read datapoints")?;
         // Python reads the remainder from the start of the archive in one go; only `points`
         // slots exist there, so a longer request reads at most the whole archive again.
         let mut rest = tail;
         while !rest.is_empty() {
             let n = rest.len().min(a.size() as usize);
             let (now, later) = rest.split_at_mut(n);
-            self.io.read_at(now, u64::from(a.offset), "Unable to read datapoints")?;
+            self.io
+                .read_at(now, u64::from(a.offset), "Unable to read datapoints")?;
             rest = later;
         }
         Ok(())
@@ -842,8 +848,11 @@ impl Whisper {
         }
         let a = self.archive(idx)?;
         let mut buf = [0u8; 4];
-        self.io
-            .read_at(&mut buf, u64::from(a.offset), "Unable to read base datapoint")?;
+        self.io.read_at(
+            &mut buf,
+            u64::from(a.offset),
+            "Unable to read base datapoint",
+        )?;
         Ok(i64::from(u32::from_be_bytes(buf)))
     }
 

@@ -107,7 +107,10 @@ impl Mapping {
             // SAFETY: point i lies inside the range checked above; read_unaligned copies the
             // bytes out without forming a reference to memory another process may change.
             let p = unsafe {
-                std::ptr::read_unaligned(src.add(i * crate::POINT_SIZE).cast::<[u8; crate::POINT_SIZE]>())
+                std::ptr::read_unaligned(
+                    src.add(i * crate::POINT_SIZE)
+                        .cast::<[u8; crate::POINT_SIZE]>(),
+                )
             };
             f(p);
         }
