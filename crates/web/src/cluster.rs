@@ -171,6 +171,14 @@ impl ClusterSource {
             };
             node_of.push(i);
         }
+        if local.is_some() && !nodes.iter().any(|n| matches!(n.member, Member::Local)) {
+            // a front end answering for the cluster; or a member whose cluster_self does not
+            // match its `http` entry, then asked over HTTP like the others (slower, still right)
+            tracing::info!(
+                cluster_self = %me,
+                "web: this node is not in cluster_ring: renders read only the ring's nodes"
+            );
+        }
         let hedge_min = parse_duration(&cfg.cluster_hedge_min).unwrap_or(Duration::from_millis(5));
         let hedge_max =
             parse_duration(&cfg.cluster_hedge_max).unwrap_or(Duration::from_millis(100));
