@@ -837,14 +837,16 @@ mod tests {
     struct Fixed(Vec<Answer>);
 
     impl Source for Fixed {
-        fn find<'a>(
-            &'a self,
-            _q: &'a FindQuery,
-        ) -> BoxFuture<'a, Result<Vec<FoundNode>, WebError>> {
+        fn find<'a>(&'a self, q: &'a FindQuery) -> BoxFuture<'a, Result<Vec<FoundNode>, WebError>> {
             Box::pin(async move {
+                let prefix = q.pattern.strip_suffix('*');
                 Ok(self
                     .0
                     .iter()
+                    .filter(|a| match prefix {
+                        Some(p) => a.name.starts_with(p),
+                        None => a.name == q.pattern,
+                    })
                     .map(|a| FoundNode {
                         path: a.name.clone(),
                         is_leaf: true,
@@ -944,6 +946,91 @@ mod tests {
         let (nodes, left) = src.find_ring(&q).await.unwrap();
         assert_eq!(nodes.len(), held.len());
         assert_eq!(left, want);
+        drop(hung);
+    }
+
+    /// A peer that is a real web role (axum, graphite-web's pickle protocol) over fixed data.
+    async fn peer_serving(data: Vec<Answer>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cfg = WebConfig {
+            default_cache_duration: 0,
+            find_cache_duration: 0,
+            ..WebConfig::default()
+        };
+        let src: Arc<dyn Source> = Arc::new(Fixed(data));
+        let app = Arc::new(crate::server::App::new(
+            cfg,
+            crate::source::Sources::new(vec![src]),
+        ));
+        tokio::spawn(crate::server::serve(listener, app, std::future::pending()));
+        port
+    }
+
+    /// The primary owner hangs: its metrics come complete from the other owner (a real web
+    /// role), hedged after the hang's delay, and the answer is not partial; finds too (one
+    /// missing node of three is covered by replication factor 2).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_primary_is_hedged_to_the_replica() {
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hung_port = hung.local_addr().unwrap().port();
+        let names: Vec<String> = (0..80).map(|i| format!("h.{i}")).collect();
+        // placement only depends on the destinations, not on the ports
+        let probe = cfg(2, "127.0.0.1:1", &[1, 2, 3]);
+        let placement =
+            ClusterSource::new(&probe, None, &HashMap::new(), Duration::from_secs(1)).unwrap();
+        // node 0: this node, node 1: a real peer, node 2: hung
+        let held = |n: usize| -> Vec<Answer> {
+            names
+                .iter()
+                .filter(|m| placement.owners(m).contains(&n))
+                .map(|m| series(m))
+                .collect()
+        };
+        let peer_port = peer_serving(held(1)).await;
+        let c = cfg(2, "127.0.0.1:1", &[1, peer_port, hung_port]);
+        let local: Arc<dyn Source> = Arc::new(Fixed(held(0)));
+        let src =
+            ClusterSource::new(&c, Some(local), &HashMap::new(), Duration::from_secs(5)).unwrap();
+        let hung_first: Vec<String> = names
+            .iter()
+            .filter(|m| src.owners(m) == vec![2, 1])
+            .cloned()
+            .collect();
+        assert!(!hung_first.is_empty(), "no metric with the hung node first");
+        let range = TimeRange {
+            from: 100,
+            until: 130,
+            now: 1000,
+        };
+        let (got, left) = src.fetch_ring(&hung_first, range).await.unwrap();
+        assert!(left.is_empty(), "{left:?}");
+        // answered while the call to the hung node is still waiting: hedged, not timed out
+        let Member::Peer(h) = &src.nodes[2].member else {
+            panic!("node 2 is a peer")
+        };
+        assert!(
+            h.stalled(Duration::ZERO),
+            "the hung node's call already ended"
+        );
+        let got_names: Vec<&str> = got.iter().map(|a| a.name.as_str()).collect();
+        let mut want: Vec<&str> = hung_first.iter().map(String::as_str).collect();
+        want.sort();
+        assert_eq!(got_names, want);
+        assert!(got.iter().all(|a| a.values == series(&a.name).values));
+        // everything at once, finds included
+        let q = FindQuery {
+            pattern: "h.*".into(),
+            leaves_only: true,
+            limit: 1000,
+            with_intervals: false,
+        };
+        let (nodes, left) = src.find_ring(&q).await.unwrap();
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(nodes.len(), names.len());
+        let (got, left) = src.fetch_ring(&names, range).await.unwrap();
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(got.len(), names.len());
         drop(hung);
     }
 }
