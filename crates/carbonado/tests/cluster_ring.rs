@@ -39,6 +39,8 @@ impl Proc {
     }
 
     fn spawn(&mut self) {
+        // the log is appended to across restarts: only what this start writes counts
+        let seen = std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -55,7 +57,15 @@ impl Proc {
             .expect("spawn carbonado");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(&self.ready).is_err() {
+        // ready when this process says it listens there, not merely when something answers
+        // (another process on the machine could hold a port chosen moments ago)
+        let listening = format!("listening on {}", self.ready);
+        while TcpStream::connect(&self.ready).is_err()
+            || !self
+                .log()
+                .get(seen..)
+                .is_some_and(|l| l.contains(&listening))
+        {
             if let Some(st) = self
                 .child
                 .as_mut()
