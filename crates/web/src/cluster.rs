@@ -1033,4 +1033,49 @@ mod tests {
         assert_eq!(got.len(), names.len());
         drop(hung);
     }
+
+    /// This node's copy has a gap, the other owner's copy another: the answer has both filled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gaps_are_filled_from_the_other_copy() {
+        let names: Vec<String> = (0..40).map(|i| format!("g.{i}")).collect();
+        let probe = cfg(2, "127.0.0.1:1", &[1, 2, 3]);
+        let placement =
+            ClusterSource::new(&probe, None, &HashMap::new(), Duration::from_secs(1)).unwrap();
+        let shared: Vec<String> = names
+            .iter()
+            .filter(|m| placement.owners(m) == vec![0, 1])
+            .cloned()
+            .collect();
+        assert!(!shared.is_empty());
+        let with_gap = |slot: usize| -> Vec<Answer> {
+            shared
+                .iter()
+                .map(|m| {
+                    let mut a = series(m);
+                    a.values[slot] = None;
+                    a
+                })
+                .collect()
+        };
+        let peer_port = peer_serving(with_gap(0)).await;
+        let dead_port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = cfg(2, "127.0.0.1:1", &[1, peer_port, dead_port]);
+        let local: Arc<dyn Source> = Arc::new(Fixed(with_gap(1)));
+        let src =
+            ClusterSource::new(&c, Some(local), &HashMap::new(), Duration::from_secs(5)).unwrap();
+        let range = TimeRange {
+            from: 100,
+            until: 130,
+            now: 1000,
+        };
+        let (got, left) = src.fetch_ring(&shared, range).await.unwrap();
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(got.len(), shared.len());
+        for a in &got {
+            assert_eq!(a.values, series(&a.name).values, "{}", a.name);
+        }
+    }
 }
