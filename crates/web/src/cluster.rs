@@ -260,12 +260,29 @@ impl ClusterSource {
         (up, n_owners)
     }
 
+    /// How long peer `p` usually takes at most: the 90th percentile of its recent answer
+    /// times within `cluster_hedge_min..max`.
+    fn usual(&self, p: &RemoteSource) -> Duration {
+        p.hedge_delay(self.hedge_min, self.hedge_max)
+    }
+
     /// Whether node `n` is worth asking first: its breaker is closed and no call has been
-    /// waiting on it for longer than the longest hedge delay.
+    /// waiting on it for longer than it usually takes (then it is probably hung, and its
+    /// copies are asked elsewhere first).
     fn available(&self, n: usize) -> bool {
         match self.nodes.get(n).map(|n| &n.member) {
-            Some(Member::Peer(p)) => p.available() && !p.stalled(self.hedge_max),
+            Some(Member::Peer(p)) => p.available() && !p.stalled(self.usual(p)),
             _ => true,
+        }
+    }
+
+    /// Whether node `n` looks hung beyond doubt: breaker open, or a call waiting longer than
+    /// `cluster_hedge_max`. A metric only such a node could still deliver is reported partial
+    /// at once instead of waiting for the node's deadline.
+    fn hung(&self, n: usize) -> bool {
+        match self.nodes.get(n).map(|n| &n.member) {
+            Some(Member::Peer(p)) => !p.available() || p.stalled(self.hedge_max),
+            _ => false,
         }
     }
 
@@ -273,9 +290,7 @@ impl ClusterSource {
     /// looks down or hung: it is not waited for).
     fn hedge_delay(&self, n: usize) -> Duration {
         match self.nodes.get(n).map(|n| &n.member) {
-            Some(Member::Peer(p)) if self.available(n) => {
-                p.hedge_delay(self.hedge_min, self.hedge_max)
-            }
+            Some(Member::Peer(p)) if self.available(n) => self.usual(p),
             Some(Member::Peer(_)) => Duration::ZERO,
             _ => self.hedge_max,
         }
@@ -336,7 +351,7 @@ impl ClusterSource {
         loop {
             let now = Instant::now();
             let settled = st.iter().all(|s| {
-                s.settled(now) || (s.exhausted() && s.inflight.iter().all(|&n| !self.available(n)))
+                s.settled(now) || (s.exhausted() && s.inflight.iter().all(|&n| self.hung(n)))
             });
             if settled || now >= end {
                 break;
