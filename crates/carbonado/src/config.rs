@@ -496,6 +496,24 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
             writeln!(o, "  carbonlink_hosts       {:?}", w.carbonlink_hosts)?;
             writeln!(o, "  memcache_hosts         {:?}", w.memcache_hosts)?;
             writeln!(o, "  default_cache_duration {}s", w.default_cache_duration)?;
+            writeln!(o, "  cluster_servers        {:?}", w.cluster_servers)?;
+            if !w.cluster_ring.is_empty() {
+                writeln!(
+                    o,
+                    "  cluster_ring           {} ({} copies, diverse_replicas {}), self {}",
+                    w.cluster_relay_method,
+                    w.cluster_replication_factor,
+                    w.cluster_diverse_replicas,
+                    if w.cluster_self.is_empty() {
+                        &w.listen
+                    } else {
+                        &w.cluster_self
+                    }
+                )?;
+                for m in &w.cluster_ring {
+                    writeln!(o, "    {:<22} -> {}", m.destination, m.http)?;
+                }
+            }
         }
         None => writeln!(o, "[web] disabled")?,
     }

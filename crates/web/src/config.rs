@@ -189,7 +189,7 @@ impl WebConfig {
                 msg: "must be at least 1".into(),
             });
         }
-        // CLUSTER_CHECK_TODO
+        crate::cluster::check(self)?;
         if self.read_concurrency == 0 {
             return Err(ConfigError {
                 key: "read_concurrency",

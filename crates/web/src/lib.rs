@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod carbonlink;
+pub mod cluster;
 pub mod config;
 pub mod encode;
 pub mod error;

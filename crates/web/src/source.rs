@@ -36,6 +36,16 @@ pub struct TimeRange {
     pub now: i64,
 }
 
+/// What answers a `local=1` request (a peer asking) in a source's place.
+pub enum LocalView {
+    /// The source itself (local data).
+    Itself,
+    /// Nothing (a peer: federation never recurses).
+    Nothing,
+    /// The local part of a source that also asks peers (the cluster ring).
+    Part(Arc<dyn Source>),
+}
+
 /// A source of metric names and datapoints.
 pub trait Source: Send + Sync {
     /// Nodes matching a pattern.
@@ -71,6 +81,14 @@ pub trait Source: Send + Sync {
         _range: TimeRange,
     ) -> BoxFuture<'a, Result<Option<Vec<Answer>>, WebError>> {
         Box::pin(async { Ok(None) })
+    }
+    /// What answers for this source when a peer asks with `local=1`.
+    fn local_view(&self) -> LocalView {
+        if self.peer().is_none() {
+            LocalView::Itself
+        } else {
+            LocalView::Nothing
+        }
     }
     /// [`Source::find`] plus the peers that could not answer (a source over several peers,
     /// such as the cluster ring, answers what it can and names the rest).
@@ -136,7 +154,16 @@ impl Sources {
         let list: Vec<Arc<dyn Source>> = self
             .current()
             .into_iter()
-            .filter(|s| !local_only || s.peer().is_none())
+            .filter_map(|s| {
+                if !local_only {
+                    return Some(s);
+                }
+                match s.local_view() {
+                    LocalView::Itself => Some(s),
+                    LocalView::Nothing => None,
+                    LocalView::Part(l) => Some(l),
+                }
+            })
             .collect();
         Sources {
             live: Arc::new(std::sync::RwLock::new(list.clone())),
