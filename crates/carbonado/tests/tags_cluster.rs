@@ -85,12 +85,23 @@ fn distinct_ports(n: usize) -> Vec<u16> {
 }
 
 fn start(dir: &Path, http: &str, line: u16, query: u16, peer: &str) -> Node {
+    start_with(
+        dir,
+        http,
+        line,
+        query,
+        &format!("cluster_servers = [\"{peer}\"]"),
+    )
+}
+
+/// A node whose `[web]` section ends with `web_extra` (its cluster settings).
+fn start_with(dir: &Path, http: &str, line: u16, query: u16, web_extra: &str) -> Node {
     std::fs::create_dir_all(dir).expect("mkdir");
     let cfg = format!(
         "[cache]\nenabled = true\nlocal_data_dir = \"{}\"\nline_receiver = \"127.0.0.1:{line}\"\n\
          pickle_receiver = \"\"\ncache_query = \"127.0.0.1:{query}\"\nhttp_listen = \"\"\n\n\
          [web]\nenabled = true\nlisten = \"{http}\"\ndefault_cache_duration = 0\nfind_cache_duration = 0\n\
-         cluster_servers = [\"{peer}\"]\nremote_timeout = \"2s\"\n",
+         remote_timeout = \"2s\"\n{web_extra}\n",
         dir.join("data").display()
     );
     let config = dir.join("carbonado.toml");
@@ -348,4 +359,68 @@ fn two_nodes_answer_tag_queries_for_each_other() {
         let local = get(&a.http, &format!("{path}&local=1"));
         assert_eq!(r.text(), local.text(), "{path}");
     }
+}
+
+/// With `cluster_ring` (the ring source instead of cluster_servers peers), tag queries and
+/// seriesByTag renders still reach every other member.
+#[test]
+fn ring_members_answer_tag_queries_for_each_other() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = distinct_ports(6);
+    let (http_a, http_b) = (format!("127.0.0.1:{}", p[0]), format!("127.0.0.1:{}", p[1]));
+    let ring = format!(
+        "cluster_ring = [{{ destination = \"127.0.0.1:{}:a\", http = \"{http_a}\" }}, \
+         {{ destination = \"127.0.0.1:{}:b\", http = \"{http_b}\" }}]\ncluster_replication_factor = 1\n",
+        p[2], p[4]
+    );
+    let a = start_with(
+        &dir.path().join("a"),
+        &http_a,
+        p[2],
+        p[3],
+        &format!("{ring}cluster_self = \"{http_a}\""),
+    );
+    let b = start_with(
+        &dir.path().join("b"),
+        &http_b,
+        p[4],
+        p[5],
+        &format!("{ring}cluster_self = \"{http_b}\""),
+    );
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let t = t - t % 60 - 120;
+    send(&a, &format!("disk.used;dc=dc1;server=web01 1 {t}\n"));
+    send(&b, &format!("disk.used;dc=dc2;server=web03 4 {t}\n"));
+    wait_for(
+        &a,
+        &find(&["name=~.+"], true),
+        r#"["disk.used;dc=dc1;server=web01"]"#,
+    );
+    wait_for(
+        &b,
+        &find(&["name=~.+"], true),
+        r#"["disk.used;dc=dc2;server=web03"]"#,
+    );
+    let both = r#"["disk.used;dc=dc1;server=web01", "disk.used;dc=dc2;server=web03"]"#;
+    assert_eq!(text(&a, &find(&["name=disk.used"], false)), both);
+    assert_eq!(text(&b, &find(&["name=disk.used"], false)), both);
+    let r = render(&a, "seriesByTag('name=disk.used')", t - 60, t + 60);
+    let mut names: Vec<String> = r
+        .as_array()
+        .expect("series")
+        .iter()
+        .filter_map(|s| s[0].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "disk.used;dc=dc1;server=web01",
+            "disk.used;dc=dc2;server=web03"
+        ],
+        "{r}"
+    );
 }

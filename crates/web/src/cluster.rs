@@ -666,6 +666,93 @@ impl Source for ClusterSource {
             None => LocalView::Nothing,
         }
     }
+
+    /// Tag queries cannot be placed either: every other member is asked (its own tag index,
+    /// `local=1`), as cluster_servers peers are.
+    fn tag_call<'a>(&'a self, path_query: &'a str) -> BoxFuture<'a, Reported<Vec<Vec<u8>>>> {
+        Box::pin(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for p in self.peer_members() {
+                let q = path_query.to_string();
+                set.spawn(async move {
+                    (
+                        p.peer().unwrap_or_default().to_string(),
+                        p.tag_call(&q).await,
+                    )
+                });
+            }
+            let mut bodies = Vec::new();
+            let mut left = Vec::new();
+            while let Some(done) = set.join_next().await {
+                match done {
+                    Ok((_, Ok((b, l)))) => {
+                        bodies.extend(b);
+                        left.extend(l);
+                    }
+                    Ok((peer, Err(e))) => {
+                        tracing::debug!("web: ring tag call to {peer}: {e}");
+                        left.push(peer);
+                    }
+                    Err(e) => return Err(WebError::Internal(format!("ring tag task: {e}"))),
+                }
+            }
+            Ok((bodies, left))
+        })
+    }
+
+    /// `seriesByTag`: this node's share from its own tag index's names, every other member's
+    /// from its own tag index; copies of one series (replicas) merge, the most complete winning.
+    fn fetch_tagged<'a>(
+        &'a self,
+        pattern: &'a str,
+        local_names: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
+        Box::pin(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for p in self.peer_members() {
+                let pat = pattern.to_string();
+                set.spawn(async move {
+                    let r = p.fetch_tagged(&pat, &[], range).await;
+                    (p.peer().unwrap_or_default().to_string(), r)
+                });
+            }
+            let mut answers = Vec::new();
+            let mut left = Vec::new();
+            if let (Some(l), false) = (&self.local, local_names.is_empty()) {
+                let (a, lo) = l.fetch_partial(local_names, range).await?;
+                answers.extend(a);
+                left.extend(lo);
+            }
+            while let Some(done) = set.join_next().await {
+                match done {
+                    Ok((_, Ok((a, l)))) => {
+                        answers.extend(a);
+                        left.extend(l);
+                    }
+                    Ok((peer, Err(e))) => {
+                        tracing::debug!("web: ring seriesByTag from {peer}: {e}");
+                        left.push(peer);
+                    }
+                    Err(e) => return Err(WebError::Internal(format!("ring tag task: {e}"))),
+                }
+            }
+            Ok((crate::merge::merge_answers(answers), left))
+        })
+    }
+}
+
+impl ClusterSource {
+    /// The other members of the ring (this node excluded).
+    fn peer_members(&self) -> Vec<Arc<RemoteSource>> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.member {
+                Member::Peer(p) => Some(p.clone()),
+                Member::Local => None,
+            })
+            .collect()
+    }
 }
 
 impl ClusterSource {

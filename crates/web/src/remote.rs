@@ -5,7 +5,7 @@
 use crate::error::WebError;
 use crate::find_format::FoundNode;
 use crate::merge::Answer;
-use crate::source::{BoxFuture, FindQuery, Source, TimeRange};
+use crate::source::{BoxFuture, FindQuery, Reported, Source, TimeRange};
 use proto::pickle::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -339,20 +339,18 @@ impl Source for RemoteSource {
         Some(&self.peer)
     }
 
-    fn tag_call<'a>(
-        &'a self,
-        path_query: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, WebError>> {
-        Box::pin(async move { Ok(Some(self.call("GET", path_query, "").await?)) })
+    fn tag_call<'a>(&'a self, path_query: &'a str) -> BoxFuture<'a, Reported<Vec<Vec<u8>>>> {
+        Box::pin(async move { Ok((vec![self.call("GET", path_query, "").await?], Vec::new())) })
     }
 
     fn fetch_tagged<'a>(
         &'a self,
         pattern: &'a str,
+        _local_names: &'a [String],
         range: TimeRange,
-    ) -> BoxFuture<'a, Result<Option<Vec<Answer>>, WebError>> {
+    ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
         let pattern = [pattern.to_string()];
-        Box::pin(async move { Ok(Some(self.fetch_inner(&pattern, range).await?)) })
+        Box::pin(async move { Ok((self.fetch_inner(&pattern, range).await?, Vec::new())) })
     }
 }
 

@@ -63,24 +63,27 @@ pub trait Source: Send + Sync {
     fn peer(&self) -> Option<&str> {
         None
     }
-    /// A peer's JSON answer to a tag API call (`/tags...` path with its query, `local=1`
-    /// included); `None` from sources without a tag index of their own (the node's local data
-    /// is answered by its [`store::TagIndex`]).
-    fn tag_call<'a>(
-        &'a self,
-        _path_query: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, WebError>> {
-        Box::pin(async { Ok(None) })
+    /// Peers' JSON answers to a tag API call (`/tags...` path with its query, `local=1`
+    /// included), and the peers left out; nothing from sources without peers (the node's local
+    /// data is answered by its [`store::TagIndex`]).
+    fn tag_call<'a>(&'a self, _path_query: &'a str) -> BoxFuture<'a, Reported<Vec<Vec<u8>>>> {
+        Box::pin(async { Ok((Vec::new(), Vec::new())) })
     }
-    /// Datapoints of a `seriesByTag(...)` expression the source resolves itself (a peer renders
-    /// it with its own tag index, as graphite-web passes tag patterns to tag-aware finders);
-    /// `None` from sources that only fetch names.
+    /// Datapoints of a `seriesByTag(...)` expression: peers resolve the pattern with their own
+    /// tag index (as graphite-web passes tag patterns to tag-aware finders); local data is
+    /// fetched for `local_names`, the series the node's own tag index selected.
     fn fetch_tagged<'a>(
         &'a self,
         _pattern: &'a str,
-        _range: TimeRange,
-    ) -> BoxFuture<'a, Result<Option<Vec<Answer>>, WebError>> {
-        Box::pin(async { Ok(None) })
+        local_names: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
+        Box::pin(async move {
+            if local_names.is_empty() {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            self.fetch_partial(local_names, range).await
+        })
     }
     /// What answers for this source when a peer asks with `local=1`.
     fn local_view(&self) -> LocalView {
@@ -321,14 +324,14 @@ impl Sources {
         let bodies = self
             .gather(|_, s| {
                 let q = path_query.clone();
-                async move { s.tag_call(&q).await.map(|b| (b, Vec::new())) }
+                async move { s.tag_call(&q).await }
             })
             .await?;
         Ok(bodies.into_iter().flatten().collect())
     }
 
     /// A `seriesByTag(...)` fetch: sources that resolve the pattern themselves (peers) are asked
-    /// for it, the others for `local_names` (what the node's own tag index selected); answers
+    /// for it, local data for `local_names` (what the node's own tag index selected); answers
     /// for the same name merge.
     pub async fn fetch_tagged(
         &self,
@@ -341,15 +344,7 @@ impl Sources {
         let answers = self
             .gather(|_, s| {
                 let (names, pattern) = (names.clone(), pattern.clone());
-                async move {
-                    if let Some(a) = s.fetch_tagged(&pattern, range).await? {
-                        return Ok((a, Vec::new()));
-                    }
-                    if names.is_empty() {
-                        return Ok((Vec::new(), Vec::new()));
-                    }
-                    s.fetch_partial(&names, range).await
-                }
+                async move { s.fetch_tagged(&pattern, &names, range).await }
             })
             .await?;
         Ok(merge_answers(answers.into_iter().flatten().collect()))
