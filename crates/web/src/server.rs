@@ -349,13 +349,15 @@ async fn expand(
     body: Bytes,
 ) -> Response {
     let params = request_params(&uri, &headers, &body);
+    // The request's view of the sources: the ones live now (a SIGHUP reload may have replaced
+    // the list the app started with), local only when a peer asks with local=1.
+    let sources = app.sources.for_request(params.get("local") == Some("1"));
     let run = async {
         let group = int_param(&params, "groupByExpr", 0)? != 0;
         let leaves_only = int_param(&params, "leavesOnly", 0)? != 0;
         let mut per_query: Vec<(String, Vec<String>)> = Vec::new();
         for q in params.get_all("query") {
-            let nodes = app
-                .sources
+            let nodes = sources
                 .find(&FindQuery {
                     pattern: q.to_string(),
                     leaves_only: false,
