@@ -670,34 +670,11 @@ impl Source for ClusterSource {
     /// Tag queries cannot be placed either: every other member is asked (its own tag index,
     /// `local=1`), as cluster_servers peers are.
     fn tag_call<'a>(&'a self, path_query: &'a str) -> BoxFuture<'a, Reported<Vec<Vec<u8>>>> {
-        Box::pin(async move {
-            let mut set = tokio::task::JoinSet::new();
-            for p in self.peer_members() {
-                let q = path_query.to_string();
-                set.spawn(async move {
-                    (
-                        p.peer().unwrap_or_default().to_string(),
-                        p.tag_call(&q).await,
-                    )
-                });
-            }
-            let mut bodies = Vec::new();
-            let mut left = Vec::new();
-            while let Some(done) = set.join_next().await {
-                match done {
-                    Ok((_, Ok((b, l)))) => {
-                        bodies.extend(b);
-                        left.extend(l);
-                    }
-                    Ok((peer, Err(e))) => {
-                        tracing::debug!("web: ring tag call to {peer}: {e}");
-                        left.push(peer);
-                    }
-                    Err(e) => return Err(WebError::Internal(format!("ring tag task: {e}"))),
-                }
-            }
-            Ok((bodies, left))
-        })
+        let q: Arc<str> = path_query.into();
+        Box::pin(self.ask_every_peer("tag call", move |p| {
+            let q = q.clone();
+            async move { p.tag_call(&q).await }
+        }))
     }
 
     /// `seriesByTag`: this node's share from its own tag index's names, every other member's
@@ -708,35 +685,23 @@ impl Source for ClusterSource {
         local_names: &'a [String],
         range: TimeRange,
     ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
+        let pat: Arc<str> = pattern.into();
         Box::pin(async move {
-            let mut set = tokio::task::JoinSet::new();
-            for p in self.peer_members() {
-                let pat = pattern.to_string();
-                set.spawn(async move {
-                    let r = p.fetch_tagged(&pat, &[], range).await;
-                    (p.peer().unwrap_or_default().to_string(), r)
-                });
-            }
-            let mut answers = Vec::new();
-            let mut left = Vec::new();
-            if let (Some(l), false) = (&self.local, local_names.is_empty()) {
-                let (a, lo) = l.fetch_partial(local_names, range).await?;
-                answers.extend(a);
-                left.extend(lo);
-            }
-            while let Some(done) = set.join_next().await {
-                match done {
-                    Ok((_, Ok((a, l)))) => {
-                        answers.extend(a);
-                        left.extend(l);
-                    }
-                    Ok((peer, Err(e))) => {
-                        tracing::debug!("web: ring seriesByTag from {peer}: {e}");
-                        left.push(peer);
-                    }
-                    Err(e) => return Err(WebError::Internal(format!("ring tag task: {e}"))),
+            let peers = self.ask_every_peer("seriesByTag", move |p| {
+                let pat = pat.clone();
+                async move { p.fetch_tagged(&pat, &[], range).await }
+            });
+            let local = async {
+                match (&self.local, local_names.is_empty()) {
+                    (Some(l), false) => l.fetch_partial(local_names, range).await,
+                    _ => Ok((Vec::new(), Vec::new())),
                 }
-            }
+            };
+            let (peers, local) = tokio::join!(peers, local);
+            let (mut answers, mut left) = peers?;
+            let (a, l) = local?;
+            answers.extend(a);
+            left.extend(l);
             Ok((crate::merge::merge_answers(answers), left))
         })
     }
@@ -752,6 +717,38 @@ impl ClusterSource {
                 Member::Local => None,
             })
             .collect()
+    }
+
+    /// Calls every other member at once and gathers their answers; a member that fails is
+    /// named among the peers left out.
+    async fn ask_every_peer<T, F, Fut>(&self, what: &str, call: F) -> Reported<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Fn(Arc<RemoteSource>) -> Fut,
+        Fut: std::future::Future<Output = Reported<Vec<T>>> + Send + 'static,
+    {
+        let mut set = tokio::task::JoinSet::new();
+        for p in self.peer_members() {
+            let name = p.peer().unwrap_or_default().to_string();
+            let fut = call(p);
+            set.spawn(async move { (name, fut.await) });
+        }
+        let mut out = Vec::new();
+        let mut left = Vec::new();
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok((_, Ok((v, l)))) => {
+                    out.extend(v);
+                    left.extend(l);
+                }
+                Ok((peer, Err(e))) => {
+                    tracing::debug!("web: ring {what} from {peer}: {e}");
+                    left.push(peer);
+                }
+                Err(e) => return Err(WebError::Internal(format!("ring {what} task: {e}"))),
+            }
+        }
+        Ok((out, left))
     }
 }
 
