@@ -96,6 +96,19 @@ impl Io {
     }
 }
 
+/// Opens without access-time updates where the kernel allows it (the file's owner or root):
+/// with `relatime`, the first read after every write would otherwise dirty the inode, and a
+/// persister reads before each write. Falls back to a plain open (EPERM for other users' files).
+fn open_noatime(path: &Path, write: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = OpenOptions::new();
+    o.read(true).write(write);
+    match o.clone().custom_flags(libc::O_NOATIME).open(path) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => o.open(path),
+        r => r,
+    }
+}
+
 /// What identifies the file a handle was opened on: device, inode and length.
 type Ident = (u64, u64, u64);
 
@@ -166,7 +179,7 @@ impl Whisper {
     pub fn open_with(path: impl AsRef<Path>, access: Access) -> Result<Self> {
         let path = path.as_ref();
         let write = matches!(access, Access::ReadWrite | Access::MappedReadWrite);
-        let file = OpenOptions::new().read(true).write(write).open(path)?;
+        let file = open_noatime(path, write)?;
         let md = file.metadata()?;
         let ident = (md.dev(), md.ino(), md.len());
         let io = match access {
