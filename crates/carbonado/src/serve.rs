@@ -97,7 +97,7 @@ async fn serve_cache(
         WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), pool);
     if raw.whisper_mmap {
         whisper_backend =
-            whisper_backend.with_mapped_handles(WhisperBackend::default_mapped_handles(pool));
+            whisper_backend.with_mapped_handles(WhisperBackend::default_mapped_handles(1 << 20));
     }
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists

@@ -13,6 +13,7 @@ pub mod graph_out;
 pub mod local;
 pub mod memcache;
 pub mod merge;
+pub mod multipart;
 pub mod params;
 pub mod pickle;
 pub mod pyfmt;
@@ -23,6 +24,7 @@ pub mod role;
 pub mod server;
 pub mod source;
 pub mod tags;
+pub mod tags_fanout;
 pub mod transfer;
 pub mod ui;
 

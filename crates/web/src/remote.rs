@@ -338,6 +338,22 @@ impl Source for RemoteSource {
     fn peer(&self) -> Option<&str> {
         Some(&self.peer)
     }
+
+    fn tag_call<'a>(
+        &'a self,
+        path_query: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, WebError>> {
+        Box::pin(async move { Ok(Some(self.call("GET", path_query, "").await?)) })
+    }
+
+    fn fetch_tagged<'a>(
+        &'a self,
+        pattern: &'a str,
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<Option<Vec<Answer>>, WebError>> {
+        let pattern = [pattern.to_string()];
+        Box::pin(async move { Ok(Some(self.fetch_inner(&pattern, range).await?)) })
+    }
 }
 
 fn dict_get<'a>(d: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {

@@ -63,6 +63,25 @@ pub trait Source: Send + Sync {
     fn peer(&self) -> Option<&str> {
         None
     }
+    /// A peer's JSON answer to a tag API call (`/tags...` path with its query, `local=1`
+    /// included); `None` from sources without a tag index of their own (the node's local data
+    /// is answered by its [`store::TagIndex`]).
+    fn tag_call<'a>(
+        &'a self,
+        _path_query: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, WebError>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// Datapoints of a `seriesByTag(...)` expression the source resolves itself (a peer renders
+    /// it with its own tag index, as graphite-web passes tag patterns to tag-aware finders);
+    /// `None` from sources that only fetch names.
+    fn fetch_tagged<'a>(
+        &'a self,
+        _pattern: &'a str,
+        _range: TimeRange,
+    ) -> BoxFuture<'a, Result<Option<Vec<Answer>>, WebError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// What answers for this source when a peer asks with `local=1`.
     fn local_view(&self) -> LocalView {
         if self.peer().is_none() {
@@ -289,6 +308,47 @@ impl Sources {
                         return Ok((Vec::new(), Vec::new()));
                     }
                     s.fetch_partial(&leaves, range).await
+                }
+            })
+            .await?;
+        Ok(merge_answers(answers.into_iter().flatten().collect()))
+    }
+
+    /// The bodies of every peer's answer to a tag API call (peers that fail are left out and
+    /// recorded as partial); local sources give none.
+    pub async fn tag_calls(&self, path_query: &str) -> Result<Vec<Vec<u8>>, WebError> {
+        let path_query: Arc<str> = path_query.into();
+        let bodies = self
+            .gather(|_, s| {
+                let q = path_query.clone();
+                async move { s.tag_call(&q).await.map(|b| (b, Vec::new())) }
+            })
+            .await?;
+        Ok(bodies.into_iter().flatten().collect())
+    }
+
+    /// A `seriesByTag(...)` fetch: sources that resolve the pattern themselves (peers) are asked
+    /// for it, the others for `local_names` (what the node's own tag index selected); answers
+    /// for the same name merge.
+    pub async fn fetch_tagged(
+        &self,
+        pattern: &str,
+        local_names: &[String],
+        range: TimeRange,
+    ) -> Result<Vec<Answer>, WebError> {
+        let names: Arc<[String]> = local_names.into();
+        let pattern: Arc<str> = pattern.into();
+        let answers = self
+            .gather(|_, s| {
+                let (names, pattern) = (names.clone(), pattern.clone());
+                async move {
+                    if let Some(a) = s.fetch_tagged(&pattern, range).await? {
+                        return Ok((a, Vec::new()));
+                    }
+                    if names.is_empty() {
+                        return Ok((Vec::new(), Vec::new()));
+                    }
+                    s.fetch_partial(&names, range).await
                 }
             })
             .await?;
