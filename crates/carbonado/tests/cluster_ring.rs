@@ -334,6 +334,25 @@ fn three_nodes_rf2_complete_through_kill_and_hang() {
         assert_complete(h, &want, from, "healthy");
     }
 
+    // tagged series: each node's tag index knows its own copies; seriesByTag from any node
+    // gets them all (the ring's other nodes resolve the pattern themselves)
+    let tagged: BTreeMap<String, Vec<(i64, f64)>> = (0..6)
+        .map(|i| (format!("ring.tag;dc=x;k=v{i}"), vec![(t - 300, i as f64)]))
+        .collect();
+    let mut text = String::new();
+    for (name, pts) in &tagged {
+        for (ts, v) in pts {
+            text.push_str(&format!("{name} {v} {ts}\n"));
+        }
+    }
+    send(&relay_line, &text);
+    for h in &https {
+        eventually("seriesByTag complete from every node", 30, || {
+            let (got, partial) = render(h, "seriesByTag('dc=x')", from);
+            (got == tagged && partial.is_none()).then_some(())
+        });
+    }
+
     // node c killed: a and b answer complete from the replicas, from the first query on
     nodes[2].kill();
     for round in 0..6 {

@@ -660,6 +660,16 @@ impl Source for ClusterSource {
         Box::pin(self.fetch_ring(leaves, range))
     }
 
+    fn tag_peers(&self) -> Vec<Arc<dyn Source>> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.member {
+                Member::Peer(p) => Some(p.clone() as Arc<dyn Source>),
+                Member::Local => None,
+            })
+            .collect()
+    }
+
     fn local_view(&self) -> LocalView {
         match &self.local {
             Some(l) => LocalView::Part(l.clone()),

@@ -82,6 +82,11 @@ pub trait Source: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<Vec<Answer>>, WebError>> {
         Box::pin(async { Ok(None) })
     }
+    /// Peers behind this source that resolve tag calls and `seriesByTag` themselves (the
+    /// cluster ring's other nodes); empty for a single local or remote source.
+    fn tag_peers(&self) -> Vec<Arc<dyn Source>> {
+        Vec::new()
+    }
     /// What answers for this source when a peer asks with `local=1`.
     fn local_view(&self) -> LocalView {
         if self.peer().is_none() {
@@ -321,7 +326,16 @@ impl Sources {
         let bodies = self
             .gather(|_, s| {
                 let q = path_query.clone();
-                async move { s.tag_call(&q).await.map(|b| (b, Vec::new())) }
+                async move {
+                    let mut bodies: Vec<Vec<u8>> = s.tag_call(&q).await?.into_iter().collect();
+                    let (more, left_out) = on_tag_peers(s.as_ref(), move |p| {
+                        let q = q.clone();
+                        async move { p.tag_call(&q).await }
+                    })
+                    .await;
+                    bodies.extend(more);
+                    Ok((bodies, left_out))
+                }
             })
             .await?;
         Ok(bodies.into_iter().flatten().collect())
@@ -345,10 +359,20 @@ impl Sources {
                     if let Some(a) = s.fetch_tagged(&pattern, range).await? {
                         return Ok((a, Vec::new()));
                     }
-                    if names.is_empty() {
-                        return Ok((Vec::new(), Vec::new()));
-                    }
-                    s.fetch_partial(&names, range).await
+                    let (mut out, mut left_out) = if names.is_empty() {
+                        (Vec::new(), Vec::new())
+                    } else {
+                        s.fetch_partial(&names, range).await?
+                    };
+                    // the ring's other nodes select their own series for the pattern
+                    let (more, left) = on_tag_peers(s.as_ref(), move |p| {
+                        let pattern = pattern.clone();
+                        async move { p.fetch_tagged(&pattern, range).await }
+                    })
+                    .await;
+                    out.extend(more.into_iter().flatten());
+                    left_out.extend(left);
+                    Ok((out, left_out))
                 }
             })
             .await?;
@@ -367,4 +391,33 @@ impl Sources {
         all.dedup();
         Ok(all)
     }
+}
+
+/// Runs `call` on every [`Source::tag_peers`] of `s` at once: the answers given, and the peers
+/// that failed.
+async fn on_tag_peers<T, F, Fut>(s: &dyn Source, call: F) -> (Vec<T>, Vec<String>)
+where
+    T: Send + 'static,
+    F: Fn(Arc<dyn Source>) -> Fut,
+    Fut: Future<Output = Result<Option<T>, WebError>> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for p in s.tag_peers() {
+        let name = p.peer().unwrap_or_default().to_string();
+        let fut = call(p);
+        set.spawn(async move { (name, fut.await) });
+    }
+    let (mut out, mut left_out) = (Vec::new(), Vec::new());
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok((_, Ok(Some(v)))) => out.push(v),
+            Ok((_, Ok(None))) => {}
+            Ok((name, Err(e))) => {
+                tracing::debug!(peer = %name, "web: ring tag call left out: {e}");
+                left_out.push(name);
+            }
+            Err(e) => left_out.push(format!("task: {e}")),
+        }
+    }
+    (out, left_out)
 }
