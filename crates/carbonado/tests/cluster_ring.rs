@@ -276,12 +276,12 @@ fn assert_complete(http: &str, want: &BTreeMap<String, Vec<(i64, f64)>>, from: i
 #[test]
 fn three_nodes_rf2_complete_through_kill_and_hang() {
     let dir = tempfile::tempdir().expect("tmp");
-    // carbon's 500 updates/s would write these few metrics at once: 2/s keeps points in the
+    // carbon's 500 updates/s would write these few metrics at once: 1/s keeps points in the
     // caches long enough to see them served from there
     let map = install(
         "ring-rf2",
         dir.path(),
-        &[("max_updates_per_second = 500", "max_updates_per_second = 2")],
+        &[("max_updates_per_second = 500", "max_updates_per_second = 1")],
     );
     let https = [addr(&map, 8081), addr(&map, 8082), addr(&map, 8083)];
     let self_metrics = [addr(&map, 9181), addr(&map, 9281), addr(&map, 9381)];
