@@ -98,7 +98,8 @@ fn query(addr: &str, path: &str, want: (usize, usize)) -> (f64, Outcome) {
     let outcome = match r {
         Ok((200, body)) if shape(&body) == Some(want) => Outcome::Complete,
         Ok((200, _)) => Outcome::Incomplete,
-        _ => Outcome::Error,
+        Ok((status, _)) => Outcome::Error(status),
+        Err(_) => Outcome::Error(0),
     };
     (ms, outcome)
 }
@@ -107,7 +108,8 @@ fn query(addr: &str, path: &str, want: (usize, usize)) -> (f64, Outcome) {
 enum Outcome {
     Complete,
     Incomplete,
-    Error,
+    /// The HTTP status, 0 for a socket error or timeout.
+    Error(u16),
 }
 
 /// Latencies and outcomes of a phase.
@@ -116,6 +118,8 @@ struct Phase {
     ms: Vec<f64>,
     incomplete: usize,
     errors: usize,
+    /// Statuses of the errors (0: socket error or timeout).
+    statuses: Vec<u16>,
 }
 
 impl Phase {
@@ -127,7 +131,10 @@ impl Phase {
             match o {
                 Outcome::Complete => {}
                 Outcome::Incomplete => p.incomplete += 1,
-                Outcome::Error => p.errors += 1,
+                Outcome::Error(st) => {
+                    p.errors += 1;
+                    p.statuses.push(st);
+                }
             }
         }
         p
@@ -150,9 +157,20 @@ impl Phase {
         let incomplete = self.incomplete + also.map_or(0, |p| p.incomplete);
         let errors = self.errors + also.map_or(0, |p| p.errors);
         if incomplete + errors == 0 {
-            String::new()
+            return String::new();
+        }
+        let mut st: Vec<u16> = self.statuses.clone();
+        st.extend(also.map(|p| p.statuses.clone()).unwrap_or_default());
+        st.sort_unstable();
+        st.dedup();
+        let st: Vec<String> = st.iter().map(u16::to_string).collect();
+        if errors == 0 {
+            format!(" ({incomplete} incomplete)")
         } else {
-            format!(" ({incomplete} incomplete, {errors} errors)")
+            format!(
+                " ({incomplete} incomplete, {errors} errors: status {})",
+                st.join("/")
+            )
         }
     }
 }

@@ -276,12 +276,12 @@ fn assert_complete(http: &str, want: &BTreeMap<String, Vec<(i64, f64)>>, from: i
 #[test]
 fn three_nodes_rf2_complete_through_kill_and_hang() {
     let dir = tempfile::tempdir().expect("tmp");
-    // carbon's 500 updates/s would write these few metrics at once: 2/s keeps points in the
+    // carbon's 500 updates/s would write these few metrics at once: 1/s keeps points in the
     // caches long enough to see them served from there
     let map = install(
         "ring-rf2",
         dir.path(),
-        &[("max_updates_per_second = 500", "max_updates_per_second = 2")],
+        &[("max_updates_per_second = 500", "max_updates_per_second = 1")],
     );
     let https = [addr(&map, 8081), addr(&map, 8082), addr(&map, 8083)];
     let self_metrics = [addr(&map, 9181), addr(&map, 9281), addr(&map, 9381)];
@@ -332,6 +332,25 @@ fn three_nodes_rf2_complete_through_kill_and_hang() {
     );
     for h in &https {
         assert_complete(h, &want, from, "healthy");
+    }
+
+    // tagged series: each node's tag index knows its own copies; seriesByTag from any node
+    // gets them all (the ring's other nodes resolve the pattern themselves)
+    let tagged: BTreeMap<String, Vec<(i64, f64)>> = (0..6)
+        .map(|i| (format!("ring.tag;dc=x;k=v{i}"), vec![(t - 300, i as f64)]))
+        .collect();
+    let mut text = String::new();
+    for (name, pts) in &tagged {
+        for (ts, v) in pts {
+            text.push_str(&format!("{name} {v} {ts}\n"));
+        }
+    }
+    send(&relay_line, &text);
+    for h in &https {
+        eventually("seriesByTag complete from every node", 30, || {
+            let (got, partial) = render(h, "seriesByTag('dc=x')", from);
+            (got == tagged && partial.is_none()).then_some(())
+        });
     }
 
     // node c killed: a and b answer complete from the replicas, from the first query on
