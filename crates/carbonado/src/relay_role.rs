@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::listen_transport::LineReceiverKeys;
 use aggregator::{Aggregator, Pipeline, RegexList, RewriteRules, Settings as AggregatorSettings};
 use anyhow::{bail, Context};
 use ingest::{IngestConfig, IngestStats, ListenTransport};
@@ -23,7 +24,7 @@ use ring::{AnyRouter, Destination, HashConfig, HashRouter, HashType, RingFlavor,
 use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
-use transport::tls::{ClientFiles, ServerFiles};
+use transport::tls::ClientFiles;
 use transport::Compression;
 
 use crate::config::{parse_duration, parse_size, Config};
@@ -208,38 +209,6 @@ fn opt_path(base: &Path, p: &str) -> Option<PathBuf> {
     (!p.is_empty()).then(|| resolve(base, Path::new(p)))
 }
 
-/// The `line_receiver` wrapping `[relay]` asks for.
-fn line_transport(base: &Path, raw: &RelaySection) -> anyhow::Result<ListenTransport> {
-    let compression: Compression = raw
-        .line_receiver_transport
-        .parse()
-        .context("[relay] line_receiver_transport")?;
-    let tls = match (
-        opt_path(base, &raw.line_receiver_tls_cert_file),
-        opt_path(base, &raw.line_receiver_tls_key_file),
-    ) {
-        (None, None) => {
-            if !raw.line_receiver_tls_client_ca_file.is_empty() {
-                bail!("[relay] line_receiver_tls_client_ca_file needs line_receiver_tls_cert_file");
-            }
-            None
-        }
-        (Some(cert_file), key) => Some(
-            ServerFiles {
-                key_file: key.unwrap_or_else(|| cert_file.clone()),
-                cert_file,
-                client_ca_file: opt_path(base, &raw.line_receiver_tls_client_ca_file),
-            }
-            .acceptor()
-            .context("[relay] line_receiver TLS")?,
-        ),
-        (None, Some(_)) => {
-            bail!("[relay] line_receiver_tls_key_file needs line_receiver_tls_cert_file")
-        }
-    };
-    Ok(ListenTransport { compression, tls })
-}
-
 fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
     if !v.is_empty() {
         v.parse::<std::net::SocketAddr>().with_context(|| {
@@ -322,7 +291,16 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
         raw.destination_tls.then(|| destination_tls.clone()),
     )
     .context("[relay] destination_tls")?;
-    let line_transport = line_transport(&cfg.base_dir, &raw)?;
+    let line_transport = crate::listen_transport::build(
+        "relay",
+        &cfg.base_dir,
+        &LineReceiverKeys {
+            transport: &raw.line_receiver_transport,
+            cert_file: &raw.line_receiver_tls_cert_file,
+            key_file: &raw.line_receiver_tls_key_file,
+            client_ca_file: &raw.line_receiver_tls_client_ca_file,
+        },
+    )?;
     let relay = RelayConfig {
         sender: SenderConfig {
             transport,
@@ -739,6 +717,7 @@ fn metrics_text(prefix: &str, relay: &Relay, ingest: &IngestStats) -> String {
         "{prefix}.activeConnections {}\n",
         i.active_connections
     ));
+    o.push_str(&format!("{prefix}.brokenStreams {}\n", i.broken_streams));
     o.push_str(&format!("{prefix}.unroutable {}\n", relay.unroutable()));
     for d in relay.stats() {
         let p = format!("{prefix}.destinations.{}", d.addr.metric_key());

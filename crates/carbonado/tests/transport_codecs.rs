@@ -334,3 +334,39 @@ fn compress(codec: &str, line: &str) -> (Vec<u8>, Vec<u8>) {
 fn transport_encoder(codec: &str) -> transport::Encoder {
     transport::Encoder::new(codec.parse().unwrap())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_line_receiver_takes_compressed_input_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ts = now();
+    let (line, pickle) = (free_port(), free_port());
+    let dir = tmp.path().join("cache");
+    let toml = format!(
+        "{}line_receiver_transport = \"snappy\"\n",
+        relay_support::cache_config(&dir, line, pickle)
+    );
+    let mut cache = Proc::start(&dir, &toml, line);
+    let n = 300;
+    tokio::task::spawn_blocking(move || py_send("snappy", line, n, "cached.snappy", ts))
+        .await
+        .unwrap();
+    // Wait until every metric has its file (the points were received), then SIGTERM, which
+    // writes what is still cached before exiting.
+    let data = dir.join("data").join("cached").join("snappy");
+    let t0 = Instant::now();
+    while std::fs::read_dir(&data).map(|d| d.count()).unwrap_or(0) < n {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "whisper files missing: {}",
+            cache.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cache.stop();
+    let tree = relay_support::read_tree(&dir.join("data"));
+    for i in 0..n {
+        let name = format!("cached.snappy.m{i}");
+        assert_eq!(tree.get(&name), Some(&vec![(ts, i as f64)]), "{name}");
+    }
+    assert_eq!(tree.len(), n);
+}
