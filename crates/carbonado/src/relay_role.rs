@@ -350,6 +350,14 @@ pub fn director(s: &RelaySettings) -> anyhow::Result<Arc<dyn Director>> {
     let base: Arc<dyn Director> = if r.relay_method == CRELAY_METHOD {
         let cfg = crelay::parse_file_in(&s.crelay_path, &s.base_dir)
             .with_context(|| format!("[relay] crelay_config {}", s.crelay_path.display()))?;
+        if !cfg.listeners.is_empty() {
+            // Receivers are opened from [relay] (line_receiver_transport, line_receiver_tls_*).
+            tracing::warn!(
+                "[relay] crelay_config: its {} listen statement(s) are not opened; \
+                 listeners come from [relay]",
+                cfg.listeners.len()
+            );
+        }
         Arc::new(
             CRelayDirector::with_tls(cfg, s.destination_tls.clone())
                 .context("[relay] crelay_config")?,

@@ -205,76 +205,102 @@ async fn python_reference_compressors_send_into_our_listener() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_relay_compresses_for_python_reference_decompressors() {
     let tmp = tempfile::tempdir().unwrap();
-    let ts = now();
     for codec in CODECS {
-        let dir = tmp.path().join(codec);
-        std::fs::create_dir_all(&dir).unwrap();
-        let (portfile, outfile) = (dir.join("port"), dir.join("received.txt"));
-        let _receiver = Killed(
-            Command::new(python())
-                .arg("-c")
-                .arg(RECEIVER)
-                .arg(codec)
-                .arg(&portfile)
-                .arg(&outfile)
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("python"),
-        );
-        let t0 = Instant::now();
-        let dest: u16 = loop {
-            if let Ok(p) = std::fs::read_to_string(&portfile) {
-                break p.trim().parse().unwrap();
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "{codec} receiver did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let port = free_port();
-        let extra = format!("destination_transport = \"{codec}\"\n");
-        let mut relay = Proc::start(&dir, &relay_toml(&dir, port, dest, &extra), port);
-        let n = 30_000;
-        let prefix = format!("out.{codec}");
-        // Several connections and writes, so the sender's stream spans many batches.
-        for part in 0..3 {
-            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            let mut buf = String::new();
-            for i in (part * n / 3)..((part + 1) * n / 3) {
-                buf.push_str(&format!("{prefix}.m{i} {i} {ts}\n"));
-            }
-            s.write_all(buf.as_bytes()).unwrap();
-        }
-        let t0 = Instant::now();
-        let got = loop {
-            let text = std::fs::read_to_string(&outfile).unwrap_or_default();
-            if text.lines().count() >= n {
-                break text;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "{codec}: only {}/{n} lines decoded by the reference: {}",
-                text.lines().count(),
-                relay.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let lines: Vec<(String, i64, i64)> = got
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(' ').collect();
-                assert_eq!(f.len(), 3, "{codec}: bad line {l:?}");
-                let v: f64 = f[1].parse().unwrap();
-                let t: f64 = f[2].parse().unwrap();
-                (f[0].to_string(), v as i64, t as i64)
-            })
-            .collect();
-        assert_eq!(lines.len(), n, "{codec}: duplicates");
-        let set: BTreeSet<_> = lines.into_iter().collect();
-        assert_eq!(set, expected(&prefix, n, ts), "{codec}");
-        relay.stop();
+        compress_to_python(tmp.path(), codec, false);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carbon_c_relay_config_servers_with_transport_are_compressed() {
+    let tmp = tempfile::tempdir().unwrap();
+    for codec in CODECS {
+        compress_to_python(tmp.path(), codec, true);
+    }
+}
+
+/// Our relay sends 30000 lines to a Python receiver decompressing `codec`; the compression is
+/// asked for by `destination_transport`, or with `crelay` by a carbon-c-relay configuration's
+/// `cluster ... <host:port> transport <codec>`.
+fn compress_to_python(tmp: &Path, codec: &str, crelay: bool) {
+    let ts = now();
+    let dir = tmp.join(format!("{codec}-{crelay}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (portfile, outfile) = (dir.join("port"), dir.join("received.txt"));
+    let _receiver = Killed(
+        Command::new(python())
+            .arg("-c")
+            .arg(RECEIVER)
+            .arg(codec)
+            .arg(&portfile)
+            .arg(&outfile)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python"),
+    );
+    let t0 = Instant::now();
+    let dest: u16 = loop {
+        if let Ok(p) = std::fs::read_to_string(&portfile) {
+            break p.trim().parse().unwrap();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{codec} receiver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let port = free_port();
+    let extra = if crelay {
+        std::fs::write(
+            dir.join("relay.conf"),
+            format!(
+                "cluster z forward 127.0.0.1:{dest} transport {codec};\nmatch * send to z stop;\n"
+            ),
+        )
+        .unwrap();
+        "relay_method = \"carbon-c-relay\"\ncrelay_config = \"relay.conf\"\n".to_string()
+    } else {
+        format!("destination_transport = \"{codec}\"\n")
+    };
+    let mut relay = Proc::start(&dir, &relay_toml(&dir, port, dest, &extra), port);
+    let n = 30_000;
+    let prefix = format!("out.{codec}");
+    // Several connections and writes, so the sender's stream spans many batches.
+    for part in 0..3 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut buf = String::new();
+        for i in (part * n / 3)..((part + 1) * n / 3) {
+            buf.push_str(&format!("{prefix}.m{i} {i} {ts}\n"));
+        }
+        s.write_all(buf.as_bytes()).unwrap();
+    }
+    let t0 = Instant::now();
+    let got = loop {
+        let text = std::fs::read_to_string(&outfile).unwrap_or_default();
+        if text.lines().count() >= n {
+            break text;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{codec}: only {}/{n} lines decoded by the reference: {}",
+            text.lines().count(),
+            relay.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lines: Vec<(String, i64, i64)> = got
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 3, "{codec}: bad line {l:?}");
+            let v: f64 = f[1].parse().unwrap();
+            let t: f64 = f[2].parse().unwrap();
+            (f[0].to_string(), v as i64, t as i64)
+        })
+        .collect();
+    assert_eq!(lines.len(), n, "{codec}: duplicates");
+    let set: BTreeSet<_> = lines.into_iter().collect();
+    assert_eq!(set, expected(&prefix, n, ts), "{codec}");
+    relay.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ enum Kind {
     Plain,
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Lz4,
-    Snappy(snap::write::FrameEncoder<Vec<u8>>),
+    Snappy(Box<snap::write::FrameEncoder<Vec<u8>>>),
 }
 
 impl Encoder {
@@ -27,7 +27,9 @@ impl Encoder {
                 flate2::Compression::default(),
             )),
             Compression::Lz4 => Kind::Lz4,
-            Compression::Snappy => Kind::Snappy(snap::write::FrameEncoder::new(Vec::new())),
+            Compression::Snappy => {
+                Kind::Snappy(Box::new(snap::write::FrameEncoder::new(Vec::new())))
+            }
         };
         Encoder { kind }
     }
