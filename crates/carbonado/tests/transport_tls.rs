@@ -372,3 +372,118 @@ async fn client_certificates_are_required_and_garbage_closes_only_its_connection
         format!("front: {}\nback: {}", frontend.log(), backend.log())
     });
 }
+
+#[test]
+fn check_config_shows_transports_and_rejects_unusable_tls_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let base = relay_toml(tmp.path(), free_port(), free_port(), "");
+    let check = |extra: &str| {
+        let path = tmp.path().join("carbonado.toml");
+        std::fs::write(&path, format!("{base}{extra}")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_carbonado"))
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let ok = check(&format!(
+        "line_receiver_transport = \"lz4\"\nline_receiver_tls_cert_file = \"{}\"\n\
+         line_receiver_tls_key_file = \"{}\"\ndestination_transport = \"snappy\"\n\
+         destination_tls = true\ndestination_tls_ca_file = \"{}\"\n",
+        pki.server_cert.display(),
+        pki.server_key.display(),
+        pki.ca.display()
+    ));
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("(lz4+tls)"), "{out}");
+    assert!(out.contains("line over snappy+tls"), "{out}");
+
+    // c-relay's combined PEM (certificate and key in one file) needs no key file.
+    let ok = check(&format!(
+        "line_receiver_tls_cert_file = \"{}\"\n",
+        pki.server_pem.display()
+    ));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    for (extra, needle) in [
+        (
+            "line_receiver_tls_cert_file = \"missing.pem\"\n".to_string(),
+            "missing.pem",
+        ),
+        (
+            format!(
+                "line_receiver_tls_cert_file = \"{}\"\n",
+                pki.server_cert.display()
+            ),
+            "server.crt",
+        ),
+        ("destination_transport = \"zstd\"\n".to_string(), "zstd"),
+        (
+            format!(
+                "destination_tls = true\ndestination_tls_ca_file = \"{}\"\n",
+                pki.server_key.display()
+            ),
+            "server.key",
+        ),
+    ] {
+        let bad = check(&extra);
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(!bad.status.success(), "accepted: {extra}");
+        assert!(err.contains(needle), "{extra}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_only_tls_client_that_closes_at_once_loses_nothing() {
+    // Senders like carbon-c-relay never read. Anything the server sends after the handshake
+    // (TLS 1.3 session tickets) stays unread in their socket, and their close then becomes a
+    // reset that discards what the server had not read yet.
+    use tokio::io::AsyncWriteExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let ts = now();
+    let sink = CountingSink::start(false).await;
+    let port = free_port();
+    let extra = format!(
+        "line_receiver_tls_cert_file = \"{}\"\nline_receiver_tls_key_file = \"{}\"\n",
+        pki.server_cert.display(),
+        pki.server_key.display()
+    );
+    let dir = tmp.path().join("carbonado");
+    let relay = Proc::start(
+        &dir,
+        &relay_toml(&dir, port, sink.addr.port(), &extra),
+        port,
+    );
+    let connector = transport::tls::ClientFiles {
+        ca_file: Some(pki.ca.clone()),
+        ..Default::default()
+    }
+    .connector()
+    .unwrap();
+    let n = 300_000;
+    for part in 0..3 {
+        let text: String = (part * n / 3..(part + 1) * n / 3)
+            .map(|i| format!("write.only.m{i} {i} {ts}\n"))
+            .collect();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let name = transport::tls::server_name("127.0.0.1").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(text.as_bytes()).await.unwrap();
+        tls.shutdown().await.unwrap();
+        drop(tls);
+    }
+    expect_all(&sink, "write.only", n, ts, &|| relay.log());
+}

@@ -130,9 +130,13 @@ impl ServerFiles {
             }
             None => builder.with_no_client_auth(),
         };
-        let cfg = builder
+        let mut cfg = builder
             .with_single_cert(read_certs(&self.cert_file)?, read_key(&self.key_file)?)
             .map_err(|e| file_err(&self.key_file, e))?;
+        // Metric senders only write. TLS 1.3 session tickets sent after the handshake would sit
+        // unread in such a client's socket, and closing a socket with unread data sends a reset,
+        // which makes our kernel drop the sender's last bytes before we read them.
+        cfg.send_tls13_tickets = 0;
         Ok(TlsAcceptor::from(Arc::new(cfg)))
     }
 }
