@@ -1,15 +1,17 @@
 //! Side-by-side benchmark of the relay's transports: Carbonado's relay role and Debian's
-//! carbon-c-relay (built with TLS only) forwarding the same burst of plaintext points
+//! carbon-c-relay (built with TLS only) forwarding the same points, first paced at a rate both
+//! can take (loss and CPU per million points compared), then as an unthrottled burst
 //!
 //! * `tls-out`: received plain, sent over TLS to a TLS-terminating counting sink;
 //! * `tls-in`: received over TLS (4 TLS client connections), sent plain to a counting sink;
 //!
 //! and, Carbonado only (c-relay here has no compression), `gzip-out`, `lz4-out`, `snappy-out`
-//! and the matching `-in` cases. Prints delivered points, points per second from the first byte
-//! sent to the last point counted, relay CPU seconds per million points, and the ratio to
-//! carbon-c-relay where it can run the case.
+//! and the matching `-in` cases. Prints delivered and lost points, points per second from the
+//! first byte sent to the last point counted, relay CPU seconds per million points delivered,
+//! and the ratio to carbon-c-relay where it can run the case.
 //!
-//! Usage: bench_transport <work dir> <carbonado binary> [points, default 1000000]
+//! Usage: bench_transport <work dir> <carbonado binary> [burst points, default 1000000]
+//!        [paced rate in points/s, default 100000 (5 s of points per case)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ use transport::tls::{ClientFiles, ServerFiles, TlsAcceptor, TlsConnector};
 use transport::{Compression, Decoder, Encoder};
 
 const CONNECTIONS: usize = 4;
+/// Lines per write (and per pacing step).
+const CHUNK_LINES: usize = 500;
 const CRELAY: &str = "/usr/bin/carbon-c-relay";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -157,16 +161,19 @@ fn lines(b: &[u8]) -> u64 {
     b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
-/// Sends `parts` over one connection each, wrapped as asked.
+/// Sends `parts` (each a list of chunks of lines) over one connection each, wrapped as asked,
+/// at `rate` points per second in all when given; then waits for the relay to close, so that
+/// nothing the relay sent (TLS session tickets) is left unread to turn the close into a reset.
 async fn send(
     port: u16,
-    parts: Vec<Vec<u8>>,
+    parts: Arc<Vec<Vec<Vec<u8>>>>,
     tls: Option<TlsConnector>,
     c: Compression,
+    rate: Option<f64>,
 ) -> Result<()> {
     let mut tasks = Vec::new();
-    for part in parts {
-        let tls = tls.clone();
+    for p in 0..parts.len() {
+        let (tls, parts) = (tls.clone(), parts.clone());
         tasks.push(tokio::spawn(async move {
             let sock = TcpStream::connect(("127.0.0.1", port)).await?;
             sock.set_nodelay(true)?;
@@ -179,13 +186,28 @@ async fn send(
             };
             let mut enc = Encoder::new(c);
             let mut wire = Vec::new();
-            for chunk in part.chunks(256 << 10) {
+            let t0 = tokio::time::Instant::now();
+            let per_conn = rate.map(|r| r / parts.len() as f64);
+            for (k, chunk) in parts[p].iter().enumerate() {
+                if let Some(r) = per_conn {
+                    let due = t0 + Duration::from_secs_f64((k * CHUNK_LINES) as f64 / r);
+                    tokio::time::sleep_until(due).await;
+                }
                 wire.clear();
                 enc.encode(chunk, &mut wire)?;
                 s.write_all(&wire).await?;
             }
             s.flush().await?;
             s.shutdown().await?;
+            let mut drain = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while let Ok(n) = s.read(&mut drain).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
             anyhow::Ok(())
         }));
     }
@@ -296,6 +318,18 @@ fn start(
         std::thread::sleep(Duration::from_millis(20));
     }
     // c-relay accepts before its workers run.
+    while which == Impl::CRelay
+        && !std::fs::read_to_string(dir.join("relay.log"))
+            .is_ok_and(|l| l.contains("startup sequence complete"))
+    {
+        if t0.elapsed() > Duration::from_secs(20) {
+            bail!(
+                "carbon-c-relay did not start; see {}",
+                dir.join("relay.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::sleep(Duration::from_millis(500));
     Ok(relay)
 }
@@ -312,8 +346,9 @@ async fn run(
     carbonado: &Path,
     case: Case,
     pki: &Pki,
-    parts: &[Vec<u8>],
+    parts: Arc<Vec<Vec<Vec<u8>>>>,
     total: u64,
+    rate: Option<f64>,
 ) -> Result<Outcome> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let dest = listener.local_addr()?.port();
@@ -335,7 +370,11 @@ async fn run(
     };
     let sink_task = tokio::spawn(sink(listener, sink_tls, sink_c, count.clone()));
     let port = free_port()?;
-    let dir = work.join(format!("{}-{which:?}", case.name));
+    let dir = work.join(format!(
+        "{}-{which:?}-{}",
+        case.name,
+        if rate.is_some() { "paced" } else { "burst" }
+    ));
     let relay = start(which, &dir, carbonado, case, port, dest, pki)?;
     let pid = relay.child.id();
     let client_tls = (case.inbound && case.tls)
@@ -354,7 +393,7 @@ async fn run(
     };
     let cpu0 = cpu_seconds(pid);
     let t0 = Instant::now();
-    send(port, parts.to_vec(), client_tls, client_c).await?;
+    send(port, parts, client_tls, client_c, rate).await?;
     // Done when everything arrived, or nothing more arrived for 3 s.
     let (mut last, mut last_change, mut done_at) = (0, Instant::now(), t0.elapsed());
     loop {
@@ -379,43 +418,34 @@ async fn run(
     })
 }
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 3 {
-        bail!("usage: bench_transport <work dir> <carbonado binary> [points]");
-    }
-    let work = PathBuf::from(&args[1]);
-    let carbonado = PathBuf::from(&args[2]);
-    let total: usize = match args.get(3) {
-        Some(v) => v.parse().context("points")?,
-        None => 1_000_000,
-    };
-    std::fs::create_dir_all(&work)?;
-    let pki = pki(&work)?;
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let parts: Vec<Vec<u8>> = (0..CONNECTIONS)
-        .map(|c| {
-            let mut b = Vec::new();
-            for i in (c..total).step_by(CONNECTIONS) {
-                let _ = writeln!(
-                    b,
-                    "bench.transport.host{}.metric{} {i} {ts}",
-                    i % 100,
-                    i % 10_000
-                );
-            }
-            b
-        })
-        .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+/// Each connection's lines, in chunks of [`CHUNK_LINES`].
+fn workload(total: usize, ts: u64) -> Arc<Vec<Vec<Vec<u8>>>> {
+    Arc::new(
+        (0..CONNECTIONS)
+            .map(|c| {
+                let idx: Vec<usize> = (c..total).step_by(CONNECTIONS).collect();
+                idx.chunks(CHUNK_LINES)
+                    .map(|ch| {
+                        let mut b = Vec::new();
+                        for &i in ch {
+                            let _ = writeln!(
+                                b,
+                                "bench.transport.host{}.metric{} {i} {ts}",
+                                i % 100,
+                                i % 10_000
+                            );
+                        }
+                        b
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for inbound in [false, true] {
-        let dir = if inbound { "in" } else { "out" };
+    for (inbound, dir) in [(false, "out"), (true, "in")] {
         for (c, tls) in [
             (Compression::Plain, true),
             (Compression::Plain, false),
@@ -423,70 +453,97 @@ fn main() -> Result<()> {
             (Compression::Lz4, false),
             (Compression::Snappy, false),
         ] {
-            let name: &'static str = Box::leak(
-                format!(
-                    "{}-{dir}",
-                    if tls {
-                        "tls".to_string()
-                    } else {
-                        c.to_string()
-                    }
-                )
-                .into_boxed_str(),
-            );
+            let what = if tls { "tls" } else { c.name() };
             cases.push(Case {
-                name,
+                name: Box::leak(format!("{what}-{dir}").into_boxed_str()),
                 compression: c,
                 tls,
                 inbound,
             });
         }
     }
-    println!(
-        "{total} points over {CONNECTIONS} connections, one destination; burst (sent as fast as the relay reads)"
-    );
-    println!(
-        "{:<12} {:<15} {:>10} {:>8} {:>12} {:>14}",
-        "case", "relay", "delivered", "secs", "points/s", "CPU s/Mpoints"
-    );
-    for case in cases {
-        let mut ours = None;
-        for which in [Impl::Carbonado, Impl::CRelay] {
-            if which == Impl::CRelay && case.compression != Compression::Plain {
-                continue;
-            }
-            let o = rt.block_on(run(
-                which,
-                &work,
-                &carbonado,
-                case,
-                &pki,
-                &parts,
-                total as u64,
-            ))?;
-            let rate = o.delivered as f64 / o.secs.max(1e-9);
-            println!(
-                "{:<12} {:<15} {:>10} {:>8.2} {:>12.0} {:>14.2}",
-                case.name,
-                match which {
-                    Impl::Carbonado => "carbonado",
-                    Impl::CRelay => "carbon-c-relay",
-                },
-                o.delivered,
-                o.secs,
-                rate,
-                o.cpu / (o.delivered.max(1) as f64 / 1e6)
-            );
-            match which {
-                Impl::Carbonado => ours = Some((rate, o.delivered)),
-                Impl::CRelay => {
-                    if let Some((r, _)) = ours {
-                        println!(
-                            "{:<12} ratio carbonado / carbon-c-relay: {:.2}x",
-                            case.name,
-                            r / rate
-                        );
-                    }
+    cases
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        bail!("usage: bench_transport <work dir> <carbonado binary> [burst points] [paced rate]");
+    }
+    let work = PathBuf::from(&args[1]);
+    let carbonado = PathBuf::from(&args[2]);
+    let burst: usize = match args.get(3) {
+        Some(v) => v.parse().context("burst points")?,
+        None => 1_000_000,
+    };
+    let rate: f64 = match args.get(4) {
+        Some(v) => v.parse().context("paced rate")?,
+        None => 100_000.0,
+    };
+    std::fs::create_dir_all(&work)?;
+    let pki = pki(&work)?;
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let paced = (rate * 5.0) as usize;
+    for (title, total, pace) in [
+        (
+            format!("paced: {paced} points at {rate:.0} points/s"),
+            paced,
+            Some(rate),
+        ),
+        (format!("burst: {burst} points unthrottled"), burst, None),
+    ] {
+        let parts = workload(total, ts);
+        println!("\n{title}, {CONNECTIONS} connections, one destination");
+        println!(
+            "{:<11} {:<15} {:>10} {:>8} {:>7} {:>11} {:>14}",
+            "case", "relay", "delivered", "lost", "secs", "points/s", "CPU s/Mpoints"
+        );
+        for case in cases() {
+            let mut ours: Option<(f64, f64)> = None;
+            for which in [Impl::Carbonado, Impl::CRelay] {
+                if which == Impl::CRelay && case.compression != Compression::Plain {
+                    continue;
+                }
+                let o = rt.block_on(run(
+                    which,
+                    &work,
+                    &carbonado,
+                    case,
+                    &pki,
+                    parts.clone(),
+                    total as u64,
+                    pace,
+                ))?;
+                let rate = o.delivered as f64 / o.secs.max(1e-9);
+                let cpu = o.cpu / (o.delivered.max(1) as f64 / 1e6);
+                println!(
+                    "{:<11} {:<15} {:>10} {:>8} {:>7.2} {:>11.0} {:>14.2}",
+                    case.name,
+                    match which {
+                        Impl::Carbonado => "carbonado",
+                        Impl::CRelay => "carbon-c-relay",
+                    },
+                    o.delivered,
+                    total as u64 - o.delivered.min(total as u64),
+                    o.secs,
+                    rate,
+                    cpu
+                );
+                match (which, ours) {
+                    (Impl::Carbonado, _) => ours = Some((rate, cpu)),
+                    (Impl::CRelay, Some((r, c))) => println!(
+                        "{:<11} carbonado / carbon-c-relay: {:.2}x points/s, {:.2}x CPU per point",
+                        case.name,
+                        r / rate,
+                        c / cpu
+                    ),
+                    _ => {}
                 }
             }
         }
