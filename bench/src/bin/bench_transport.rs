@@ -11,7 +11,7 @@
 //! and the ratio to carbon-c-relay where it can run the case.
 //!
 //! Usage: bench_transport <work dir> <carbonado binary> [burst points, default 1000000]
-//!        [paced rate in points/s, default 100000 (5 s of points per case)]
+//!        [paced rate in points/s, default 25000 (5 s of points per case)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -280,15 +280,15 @@ fn start(
             if case.compression != Compression::Plain {
                 bail!("Debian's carbon-c-relay has no {}", case.compression);
             }
-            let listen_ssl = if case.inbound {
+            let listen_ssl = if case.inbound && case.tls {
                 format!("transport plain ssl {} ", pki.pem.display())
             } else {
                 String::new()
             };
-            let server_ssl = if case.inbound {
-                ""
-            } else {
+            let server_ssl = if !case.inbound && case.tls {
                 " transport plain ssl"
+            } else {
+                ""
             };
             let conf = format!(
                 "listen type linemode {listen_ssl}127.0.0.1:{port} proto tcp;\n\
@@ -478,7 +478,7 @@ fn main() -> Result<()> {
     };
     let rate: f64 = match args.get(4) {
         Some(v) => v.parse().context("paced rate")?,
-        None => 100_000.0,
+        None => 25_000.0,
     };
     std::fs::create_dir_all(&work)?;
     let pki = pki(&work)?;
