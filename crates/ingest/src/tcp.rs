@@ -238,8 +238,10 @@ async fn line_conn<R: AsyncRead + Unpin, S: Sink>(
             match dec.decode(&buf[pos..n], &mut plain) {
                 Ok(k) => pos += k,
                 Err(e) => {
+                    // Lines decoded before the corruption in this same step still count.
                     tracing::debug!(error = %e, "closing connection");
                     IngestStats::add(&stats.broken_streams, 1);
+                    feed(&mut split, &mut b, &plain);
                     b.flush(&*sink).await;
                     return;
                 }

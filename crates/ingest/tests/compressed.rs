@@ -61,9 +61,9 @@ async fn wait_for(what: &str, f: impl Fn() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decompression_bomb_arrives_whole_in_bounded_batches() {
-    // 4 million 7-byte lines: 28 MB that compress to a few tens of KiB.
+    // 1.5 million 8-byte lines: 12 MB that compress to a few tens of KiB.
     let line = b"b.m 1 1\n";
-    let n = 4_000_000;
+    let n = 1_500_000;
     let plain: Vec<u8> = line.iter().copied().cycle().take(line.len() * n).collect();
     for c in [Compression::Gzip, Compression::Lz4, Compression::Snappy] {
         let (port, sink, _) = listen(c, IngestConfig::default()).await;

@@ -44,7 +44,8 @@ impl Decoder {
 
     /// Decodes some of `input`, appending at most about [`OUTPUT_STEP`] bytes to `out`, and
     /// returns how many bytes of `input` were consumed. Input that is consumed but not yet
-    /// decoded is kept (bounded by the largest block the format allows).
+    /// decoded is kept (bounded by the largest block the format allows). On an error, what was
+    /// appended to `out` before it is valid output; the stream cannot continue.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, TransportError> {
         match &mut self.kind {
             Kind::Plain => {
