@@ -8,6 +8,7 @@
 # Usage: bench/ingest.sh [METRICS 50000] [POINTS 20] [CREATES 100000] [STEADY 60]
 #   quick run: bench/ingest.sh 5000 10 5000 20
 # BENCH_INGEST_ONLY=carbonado|carbon-cache runs one implementation.
+# BENCH_INGEST_CACHE_EXTRA="whisper_mmap = true" adds settings to Carbonado's [cache] section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

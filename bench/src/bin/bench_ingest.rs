@@ -114,8 +114,10 @@ fn start_carbonado(work: &Path, bin: &Path) -> Result<Target> {
             "[cache]\nlocal_data_dir = \"{}\"\nline_receiver = \"127.0.0.1:{line}\"\n\
              pickle_receiver = \"127.0.0.1:{pickle}\"\ncache_query = \"127.0.0.1:{query}\"\n\
              http_listen = \"127.0.0.1:{http}\"\nmax_cache_size = \"inf\"\nmax_updates_per_second = \"inf\"\n\
-             max_creates_per_minute = \"inf\"\ncarbon_metric_interval = \"0s\"\n",
-            data.display()
+             max_creates_per_minute = \"inf\"\ncarbon_metric_interval = \"0s\"\n{}\n",
+            data.display(),
+            // Extra `[cache]` settings to compare variants, e.g. "whisper_mmap = true".
+            std::env::var("BENCH_INGEST_CACHE_EXTRA").unwrap_or_default()
         ),
     )?;
     std::fs::write(dir.join("storage-schemas.conf"), SCHEMA)?;

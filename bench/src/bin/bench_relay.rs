@@ -297,7 +297,11 @@ fn start_once(which: Impl, work: &Path, carbonado: &Path, sinks: &[u16; 2]) -> R
     let log = std::fs::File::create(dir.join("relay.log"))?;
     let (a, b) = (sinks[0], sinks[1]);
     let rules = rules_workload();
-    let aggregates = if rules > 0 { Some(Sink::start()?) } else { None };
+    let aggregates = if rules > 0 {
+        Some(Sink::start()?)
+    } else {
+        None
+    };
     let mut cmd = match which {
         Impl::Carbonado | Impl::CRelay if rules > 0 => {
             let agg_port = aggregates.as_ref().map_or(0, |s| s.port);

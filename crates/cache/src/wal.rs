@@ -49,6 +49,33 @@ pub struct Wal {
     pub torn_records: AtomicU64,
     /// Segments deleted because all their points were persisted.
     pub segments_removed: AtomicU64,
+    /// Held open with an exclusive `flock` for the life of the log, so a second cache process
+    /// pointed at the same directory fails at start instead of interleaving segments.
+    _lock: fs::File,
+}
+
+/// Takes the directory's lock file, or explains who holds it.
+fn lock_dir(dir: &Path) -> Result<fs::File, CacheError> {
+    use std::os::unix::io::AsRawFd;
+    let path = dir.join("LOCK");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CacheError::wal(&path, e))?;
+    // SAFETY: flock on a descriptor owned by `f` for the duration of the call.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(CacheError::wal(
+            &path,
+            std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "another cache process uses this write-ahead log (give each cache on one data \
+                 directory its own [cache] instance)",
+            ),
+        ));
+    }
+    Ok(f)
 }
 
 fn seg_path(dir: &Path, id: SegmentId) -> PathBuf {
@@ -141,6 +168,7 @@ impl Wal {
     /// Existing segments are kept for [`Wal::replay`]; they count as sealed.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<Wal, CacheError> {
         fs::create_dir_all(dir).map_err(|e| CacheError::wal(dir, e))?;
+        let lock = lock_dir(dir)?;
         let existing = list_segments(dir)?;
         let next = existing.last().map_or(1, |l| l + 1);
         let mut segments = BTreeMap::new();
@@ -161,6 +189,7 @@ impl Wal {
             segments: Mutex::new(segments),
             torn_records: AtomicU64::new(0),
             segments_removed: AtomicU64::new(0),
+            _lock: lock,
         })
     }
 
@@ -363,6 +392,18 @@ impl Wal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_log_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Wal::open(dir.path(), 1 << 20).unwrap();
+        let err = Wal::open(dir.path(), 1 << 20)
+            .err()
+            .expect("second open must fail");
+        assert!(err.to_string().contains("another cache process"), "{err}");
+        drop(first);
+        Wal::open(dir.path(), 1 << 20).expect("free again once the first is closed");
+    }
 
     fn pts(n: usize, base: f64) -> Vec<Point> {
         (0..n)

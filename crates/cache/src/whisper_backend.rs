@@ -58,7 +58,10 @@ pub struct WhisperBackend {
     path_of: Arc<PathOf>,
     dirs: Mutex<HashSet<PathBuf>>,
     handles: Mutex<HashMap<String, Kept>>,
+    /// Most kept handles that hold a descriptor.
     max_handles: usize,
+    /// How many handles hold a descriptor now (kept or in use).
+    fds: std::sync::atomic::AtomicUsize,
     /// Most kept handles that are memory mappings (bounded by the kernel's vm.max_map_count).
     max_mapped: usize,
     /// How many kept handles are mappings now.
@@ -86,6 +89,7 @@ impl WhisperBackend {
             dirs: Mutex::new(HashSet::new()),
             handles: Mutex::new(HashMap::new()),
             max_handles,
+            fds: std::sync::atomic::AtomicUsize::new(0),
             max_mapped: 0,
             mapped: std::sync::atomic::AtomicUsize::new(0),
             revalidate_after: REVALIDATE_AFTER,
@@ -93,8 +97,9 @@ impl WhisperBackend {
         }
     }
 
-    /// Keeps up to `max` handles as memory mappings (0: descriptors only). A mapped update is
-    /// plain memory copies instead of a `pread`/`pwrite` per archive. Only files whose blocks are
+    /// Keeps up to `max` handles as memory mappings (0: descriptors only), on top of the
+    /// descriptor handles (a mapping holds no descriptor). A mapped update is plain memory
+    /// copies instead of a `pread`/`pwrite` per archive. Only files whose blocks are
     /// all allocated are mapped: a write into a hole of a mapped sparse file on a full disk
     /// would kill the process with SIGBUS instead of returning ENOSPC.
     pub fn with_mapped_handles(mut self, max: usize) -> Self {
@@ -137,14 +142,18 @@ impl WhisperBackend {
                 return Ok(w);
             }
         }
-        Whisper::open_rw(path).map_err(err)
+        let w = Whisper::open_rw(path).map_err(err)?;
+        self.fds.fetch_add(1, Relaxed);
+        Ok(w)
     }
 
-    /// Forgets a handle, keeping the count of mappings right.
+    /// Forgets a handle, keeping the counts of mappings and descriptors right.
     fn release(&self, w: Whisper) {
+        use std::sync::atomic::Ordering::Relaxed;
         if w.access() == Access::MappedReadWrite {
-            self.mapped
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.mapped.fetch_sub(1, Relaxed);
+        } else {
+            self.fds.fetch_sub(1, Relaxed);
         }
     }
 
@@ -174,17 +183,26 @@ impl WhisperBackend {
     }
 
     fn put_handle(&self, metric: &str, k: Kept) {
+        // Past the descriptor budget a descriptor handle is closed at once (mappings are
+        // bounded when they are made).
+        if k.file.access() != Access::MappedReadWrite
+            && self.fds.load(std::sync::atomic::Ordering::Relaxed) > self.max_handles
+        {
+            self.release(k.file);
+            return;
+        }
+        let capacity = self.max_handles + self.max_mapped;
         let mut evicted = Vec::new();
         {
             let mut h = self.handles.lock().unwrap_or_else(|p| p.into_inner());
-            if h.len() >= self.max_handles {
+            if h.len() >= capacity {
                 // Any victim will do: hot metrics come back at once, cold ones should not hold
                 // descriptors or mappings.
                 if let Some(key) = h.keys().next().cloned() {
                     evicted.extend(h.remove(&key));
                 }
             }
-            if self.max_handles > 0 {
+            if capacity > 0 {
                 h.insert(metric.to_owned(), k);
             } else {
                 evicted.push(k);
@@ -400,7 +418,7 @@ mod tests {
         assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t, 1.0)));
         assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t - 10, 3.0)));
         assert!(fetch_last(&sparse, t).contains(&(t, 2.0)));
-        // Evicting a mapping gives its slot back.
+        // Budgets hold: one descriptor and one mapping at most; beyond, handles are closed.
         let small = WhisperBackend::new(
             dir.path(),
             Arc::new(default_new_file),
@@ -408,12 +426,16 @@ mod tests {
             1,
         )
         .with_mapped_handles(1);
+        small.create("full2").unwrap();
         small.update("full", &[(t, 4.0)]).unwrap();
         small.update("sparse", &[(t, 5.0)]).unwrap();
-        assert_eq!(small.mapped_handles(), 0);
-        small.update("full", &[(t, 6.0)]).unwrap();
+        small.update("full2", &[(t, 6.0)]).unwrap();
         assert_eq!(small.mapped_handles(), 1);
-        assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t, 6.0)));
+        assert_eq!(small.fds.load(std::sync::atomic::Ordering::Relaxed), 1);
+        small.update("full2", &[(t - 10, 7.0)]).unwrap();
+        assert!(fetch_last(&dir.path().join("full2.wsp"), t).contains(&(t, 6.0)));
+        assert!(fetch_last(&dir.path().join("full2.wsp"), t).contains(&(t - 10, 7.0)));
+        assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t, 4.0)));
     }
 
     #[test]

@@ -352,6 +352,13 @@ impl Config {
             .parse()
             .map_err(anyhow::Error::new)
             .context("cache_write_strategy")?;
+        if !c
+            .instance
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            bail!("[cache] instance {:?}: only letters, digits, '-' and '_' (it names the instance's WAL directory)", c.instance);
+        }
         if c.max_line_length < 64 || c.max_line_length > 1 << 20 {
             bail!("max_line_length must be between 64 and 1048576");
         }
@@ -494,7 +501,10 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(
         o,
         "  wal                    {} (sync every {:?})",
-        s.data_dir.join(".carbonado/wal").display(),
+        s.data_dir
+            .join(".carbonado")
+            .join(wal_dir_name(&r.instance))
+            .display(),
         s.wal_sync_interval
     )?;
     writeln!(
@@ -515,8 +525,36 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
             writeln!(o, "  carbonlink_hosts       {:?}", w.carbonlink_hosts)?;
             writeln!(o, "  memcache_hosts         {:?}", w.memcache_hosts)?;
             writeln!(o, "  default_cache_duration {}s", w.default_cache_duration)?;
+            writeln!(o, "  cluster_servers        {:?}", w.cluster_servers)?;
+            if !w.cluster_ring.is_empty() {
+                writeln!(
+                    o,
+                    "  cluster_ring           {} ({} copies, diverse_replicas {}), self {}",
+                    w.cluster_relay_method,
+                    w.cluster_replication_factor,
+                    w.cluster_diverse_replicas,
+                    if w.cluster_self.is_empty() {
+                        &w.listen
+                    } else {
+                        &w.cluster_self
+                    }
+                )?;
+                for m in &w.cluster_ring {
+                    writeln!(o, "    {:<22} -> {}", m.destination, m.http)?;
+                }
+            }
         }
         None => writeln!(o, "[web] disabled")?,
     }
     Ok(o)
+}
+
+/// The WAL directory name of a cache instance below `<data dir>/.carbonado`: several caches may
+/// share one whisper tree (as carbon-cache instances a, b, ... do), each with its own log.
+/// Instance `a` (the default) and the empty instance keep the historical name `wal`.
+pub fn wal_dir_name(instance: &str) -> String {
+    match instance {
+        "" | "a" => "wal".into(),
+        other => format!("wal-{other}"),
+    }
 }

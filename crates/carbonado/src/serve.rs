@@ -35,20 +35,21 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         .enable_all()
         .thread_name("carbonado")
         .build()?;
+    let path = cfg.path.clone();
     if let Some(r) = relay {
         // The relay runs beside the other roles and stops after them (relay_role.rs).
         return rt.block_on(crate::relay_role::serve_with(r, async move {
             match (s.raw.enabled, web.is_some()) {
-                (true, _) => serve_cache(s, web).await,
-                (false, true) => serve_web_only(web).await,
+                (true, _) => serve_cache(s, web, path).await,
+                (false, true) => serve_web_only(web, path).await,
                 (false, false) => crate::relay_role::wait_for_signal().await,
             }
         }));
     }
     if !s.raw.enabled {
-        return rt.block_on(serve_web_only(web));
+        return rt.block_on(serve_web_only(web, path));
     }
-    rt.block_on(serve_cache(s, web))
+    rt.block_on(serve_cache(s, web, path))
 }
 
 /// Whisper files kept open between writes: half the descriptor limit (raised to its hard value), so
@@ -69,11 +70,18 @@ async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> 
     Ok(Some(l))
 }
 
-async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::Result<()> {
+async fn serve_cache(
+    s: CacheSettings,
+    web: Option<web::WebConfig>,
+    path: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let raw = &s.raw;
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("cannot create {}", s.data_dir.display()))?;
-    let wal_dir = s.data_dir.join(".carbonado").join("wal");
+    let wal_dir = s
+        .data_dir
+        .join(".carbonado")
+        .join(crate::config::wal_dir_name(&s.raw.instance));
     let wal = Arc::new(Wal::open(&wal_dir, s.wal_segment_size)?);
     let limits = CacheLimits {
         max_points: s.max_cache_size,
@@ -89,7 +97,7 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
         WhisperBackend::new(&s.data_dir, rules, Arc::new(storage::relative_path), pool);
     if raw.whisper_mmap {
         whisper_backend =
-            whisper_backend.with_mapped_handles(WhisperBackend::default_mapped_handles(pool));
+            whisper_backend.with_mapped_handles(WhisperBackend::default_mapped_handles(1 << 20));
     }
     if let Some(w) = &web_role {
         // find sees a metric the moment its file exists
@@ -198,6 +206,7 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
         let r = Reporter::new(prefix, istats.clone(), cache.clone());
         tokio::spawn(self_metrics(r, cache.clone(), s.metric_interval, bg_rx));
     }
+    let web_reload = web_role.as_ref().map(|w| w.reloader());
     if let Some(w) = web_role {
         let listener = w.bind().await?;
         tasks.spawn(run_web(w, listener, stop_rx.clone()));
@@ -205,7 +214,12 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     tracing::info!(data_dir = %s.data_dir.display(), "cache role ready");
 
     let (schemas, aggregation) = (s.storage_schemas.clone(), s.storage_aggregation.clone());
-    let reloader = tokio::spawn(reload_on_hangup(whisper_backend, schemas, aggregation));
+    let reloader = tokio::spawn(reload_on_hangup(
+        whisper_backend,
+        schemas,
+        aggregation,
+        path.zip(web_reload),
+    ));
     wait_for_signal().await?;
     reloader.abort();
     tracing::info!("shutting down: receivers stop reading");
@@ -238,18 +252,23 @@ async fn serve_cache(s: CacheSettings, web: Option<web::WebConfig>) -> anyhow::R
     Ok(())
 }
 
-/// SIGHUP: re-read storage-schemas.conf and storage-aggregation.conf for files created from now on.
-/// A file that does not load is logged and the rules in force are kept.
+/// SIGHUP: re-read storage-schemas.conf and storage-aggregation.conf for files created from now on,
+/// and the web role's peers, caches and ring. A file that does not load is logged and the rules
+/// in force are kept.
 async fn reload_on_hangup(
     backend: Arc<WhisperBackend>,
     schemas: std::path::PathBuf,
     aggregation: std::path::PathBuf,
+    web: Option<(std::path::PathBuf, Arc<web::role::Reloader>)>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
+        if let Some((path, r)) = &web {
+            reload_web(path, r);
+        }
         match storage::load_rules(&schemas, &aggregation) {
             Ok(rules) => {
                 backend.set_rules(rules);
@@ -358,16 +377,54 @@ async fn run_web(w: web::WebRole, listener: TcpListener, mut stop: watch::Receiv
     }
 }
 
+/// SIGHUP for the web role: re-reads the file's `[web]` section and swaps `cluster_servers`,
+/// `carbonlink_hosts` and the cluster ring; a section that does not validate is logged and the
+/// running one kept.
+fn reload_web(path: &std::path::Path, r: &web::role::Reloader) {
+    let next = Config::load(path).and_then(|c| c.web_settings());
+    match next {
+        Ok(Some(w)) => match r.reload(&w) {
+            Ok(()) => tracing::info!(
+                cluster_servers = w.cluster_servers.len(),
+                cluster_ring = w.cluster_ring.len(),
+                carbonlink_hosts = w.carbonlink_hosts.len(),
+                "SIGHUP: web peers, caches and ring reloaded (other [web] settings need a restart)"
+            ),
+            Err(e) => tracing::error!("SIGHUP: [web] not reloaded: {e}"),
+        },
+        Ok(None) => tracing::warn!("SIGHUP: [web] disabled in the file; it stops only at restart"),
+        Err(e) => tracing::error!("SIGHUP: [web] not reloaded: {e:#}"),
+    }
+}
+
+/// Reloads the web role on each SIGHUP until the task is aborted.
+async fn reload_web_on_hangup(path: std::path::PathBuf, r: Arc<web::role::Reloader>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        reload_web(&path, &r);
+    }
+}
+
 /// Runs only the web role (a node without a cache: reads the tree, asks caches over carbonlink).
-async fn serve_web_only(web: Option<web::WebConfig>) -> anyhow::Result<()> {
+async fn serve_web_only(
+    web: Option<web::WebConfig>,
+    path: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let Some(w) = web else { return Ok(()) };
     let role = web::WebRole::build(w, None, None)?;
+    let reloader = path.map(|p| tokio::spawn(reload_web_on_hangup(p, role.reloader())));
     let listener = role.bind().await?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let server = tokio::spawn(role.serve(listener, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
     wait_for_signal().await?;
+    if let Some(r) = reloader {
+        r.abort();
+    }
     tracing::info!("shutting down the web role");
     let _ = stop_tx.send(true);
     server.await??;

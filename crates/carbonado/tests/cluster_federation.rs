@@ -130,7 +130,16 @@ fn start_on(dir: &Path, http: &str, peer: &str, line_port: u16, query_port: u16)
         log,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(http).is_err() || TcpStream::connect(&node.line).is_err() {
+    // ready when this node says it listens on its address, not merely when something answers
+    // there: another process on the machine could hold a port chosen moments ago, and a node
+    // that failed to bind would leave the test talking to that process
+    let listening = format!("web role listening on {http}");
+    while TcpStream::connect(http).is_err()
+        || TcpStream::connect(&node.line).is_err()
+        || !std::fs::read_to_string(&node.log)
+            .unwrap_or_default()
+            .contains(&listening)
+    {
         if Instant::now() >= deadline {
             let log = std::fs::read_to_string(&node.log).unwrap_or_default();
             panic!("node on {http} did not come up; its log:\n{log}");

@@ -57,7 +57,10 @@ fn connect(port: u16) -> TcpStream {
         if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
             return s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "nothing listens on {port}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "nothing listens on {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -92,7 +95,10 @@ fn relay_aggregates_like_carbon_aggregator() {
         ("aggregation-rules.conf", RULES),
         ("rewrite-rules.conf", REWRITE),
         ("blacklist.conf", BLACKLIST),
-        ("storage-schemas.conf", "[all]\npattern = .*\nretentions = 60:1d\n"),
+        (
+            "storage-schemas.conf",
+            "[all]\npattern = .*\nretentions = 60:1d\n",
+        ),
     ] {
         std::fs::write(dir.path().join(f), text).unwrap();
     }
@@ -147,7 +153,11 @@ fn relay_aggregates_like_carbon_aggregator() {
         let app = ["web", "api", "db", "secret"][(k % 4) as usize];
         let kind = if k % 5 < 3 { "requests" } else { "latency" };
         let ts = t - 120 + (k * 37) % 115;
-        text.push_str(&format!("{env}.apps.{app}.h{}.{kind} {} {ts}\n", k % 7, (k % 40) as f64 / 4.0));
+        text.push_str(&format!(
+            "{env}.apps.{app}.h{}.{kind} {} {ts}\n",
+            k % 7,
+            (k % 40) as f64 / 4.0
+        ));
     }
     for port in [tl, ol] {
         let mut c = connect(port);
@@ -162,7 +172,10 @@ fn relay_aggregates_like_carbon_aggregator() {
         let b = split(&ours.lock().unwrap(), &is_aggregate);
         if !a.0.is_empty() && a == b {
             assert!(a.0.len() > 50, "too few aggregates to compare: {:?}", a.0);
-            assert!(a.1.iter().all(|l| !l.contains(".secret.") || l.starts_with("stage")));
+            assert!(a
+                .1
+                .iter()
+                .all(|l| !l.contains(".secret.") || l.starts_with("stage")));
             break;
         }
         assert!(

@@ -161,8 +161,30 @@ impl TagExpr {
     }
 }
 
-/// Compiles a Python pattern for search and for `re.match` (anchored at the start).
+/// Patterns kept compiled: Grafana repeats the same expressions on every refresh, and
+/// compiling costs more than answering a query over a small index (Python's `re` keeps a cache
+/// of 512 compiled patterns for graphite-web the same way).
+const REGEX_CACHE_MAX: usize = 512;
+
+/// Compiles a Python pattern for search and for `re.match` (anchored at the start), once.
 fn compile_pair(pattern: &str) -> Result<(Regex, Regex), TagDbError> {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, (Regex, Regex)>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return Ok(hit);
+    }
+    let pair = compile_pair_uncached(pattern)?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= REGEX_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), pair.clone());
+    }
+    Ok(pair)
+}
+
+fn compile_pair_uncached(pattern: &str) -> Result<(Regex, Regex), TagDbError> {
     let bad = |message: String| TagDbError::BadRegex {
         pattern: pattern.to_string(),
         message,
@@ -266,25 +288,41 @@ struct Inner {
     value_rows: u64,
 }
 
-/// Value ids of one tag an expression accepts: a few listed, or all but a few.
-enum ValueSet {
+/// Value ids of one tag an expression accepts: a few listed, all but a few, or (a regex checked
+/// only on the candidates another expression selected) decided per value on first sight.
+enum ValueSet<'a> {
     Only(HashSet<u32>),
     AllBut(HashSet<u32>),
+    Tested {
+        expr: &'a TagExpr,
+        values: &'a [(Box<str>, u64)],
+        seen: std::cell::RefCell<HashMap<u32, bool>>,
+    },
 }
 
-impl ValueSet {
+impl ValueSet<'_> {
     fn contains(&self, v: u32) -> bool {
         match self {
             ValueSet::Only(s) => s.contains(&v),
             ValueSet::AllBut(s) => !s.contains(&v),
+            ValueSet::Tested { expr, values, seen } => {
+                if let Some(&known) = seen.borrow().get(&v) {
+                    return known;
+                }
+                let ok = values
+                    .get(v as usize)
+                    .is_some_and(|(value, _)| expr.accepts(value));
+                seen.borrow_mut().insert(v, ok);
+                ok
+            }
         }
     }
 }
 
 /// A compiled expression: which value ids of a tag it accepts, and whether absence is accepted.
-struct Pred {
+struct Pred<'a> {
     tag: Option<u32>,
-    accept: ValueSet,
+    accept: ValueSet<'a>,
     absent_ok: bool,
 }
 
@@ -377,7 +415,33 @@ impl Inner {
         series.tags.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v)
     }
 
-    fn compile(&self, expr: &TagExpr) -> Pred {
+    /// A regex expression tested on each candidate instead of on every value of its tag (for
+    /// when another expression selects fewer series than the tag has values).
+    fn compile_tested<'a>(&'a self, expr: &'a TagExpr) -> Pred<'a> {
+        Pred {
+            tag: self.tag_ids.get(&expr.tag).copied(),
+            accept: ValueSet::Tested {
+                expr,
+                values: &self.values,
+                seen: Default::default(),
+            },
+            absent_ok: expr.matches_empty,
+        }
+    }
+
+    /// Distinct values of a regex expression's tag: what compiling it eagerly costs.
+    fn regex_cost(&self, expr: &TagExpr) -> usize {
+        match expr.op {
+            TagOp::Match | TagOp::NotMatch => self
+                .tag_ids
+                .get(&expr.tag)
+                .and_then(|&t| self.tags.get(t as usize))
+                .map_or(0, |e| e.postings.len()),
+            TagOp::Eq | TagOp::Ne => 0,
+        }
+    }
+
+    fn compile<'a>(&'a self, expr: &TagExpr) -> Pred<'a> {
         let tag = self.tag_ids.get(&expr.tag).copied();
         // Exact comparisons look the one value up instead of scanning every value of the tag.
         let exact: HashSet<u32> = self
@@ -417,32 +481,53 @@ impl Inner {
         }
     }
 
+    /// Series in the posting lists a predicate accepts (the cost of starting from it).
+    fn size(&self, p: &Pred) -> usize {
+        let Some(entry) = p.tag.and_then(|t| self.tags.get(t as usize)) else {
+            return 0;
+        };
+        match &p.accept {
+            ValueSet::Only(only) => only
+                .iter()
+                .filter_map(|v| entry.postings.get(v))
+                .map(Vec::len)
+                .sum(),
+            ValueSet::AllBut(but) => {
+                let skipped: usize = but
+                    .iter()
+                    .filter_map(|v| entry.postings.get(v))
+                    .map(Vec::len)
+                    .sum();
+                entry.series.saturating_sub(skipped)
+            }
+            ValueSet::Tested { .. } => entry.series,
+        }
+    }
+
     /// Ids of the series matching every expression, in no particular order.
     fn find_ids(&self, exprs: &[TagExpr]) -> Result<Vec<u32>, TagDbError> {
         if exprs.iter().all(|e| e.matches_empty) {
             return Err(TagDbError::AllMatchEmpty);
         }
-        let preds: Vec<Pred> = exprs.iter().map(|e| self.compile(e)).collect();
-        // Cheapest positive expression: the fewest series in its accepted posting lists.
+        // Exact expressions first (one lookup each); a regex whose tag has more values than the
+        // smallest positive exact expression has series is tested on candidates only.
+        let exact_min = exprs
+            .iter()
+            .filter(|e| e.op == TagOp::Eq && !e.matches_empty)
+            .map(|e| self.size(&self.compile(e)))
+            .min();
+        let preds: Vec<Pred> = exprs
+            .iter()
+            .map(|e| match exact_min {
+                Some(m) if self.regex_cost(e) > m => self.compile_tested(e),
+                _ => self.compile(e),
+            })
+            .collect();
         let size = |p: &Pred| -> usize {
-            let Some(entry) = p.tag.and_then(|t| self.tags.get(t as usize)) else {
-                return 0;
-            };
-            match &p.accept {
-                ValueSet::Only(only) => only
-                    .iter()
-                    .filter_map(|v| entry.postings.get(v))
-                    .map(Vec::len)
-                    .sum(),
-                ValueSet::AllBut(but) => {
-                    let skipped: usize = but
-                        .iter()
-                        .filter_map(|v| entry.postings.get(v))
-                        .map(Vec::len)
-                        .sum();
-                    entry.series.saturating_sub(skipped)
-                }
+            if matches!(p.accept, ValueSet::Tested { .. }) {
+                return usize::MAX;
             }
+            self.size(p)
         };
         let Some((start, _)) = preds
             .iter()
@@ -465,6 +550,12 @@ impl Inner {
                 .postings
                 .iter()
                 .filter(|(v, _)| !but.contains(v))
+                .map(|(_, l)| l)
+                .collect(),
+            tested @ ValueSet::Tested { .. } => entry
+                .postings
+                .iter()
+                .filter(|(&v, _)| tested.contains(v))
                 .map(|(_, l)| l)
                 .collect(),
         };
@@ -903,20 +994,34 @@ impl TagIndex {
         let searched: HashSet<&str> = exprs.iter().map(|e| e.tag.as_str()).collect();
         let inner = self.read();
         let ids = inner.find_ids(exprs)?;
-        let mut seen: HashSet<u32> = HashSet::new();
+        // The tags that could be answered: few, so the scan of the matching series stops as
+        // soon as each was seen once.
+        let mut wanted: Vec<bool> = inner
+            .tags
+            .iter()
+            .map(|e| {
+                !searched.contains(e.name.as_str()) && prefix.is_none_or(|p| e.name.starts_with(p))
+            })
+            .collect();
+        let mut left = wanted.iter().filter(|w| **w).count();
+        let mut names = Vec::new();
         for id in ids {
-            if let Some(Some(s)) = inner.series.get(id as usize) {
-                seen.extend(s.tags.iter().map(|(t, _)| *t));
+            if left == 0 {
+                break;
+            }
+            let Some(Some(s)) = inner.series.get(id as usize) else {
+                continue;
+            };
+            for &(t, _) in s.tags.iter() {
+                if let Some(w) = wanted.get_mut(t as usize).filter(|w| **w) {
+                    *w = false;
+                    left -= 1;
+                    if let Some(e) = inner.tags.get(t as usize) {
+                        names.push(e.name.clone());
+                    }
+                }
             }
         }
-        let names = seen
-            .into_iter()
-            .filter_map(|t| inner.tags.get(t as usize))
-            .map(|e| e.name.as_str())
-            .filter(|n| !searched.contains(n))
-            .filter(|n| prefix.is_none_or(|p| n.starts_with(p)))
-            .map(str::to_string)
-            .collect();
         Ok(smallest(names, limit))
     }
 

@@ -65,6 +65,10 @@ pub struct WebConfig {
     pub cluster_hedge_max: String,
     /// Bearer token required by the `/transfer/*` endpoints (rebalance); unset: loopback clients only.
     pub admin_token: Option<String>,
+    /// How often the name index is rebuilt from the whisper tree, e.g. `"60s"`, so files written
+    /// by other processes (separate cache instances, carbon-cache, copies) become findable;
+    /// `"0s"` turns it off (the in-process cache adds its own new metrics at once anyway).
+    pub index_reload_interval: String,
 }
 
 impl Default for WebConfig {
@@ -98,6 +102,7 @@ impl Default for WebConfig {
             cluster_hedge_min: "5ms".into(),
             cluster_hedge_max: "100ms".into(),
             admin_token: None,
+            index_reload_interval: "60s".into(),
         }
     }
 }
@@ -154,6 +159,7 @@ impl WebConfig {
         dur("remote_timeout", &self.remote_timeout)?;
         dur("cluster_hedge_min", &self.cluster_hedge_min)?;
         dur("cluster_hedge_max", &self.cluster_hedge_max)?;
+        dur("index_reload_interval", &self.index_reload_interval)?;
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError {
                 key: "time_zone",
@@ -183,7 +189,7 @@ impl WebConfig {
                 msg: "must be at least 1".into(),
             });
         }
-        // CLUSTER_CHECK_TODO
+        crate::cluster::check(self)?;
         if self.read_concurrency == 0 {
             return Err(ConfigError {
                 key: "read_concurrency",

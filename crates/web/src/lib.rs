@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod carbonlink;
+pub mod cluster;
 pub mod config;
 pub mod encode;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod graph_out;
 pub mod local;
 pub mod memcache;
 pub mod merge;
+pub mod multipart;
 pub mod params;
 pub mod pickle;
 pub mod pyfmt;
@@ -22,6 +24,7 @@ pub mod role;
 pub mod server;
 pub mod source;
 pub mod tags;
+pub mod tags_fanout;
 pub mod transfer;
 pub mod ui;
 

@@ -31,6 +31,11 @@ impl Params {
         }
     }
 
+    /// Appends pairs read from another body encoding (multipart forms).
+    pub fn extend(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
+        self.pairs.extend(pairs);
+    }
+
     /// The last value given for `key` (Django's `QueryDict.get`).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs

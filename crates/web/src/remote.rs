@@ -5,7 +5,7 @@
 use crate::error::WebError;
 use crate::find_format::FoundNode;
 use crate::merge::Answer;
-use crate::source::{BoxFuture, FindQuery, Source, TimeRange};
+use crate::source::{BoxFuture, FindQuery, Reported, Source, TimeRange};
 use proto::pickle::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,6 +76,23 @@ pub struct RemoteSource {
     find_msgpack: std::sync::atomic::AtomicBool,
     /// Recent answer times, newest last: the hedging delay is their 90th percentile.
     latencies: Mutex<std::collections::VecDeque<Duration>>,
+    /// Start times of the calls in flight, by call number (a hung peer shows as an old one).
+    pending: Mutex<std::collections::HashMap<u64, Instant>>,
+    next_call: std::sync::atomic::AtomicU64,
+}
+
+/// Removes a call from [`RemoteSource::pending`] however it ends.
+struct PendingGuard<'a> {
+    src: &'a RemoteSource,
+    id: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.src.pending.lock() {
+            p.remove(&self.id);
+        }
+    }
 }
 
 /// Answer times kept per peer for the hedging delay.
@@ -96,7 +113,19 @@ impl RemoteSource {
             breaker: Arc::new(Mutex::new(Breaker::default())),
             find_msgpack: std::sync::atomic::AtomicBool::new(false),
             latencies: Mutex::new(std::collections::VecDeque::new()),
+            pending: Mutex::new(std::collections::HashMap::new()),
+            next_call: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Whether a call has been waiting on this peer for longer than `after`: the peer is
+    /// probably hung, and the next requests go to replicas first instead of waiting for it
+    /// again (the breaker opens only once those calls reach their deadline).
+    pub fn stalled(&self, after: Duration) -> bool {
+        self.pending
+            .lock()
+            .map(|p| p.values().any(|t| t.elapsed() > after))
+            .unwrap_or(false)
     }
 
     /// The peer's address `host:port`.
@@ -166,6 +195,11 @@ impl RemoteSource {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(BACKOFF).await;
+                // still skipped while the probe is out: a hung peer's probe takes the whole
+                // deadline, and requests must not reach it meanwhile
+                if let Ok(mut b) = breaker.lock() {
+                    b.open_until = Some(Instant::now() + timeout + BACKOFF);
+                }
                 let r = get(&peer, "GET", "/version/?local=1", "", connect, timeout).await;
                 let Ok(mut b) = breaker.lock() else { return };
                 if r.is_ok() {
@@ -184,6 +218,13 @@ impl RemoteSource {
             return Err(RemoteError::Skipped(self.peer.clone()));
         }
         let t0 = Instant::now();
+        let id = self
+            .next_call
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(id, t0);
+        }
+        let _guard = PendingGuard { src: self, id };
         let r = get(
             &self.peer,
             method,
@@ -218,8 +259,11 @@ impl RemoteSource {
         // the serializer is not Send: finish it before any await
         let query = {
             let mut s = form_urlencoded::Serializer::new(String::new());
+            // noCache: the asking node caches the merged answer itself; a second cache at the
+            // peer would hide new metrics for twice FIND_CACHE_DURATION
             s.append_pair("local", "1")
                 .append_pair("format", format)
+                .append_pair("noCache", "1")
                 .append_pair("query", &q.pattern);
             if q.leaves_only {
                 s.append_pair("leavesOnly", "1");
@@ -293,6 +337,20 @@ impl Source for RemoteSource {
 
     fn peer(&self) -> Option<&str> {
         Some(&self.peer)
+    }
+
+    fn tag_call<'a>(&'a self, path_query: &'a str) -> BoxFuture<'a, Reported<Vec<Vec<u8>>>> {
+        Box::pin(async move { Ok((vec![self.call("GET", path_query, "").await?], Vec::new())) })
+    }
+
+    fn fetch_tagged<'a>(
+        &'a self,
+        pattern: &'a str,
+        _local_names: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
+        let pattern = [pattern.to_string()];
+        Box::pin(async move { Ok((self.fetch_inner(&pattern, range).await?, Vec::new())) })
     }
 }
 

@@ -75,7 +75,8 @@ impl Fetcher for WebFetcher {
         if let Some(hit) = self.memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(hit);
         }
-        let tagged = if req.path_expression.starts_with("seriesByTag(") {
+        let by_tag = req.path_expression.starts_with("seriesByTag(");
+        let tagged = if by_tag {
             Some(crate::tags::series_by_tag(&self.tags, req.path_expression).map_err(FetchError)?)
         } else if req.path_expression.contains(';') {
             // A tagged name is a literal, not a glob.
@@ -98,6 +99,13 @@ impl Fetcher for WebFetcher {
             .handle
             .block_on(async {
                 if let Some(names) = tagged {
+                    if by_tag {
+                        // Peers resolve the expression in their own tag index.
+                        return self
+                            .sources
+                            .fetch_tagged(req.path_expression, &names, range)
+                            .await;
+                    }
                     return self.sources.fetch(&names, range).await;
                 }
                 let nodes = self.sources.find(&q).await?;

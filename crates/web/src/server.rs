@@ -92,7 +92,7 @@ pub fn router(app: Arc<App>) -> Router {
 pub const PARTIAL_HEADER: &str = "x-carbonado-partial";
 
 /// Adds [`PARTIAL_HEADER`] when a peer failed or was skipped; true if it did.
-fn mark_partial(r: &mut Response, sources: &Sources) -> bool {
+pub(crate) fn mark_partial(r: &mut Response, sources: &Sources) -> bool {
     let peers = sources.partial();
     if peers.is_empty() {
         return false;
@@ -122,7 +122,16 @@ pub(crate) fn request_params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Par
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    Params::parse(uri.query(), (is_form && !body.is_empty()).then_some(body))
+    let mut params = Params::parse(uri.query(), (is_form && !body.is_empty()).then_some(body));
+    // carbon's tagger posts multipart forms (urllib3 `fields=`), which Django reads as POST too.
+    if let Some(b) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::multipart::boundary)
+    {
+        params.extend(crate::multipart::fields(b, body));
+    }
+    params
 }
 
 pub(crate) fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
@@ -340,13 +349,15 @@ async fn expand(
     body: Bytes,
 ) -> Response {
     let params = request_params(&uri, &headers, &body);
+    // The request's view of the sources: the ones live now (a SIGHUP reload may have replaced
+    // the list the app started with), local only when a peer asks with local=1.
+    let sources = app.sources.for_request(params.get("local") == Some("1"));
     let run = async {
         let group = int_param(&params, "groupByExpr", 0)? != 0;
         let leaves_only = int_param(&params, "leavesOnly", 0)? != 0;
         let mut per_query: Vec<(String, Vec<String>)> = Vec::new();
         for q in params.get_all("query") {
-            let nodes = app
-                .sources
+            let nodes = sources
                 .find(&FindQuery {
                     pattern: q.to_string(),
                     leaves_only: false,

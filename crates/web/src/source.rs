@@ -36,6 +36,16 @@ pub struct TimeRange {
     pub now: i64,
 }
 
+/// What answers a `local=1` request (a peer asking) in a source's place.
+pub enum LocalView {
+    /// The source itself (local data).
+    Itself,
+    /// Nothing (a peer: federation never recurses).
+    Nothing,
+    /// The local part of a source that also asks peers (the cluster ring).
+    Part(Arc<dyn Source>),
+}
+
 /// A source of metric names and datapoints.
 pub trait Source: Send + Sync {
     /// Nodes matching a pattern.
@@ -52,6 +62,36 @@ pub trait Source: Send + Sync {
     /// answer partial instead of failing it.
     fn peer(&self) -> Option<&str> {
         None
+    }
+    /// Peers' JSON answers to a tag API call (`/tags...` path with its query, `local=1`
+    /// included), and the peers left out; nothing from sources without peers (the node's local
+    /// data is answered by its [`store::TagIndex`]).
+    fn tag_call<'a>(&'a self, _path_query: &'a str) -> BoxFuture<'a, Reported<Vec<Vec<u8>>>> {
+        Box::pin(async { Ok((Vec::new(), Vec::new())) })
+    }
+    /// Datapoints of a `seriesByTag(...)` expression: peers resolve the pattern with their own
+    /// tag index (as graphite-web passes tag patterns to tag-aware finders); local data is
+    /// fetched for `local_names`, the series the node's own tag index selected.
+    fn fetch_tagged<'a>(
+        &'a self,
+        _pattern: &'a str,
+        local_names: &'a [String],
+        range: TimeRange,
+    ) -> BoxFuture<'a, Reported<Vec<Answer>>> {
+        Box::pin(async move {
+            if local_names.is_empty() {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            self.fetch_partial(local_names, range).await
+        })
+    }
+    /// What answers for this source when a peer asks with `local=1`.
+    fn local_view(&self) -> LocalView {
+        if self.peer().is_none() {
+            LocalView::Itself
+        } else {
+            LocalView::Nothing
+        }
     }
     /// [`Source::find`] plus the peers that could not answer (a source over several peers,
     /// such as the cluster ring, answers what it can and names the rest).
@@ -117,7 +157,16 @@ impl Sources {
         let list: Vec<Arc<dyn Source>> = self
             .current()
             .into_iter()
-            .filter(|s| !local_only || s.peer().is_none())
+            .filter_map(|s| {
+                if !local_only {
+                    return Some(s);
+                }
+                match s.local_view() {
+                    LocalView::Itself => Some(s),
+                    LocalView::Nothing => None,
+                    LocalView::Part(l) => Some(l),
+                }
+            })
             .collect();
         Sources {
             live: Arc::new(std::sync::RwLock::new(list.clone())),
@@ -263,6 +312,39 @@ impl Sources {
                     }
                     s.fetch_partial(&leaves, range).await
                 }
+            })
+            .await?;
+        Ok(merge_answers(answers.into_iter().flatten().collect()))
+    }
+
+    /// The bodies of every peer's answer to a tag API call (peers that fail are left out and
+    /// recorded as partial); local sources give none.
+    pub async fn tag_calls(&self, path_query: &str) -> Result<Vec<Vec<u8>>, WebError> {
+        let path_query: Arc<str> = path_query.into();
+        let bodies = self
+            .gather(|_, s| {
+                let q = path_query.clone();
+                async move { s.tag_call(&q).await }
+            })
+            .await?;
+        Ok(bodies.into_iter().flatten().collect())
+    }
+
+    /// A `seriesByTag(...)` fetch: sources that resolve the pattern themselves (peers) are asked
+    /// for it, local data for `local_names` (what the node's own tag index selected); answers
+    /// for the same name merge.
+    pub async fn fetch_tagged(
+        &self,
+        pattern: &str,
+        local_names: &[String],
+        range: TimeRange,
+    ) -> Result<Vec<Answer>, WebError> {
+        let names: Arc<[String]> = local_names.into();
+        let pattern: Arc<str> = pattern.into();
+        let answers = self
+            .gather(|_, s| {
+                let (names, pattern) = (names.clone(), pattern.clone());
+                async move { s.fetch_tagged(&pattern, &names, range).await }
             })
             .await?;
         Ok(merge_answers(answers.into_iter().flatten().collect()))

@@ -1,5 +1,6 @@
 //! graphite-web's `/tags` endpoints over the node's [`store::TagIndex`], with its JSON shapes
-//! (`{"error": ...}` bodies, `pretty` indenting and sorting keys) and `seriesByTag` lookups.
+//! (`{"error": ...}` bodies, `pretty` indenting and sorting keys) and `seriesByTag` lookups;
+//! read queries merge the answers of cluster peers (see [`crate::tags_fanout`]).
 
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use store::tags::{TagDbError, TagDetails, TagIndex, ValueInfo};
 
 use crate::params::Params;
 use crate::pyjson::PyJson;
-use crate::server::{request_params, respond, App};
+use crate::server::{mark_partial, request_params, respond, App};
+use crate::source::Sources;
+use crate::tags_fanout as fanout;
 
 /// The `/tags` routes; merged into the main router.
 pub fn router() -> Router<Arc<App>> {
@@ -172,24 +175,56 @@ async fn run<F>(app: Arc<App>, params: Params, f: F) -> Response
 where
     F: FnOnce(&TagIndex, &Params) -> Answer + Send + 'static,
 {
+    let (answer, params) = local(&app, params, |tags, p| Ok::<_, Answer>(f(tags, p))).await;
+    match answer {
+        Ok(a) | Err(a) => finish(a, &params),
+    }
+}
+
+/// Runs `f` over the node's index on a blocking thread (queries over a large index are CPU
+/// work: kept off the async workers); hands the parameters back.
+async fn local<T, F>(app: &Arc<App>, params: Params, f: F) -> (Result<T, Answer>, Params)
+where
+    T: Send + 'static,
+    F: FnOnce(&TagIndex, &Params) -> Result<T, Answer> + Send + 'static,
+{
     let tags = app.tags.clone();
-    // Queries over a large index are CPU work: keep them off the async workers.
-    let (answer, params) = match tokio::task::spawn_blocking(move || {
+    match tokio::task::spawn_blocking(move || {
         refresh(&tags);
-        let a = f(&tags, &params);
-        (a, params)
+        let r = f(&tags, &params);
+        (r, params)
     })
     .await
     {
         Ok(r) => r,
-        Err(e) => {
-            return finish(
-                Answer::Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-                &Params::parse(None, None),
-            )
-        }
-    };
-    finish(answer, &params)
+        Err(e) => (
+            Err(Answer::Error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.to_string(),
+            )),
+            Params::parse(None, None),
+        ),
+    }
+}
+
+/// The request's peers (none under `local=1`) and their answers to the same call.
+async fn ask_peers(
+    app: &App,
+    params: &Params,
+    path: &str,
+    defaults: &[(&str, &str)],
+) -> (Sources, Vec<serde_json::Value>) {
+    let sources = app.sources.for_request(params.get("local") == Some("1"));
+    let target = fanout::peer_target(path, params, defaults);
+    let answers = fanout::peer_answers(&sources, &target).await;
+    (sources, answers)
+}
+
+/// The answer, marked partial when a peer was left out.
+fn finish_merged(answer: Answer, params: &Params, sources: &Sources) -> Response {
+    let mut r = finish(answer, params);
+    mark_partial(&mut r, sources);
+    r
 }
 
 fn post_only(method: &Method) -> Option<Answer> {
@@ -295,17 +330,25 @@ async fn find_series(
     if let Some(a) = get_or_post(&method) {
         return finish(a, &params);
     }
-    run(app, params, |tags, p| {
+    let (r, params) = local(&app, params, |tags, p| {
         let exprs = list_param(p, "expr");
         if exprs.is_empty() {
-            return bad("no tag expressions specified");
+            return Err(bad("no tag expressions specified"));
         }
-        match tags.find_series_str(&exprs) {
-            Ok(names) => Answer::Json(string_list(p, &names)),
-            Err(e) => db_error(e),
-        }
+        tags.find_series_str(&exprs).map_err(db_error)
     })
-    .await
+    .await;
+    let names = match r {
+        Ok(n) => n,
+        Err(a) => return finish(a, &params),
+    };
+    let (sources, peers) = ask_peers(&app, &params, "/tags/findSeries", &[]).await;
+    let names = fanout::union(names, &peers);
+    finish_merged(
+        Answer::Json(string_list(&params, &names)),
+        &params,
+        &sources,
+    )
 }
 
 async fn tag_list(
@@ -319,15 +362,21 @@ async fn tag_list(
     if method != Method::GET {
         return finish(Answer::Status(StatusCode::METHOD_NOT_ALLOWED), &params);
     }
-    run(app, params, |tags, p| {
-        let limit = match limit_param(p, true) {
-            Ok(l) => l,
-            Err(a) => return a,
-        };
-        let list = match tags.tags(p.get("filter"), limit) {
-            Ok(l) => l,
-            Err(e) => return db_error(e),
-        };
+    let (r, params) = local(&app, params, |tags, p| {
+        let limit = limit_param(p, true)?;
+        Ok((tags.tags(p.get("filter"), limit).map_err(db_error)?, limit))
+    })
+    .await;
+    let (mut list, limit) = match r {
+        Ok(l) => l,
+        Err(a) => return finish(a, &params),
+    };
+    let (sources, peers) = ask_peers(&app, &params, "/tags", &[]).await;
+    if !peers.is_empty() {
+        list = fanout::merge_tag_list(list, &peers, limit);
+    }
+    let answer = {
+        let p = &params;
         let mut w = writer(p);
         w.begin_array();
         for t in list {
@@ -340,8 +389,8 @@ async fn tag_list(
         }
         w.end_array();
         Answer::Json(w.finish())
-    })
-    .await
+    };
+    finish_merged(answer, &params, &sources)
 }
 
 async fn tag_details(
@@ -356,17 +405,30 @@ async fn tag_details(
     if method != Method::GET {
         return finish(Answer::Status(StatusCode::METHOD_NOT_ALLOWED), &params);
     }
-    run(app, params, move |tags, p| {
-        let limit = match limit_param(p, true) {
-            Ok(l) => l,
-            Err(a) => return a,
-        };
-        match tags.tag_details(&tag, p.get("filter"), limit) {
-            Ok(d) => Answer::Json(details_json(p, d)),
-            Err(e) => db_error(e),
-        }
+    let name = tag.clone();
+    let (r, params) = local(&app, params, move |tags, p| {
+        let limit = limit_param(p, true)?;
+        Ok((
+            tags.tag_details(&name, p.get("filter"), limit)
+                .map_err(db_error)?,
+            limit,
+        ))
     })
-    .await
+    .await;
+    let (mut details, limit) = match r {
+        Ok(d) => d,
+        Err(a) => return finish(a, &params),
+    };
+    let path = format!("/tags/{}", fanout::path_segment(&tag));
+    let (sources, peers) = ask_peers(&app, &params, &path, &[]).await;
+    if !peers.is_empty() {
+        details = fanout::merge_details(&tag, details, &peers, limit);
+    }
+    finish_merged(
+        Answer::Json(details_json(&params, details)),
+        &params,
+        &sources,
+    )
 }
 
 async fn auto_complete_tags(
@@ -380,21 +442,36 @@ async fn auto_complete_tags(
     if let Some(a) = get_or_post(&method) {
         return finish(a, &params);
     }
-    run(app, params, |tags, p| {
-        let limit = match limit_param(p, false) {
-            Ok(l) => l,
-            Err(a) => return a,
-        };
-        let exprs = match TagIndex::parse_exprs(&list_param(p, "expr")) {
-            Ok(e) => e,
-            Err(e) => return db_error(e),
-        };
-        match tags.auto_complete_tags(&exprs, p.get("tagPrefix"), limit) {
-            Ok(list) => Answer::Json(string_list(p, &list)),
-            Err(e) => db_error(e),
-        }
+    let (r, params) = local(&app, params, |tags, p| {
+        let limit = limit_param(p, false)?;
+        let exprs = TagIndex::parse_exprs(&list_param(p, "expr")).map_err(db_error)?;
+        let list = tags
+            .auto_complete_tags(&exprs, p.get("tagPrefix"), limit)
+            .map_err(db_error)?;
+        Ok((list, limit))
     })
-    .await
+    .await;
+    auto_complete_merged(&app, r, params, "/tags/autoComplete/tags").await
+}
+
+/// An autocomplete answer with the peers': graphite-web's `Store` takes the sorted union of
+/// every finder's list and cuts it at the request's `limit`.
+async fn auto_complete_merged(
+    app: &App,
+    local: Result<(Vec<String>, Option<i64>), Answer>,
+    params: Params,
+    path: &str,
+) -> Response {
+    let (mut list, limit) = match local {
+        Ok(l) => l,
+        Err(a) => return finish(a, &params),
+    };
+    let default_limit = store::tags::AUTOCOMPLETE_LIMIT.to_string();
+    let (sources, peers) = ask_peers(app, &params, path, &[("limit", &default_limit)]).await;
+    if !peers.is_empty() {
+        list = fanout::py_cut(fanout::union(list, &peers), limit);
+    }
+    finish_merged(Answer::Json(string_list(&params, &list)), &params, &sources)
 }
 
 async fn auto_complete_values(
@@ -408,24 +485,19 @@ async fn auto_complete_values(
     if let Some(a) = get_or_post(&method) {
         return finish(a, &params);
     }
-    run(app, params, |tags, p| {
+    let (r, params) = local(&app, params, |tags, p| {
         let Some(tag) = p.get("tag").filter(|t| !t.is_empty()) else {
-            return bad("no tag specified");
+            return Err(bad("no tag specified"));
         };
-        let limit = match limit_param(p, false) {
-            Ok(l) => l,
-            Err(a) => return a,
-        };
-        let exprs = match TagIndex::parse_exprs(&list_param(p, "expr")) {
-            Ok(e) => e,
-            Err(e) => return db_error(e),
-        };
-        match tags.auto_complete_values(&exprs, tag, p.get("valuePrefix"), limit) {
-            Ok(list) => Answer::Json(string_list(p, &list)),
-            Err(e) => db_error(e),
-        }
+        let limit = limit_param(p, false)?;
+        let exprs = TagIndex::parse_exprs(&list_param(p, "expr")).map_err(db_error)?;
+        let list = tags
+            .auto_complete_values(&exprs, tag, p.get("valuePrefix"), limit)
+            .map_err(db_error)?;
+        Ok((list, limit))
     })
-    .await
+    .await;
+    auto_complete_merged(&app, r, params, "/tags/autoComplete/values").await
 }
 
 /// Tags render functions add to a series (graphite appends them after the name's own tags).

@@ -45,8 +45,10 @@ impl Fetched {
 #[derive(Debug, Clone)]
 struct Bases(Vec<Option<i64>>);
 
-/// How many bytes of a file are read at open: the header and, usually, archive 0's base.
-const HEAD_READ: usize = 4096;
+/// How many bytes of a file are read at open: the header and archive 0's base for files of up
+/// to 20 archives (a longer header is read again whole). Small on purpose: the kernel copies
+/// every byte asked for, and opens are most of the cost of a cold update.
+const HEAD_READ: usize = 256;
 
 /// How a handle reaches the file's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,15 @@
 //! I/O is synchronous positioned reads and writes (`pread`/`pwrite`); an update opens nothing
 //! twice, reads the header once, and writes each contiguous run of points with one call.
 //!
+//! Handles can be kept between calls (a persister's open-file pool): by descriptor
+//! ([`Whisper::open_rw`]) or as a shared memory mapping ([`Whisper::open_mapped`]), where reads and
+//! writes of points are memory copies and no system call is made per operation. A mapping
+//! assumes the file is not truncated in place while it is mapped (an access past the new end
+//! would raise SIGBUS); whisper's own tools never do that (whisper-resize writes a new file and
+//! renames it), and [`Whisper::revalidate`] notices a replaced or resized file by one `stat`.
+//! Map only files whose blocks are allocated: a store into a hole of a sparse file on a full
+//! disk faults instead of returning ENOSPC.
+//!
 //! Where python whisper would damage a file or accept nonsense, this crate refuses instead
 //! (everything else, including the order in which propagation visits intervals, is replicated):
 //! - a write run longer than its archive, which whisper spills into the next archive, is cut
