@@ -340,16 +340,22 @@ struct Outcome {
     cpu: f64,
 }
 
+/// What every run shares: the work directory, our binary, the certificates.
+struct Env {
+    work: PathBuf,
+    carbonado: PathBuf,
+    pki: Pki,
+}
+
 async fn run(
     which: Impl,
-    work: &Path,
-    carbonado: &Path,
+    env: &Env,
     case: Case,
-    pki: &Pki,
     parts: Arc<Vec<Vec<Vec<u8>>>>,
     total: u64,
     rate: Option<f64>,
 ) -> Result<Outcome> {
+    let (work, carbonado, pki) = (&env.work, &env.carbonado, &env.pki);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let dest = listener.local_addr()?.port();
     let count = Arc::new(AtomicU64::new(0));
@@ -482,6 +488,11 @@ fn main() -> Result<()> {
     };
     std::fs::create_dir_all(&work)?;
     let pki = pki(&work)?;
+    let env = Env {
+        work,
+        carbonado,
+        pki,
+    };
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
@@ -510,16 +521,7 @@ fn main() -> Result<()> {
                 if which == Impl::CRelay && case.compression != Compression::Plain {
                     continue;
                 }
-                let o = rt.block_on(run(
-                    which,
-                    &work,
-                    &carbonado,
-                    case,
-                    &pki,
-                    parts.clone(),
-                    total as u64,
-                    pace,
-                ))?;
+                let o = rt.block_on(run(which, &env, case, parts.clone(), total as u64, pace))?;
                 let rate = o.delivered as f64 / o.secs.max(1e-9);
                 let cpu = o.cpu / (o.delivered.max(1) as f64 / 1e6);
                 println!(
