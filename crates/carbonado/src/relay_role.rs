@@ -291,16 +291,22 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
         raw.destination_tls.then(|| destination_tls.clone()),
     )
     .context("[relay] destination_tls")?;
-    let line_transport = crate::listen_transport::build(
-        "relay",
-        &cfg.base_dir,
-        &LineReceiverKeys {
-            transport: &raw.line_receiver_transport,
-            cert_file: &raw.line_receiver_tls_cert_file,
-            key_file: &raw.line_receiver_tls_key_file,
-            client_ca_file: &raw.line_receiver_tls_client_ca_file,
-        },
-    )?;
+    let mut keys = LineReceiverKeys {
+        transport: &raw.line_receiver_transport,
+        cert_file: &raw.line_receiver_tls_cert_file,
+        key_file: &raw.line_receiver_tls_key_file,
+        client_ca_file: &raw.line_receiver_tls_client_ca_file,
+    };
+    let crelay_listen = if crelay {
+        crelay_line_listener(&cfg.base_dir, &raw)
+    } else {
+        None
+    };
+    if let Some((transport, pem)) = &crelay_listen {
+        keys.transport = transport;
+        keys.cert_file = pem;
+    }
+    let line_transport = crate::listen_transport::build("relay", &cfg.base_dir, &keys)?;
     let relay = RelayConfig {
         sender: SenderConfig {
             transport,
@@ -339,6 +345,39 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
     Ok(Some(s))
 }
 
+/// A carbon-c-relay file's `listen type linemode [transport <c> [ssl <pem>]] <addr>:<port> proto
+/// tcp` on the port of `line_receiver` gives that receiver its compression and TLS certificate,
+/// unless `[relay]` sets `line_receiver_transport` or `line_receiver_tls_*` itself. Returns the
+/// transport name and the PEM path ("" for none).
+fn crelay_line_listener(base: &Path, raw: &RelaySection) -> Option<(String, String)> {
+    let defaults = RelaySection::default();
+    if raw.line_receiver_transport != defaults.line_receiver_transport
+        || !raw.line_receiver_tls_cert_file.is_empty()
+        || !raw.line_receiver_tls_key_file.is_empty()
+    {
+        return None;
+    }
+    let port = raw
+        .line_receiver
+        .parse::<std::net::SocketAddr>()
+        .ok()?
+        .port();
+    // Parse errors are reported where the file is used for routing.
+    let cfg = crelay::parse_file_in(&resolve(base, &raw.crelay_config), base).ok()?;
+    let l = cfg.listeners.iter().find(|l| {
+        l.proto == crelay::config::Proto::Tcp
+            && l.port == port
+            && (l.compression != crelay::config::Compression::Plain || l.ssl_pem.is_some())
+    })?;
+    let transport = match l.compression {
+        crelay::config::Compression::Plain => "plain",
+        crelay::config::Compression::Gzip => "gzip",
+        crelay::config::Compression::Lz4 => "lz4",
+        crelay::config::Compression::Snappy => "snappy",
+    };
+    Some((transport.to_string(), l.ssl_pem.clone().unwrap_or_default()))
+}
+
 /// `relay_method` naming a carbon-c-relay configuration file.
 pub const CRELAY_METHOD: &str = "carbon-c-relay";
 
@@ -351,8 +390,9 @@ pub fn director(s: &RelaySettings) -> anyhow::Result<Arc<dyn Director>> {
         let cfg = crelay::parse_file_in(&s.crelay_path, &s.base_dir)
             .with_context(|| format!("[relay] crelay_config {}", s.crelay_path.display()))?;
         if !cfg.listeners.is_empty() {
-            // Receivers are opened from [relay] (line_receiver_transport, line_receiver_tls_*).
-            tracing::warn!(
+            // Receivers are opened from [relay]; a linemode listener on line_receiver's port
+            // lends it its transport and certificate (crelay_line_listener).
+            tracing::info!(
                 "[relay] crelay_config: its {} listen statement(s) are not opened; \
                  listeners come from [relay]",
                 cfg.listeners.len()

@@ -487,3 +487,55 @@ async fn a_write_only_tls_client_that_closes_at_once_loses_nothing() {
     }
     expect_all(&sink, "write.only", n, ts, &|| relay.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carbon_c_relay_config_listen_statement_sets_tls_on_the_line_receiver() {
+    // Carbonado runs a c-relay file whose `listen type linemode transport plain ssl <pem>` is on
+    // line_receiver's port, with no line_receiver_tls_* keys: the real carbon-c-relay sends
+    // into it over TLS.
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let ts = now();
+    let sink = CountingSink::start(false).await;
+    let ours = free_port();
+    let dir = tmp.path().join("carbonado");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("relay.conf"),
+        format!(
+            "listen type linemode transport plain ssl {pem} 127.0.0.1:{ours} proto tcp;\n\
+             cluster out forward 127.0.0.1:{sink};\nmatch * send to out stop;\n",
+            pem = pki.server_pem.display(),
+            sink = sink.addr.port()
+        ),
+    )
+    .unwrap();
+    let toml = format!(
+        "[cache]\nenabled = false\nlocal_data_dir = \"{d}/data\"\n[web]\nenabled = false\n\
+         [relay]\nenabled = true\nline_receiver = \"127.0.0.1:{ours}\"\npickle_receiver = \"\"\n\
+         relay_method = \"carbon-c-relay\"\ncrelay_config = \"relay.conf\"\n\
+         carbon_metric_interval = \"0s\"\n",
+        d = dir.display()
+    );
+    let relay = Proc::start(&dir, &toml, ours);
+    let check = Command::new(env!("CARGO_BIN_EXE_carbonado"))
+        .arg("check-config")
+        .arg(dir.join("carbonado.toml"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(out.contains("(plain+tls)"), "{out}");
+
+    let theirs = free_port();
+    let conf = format!(
+        "listen type linemode 127.0.0.1:{theirs} proto tcp;\n\
+         cluster tls forward 127.0.0.1:{ours} transport plain ssl;\n\
+         match * send to tls stop;\n"
+    );
+    let crelay = start_crelay(&tmp.path().join("crelay"), &conf, theirs, &pki.ca);
+    let n = 5_000;
+    send_plain(theirs, &lines("listen.ssl", n, ts));
+    expect_all(&sink, "listen.ssl", n, ts, &|| {
+        format!("c-relay: {}\ncarbonado: {}", crelay.log(), relay.log())
+    });
+}
