@@ -269,6 +269,16 @@ async fn a_carbon_c_relay_config_with_ssl_servers_is_followed() {
         ca = pki.ca.display()
     );
     let frontend = Proc::start(&fdir, &toml, front);
+    let check = Command::new(env!("CARGO_BIN_EXE_carbonado"))
+        .arg("check-config")
+        .arg(fdir.join("carbonado.toml"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        table.contains(&format!("127.0.0.1:{back} transport plain ssl")),
+        "{table}"
+    );
     let n = 5_000;
     send_plain(front, &lines("crelay.conf.ssl", n, ts));
     expect_all(&sink, "crelay.conf.ssl", n, ts, &|| {
