@@ -16,6 +16,10 @@ fi
 if ! .venv/bin/python -c 'import whisper' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check whisper==1.1.10
 fi
+# The compression formats' reference implementations (transport_codecs tests).
+if ! .venv/bin/python -c 'import lz4.frame, snappy' 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check lz4==4.4.5 python-snappy==0.7.3
+fi
 
 # --- Debian reference packages ---------------------------------------------------------
 DEB_PKGS="python3-whisper graphite-carbon graphite-web carbon-c-relay memcached chromium chromium-driver"

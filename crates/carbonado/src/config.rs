@@ -118,6 +118,14 @@ pub struct CacheSection {
     pub pickle_receiver_max_length: usize,
     /// Concurrent connections per listener (MAX_RECEIVER_CONNECTIONS).
     pub max_receiver_connections: usize,
+    /// Compression clients use on `line_receiver`: `plain`, `gzip`, `lz4` or `snappy`.
+    pub line_receiver_transport: String,
+    /// TLS on `line_receiver`: certificate chain (PEM); empty for plain TCP.
+    pub line_receiver_tls_cert_file: String,
+    /// Private key of `line_receiver_tls_cert_file` (PEM; empty: the certificate file).
+    pub line_receiver_tls_key_file: String,
+    /// When set, `line_receiver` clients must present a certificate issued by these CAs.
+    pub line_receiver_tls_client_ca_file: String,
     /// Self-metrics prefix (CARBON_METRIC_PREFIX).
     pub carbon_metric_prefix: String,
     /// Self-metrics interval, e.g. `"60s"`; `"0s"` disables writing them (CARBON_METRIC_INTERVAL).
@@ -153,6 +161,10 @@ impl Default for CacheSection {
             max_line_length: 16384,
             pickle_receiver_max_length: 1 << 20,
             max_receiver_connections: 10_000,
+            line_receiver_transport: "plain".into(),
+            line_receiver_tls_cert_file: String::new(),
+            line_receiver_tls_key_file: String::new(),
+            line_receiver_tls_client_ca_file: String::new(),
             carbon_metric_prefix: "carbon".into(),
             carbon_metric_interval: "60s".into(),
             instance: "a".into(),
@@ -251,6 +263,8 @@ pub struct CacheSettings {
     pub shutdown_flush_timeout: Duration,
     /// Writer threads (resolved from 0 = number of cores).
     pub writer_threads: usize,
+    /// Wrapping of `line_receiver` connections (compression, TLS).
+    pub line_transport: ingest::ListenTransport,
 }
 
 fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
@@ -373,6 +387,16 @@ impl Config {
             shutdown_flush_timeout: parse_duration(&c.shutdown_flush_timeout)
                 .context("shutdown_flush_timeout")?,
             writer_threads,
+            line_transport: crate::listen_transport::build(
+                "cache",
+                &self.base_dir,
+                &crate::listen_transport::LineReceiverKeys {
+                    transport: &c.line_receiver_transport,
+                    cert_file: &c.line_receiver_tls_cert_file,
+                    key_file: &c.line_receiver_tls_key_file,
+                    client_ca_file: &c.line_receiver_tls_client_ca_file,
+                },
+            )?,
         })
     }
 }
@@ -445,7 +469,12 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
         if r.enabled { "enabled" } else { "disabled" }
     )?;
     writeln!(o, "  local_data_dir         {}", s.data_dir.display())?;
-    writeln!(o, "  line_receiver          {}", on(&r.line_receiver))?;
+    writeln!(
+        o,
+        "  line_receiver          {} ({:?})",
+        on(&r.line_receiver),
+        s.line_transport
+    )?;
     writeln!(o, "  pickle_receiver        {}", on(&r.pickle_receiver))?;
     writeln!(o, "  udp_receiver           {}", on(&r.udp_receiver))?;
     writeln!(o, "  cache_query            {}", on(&r.cache_query))?;

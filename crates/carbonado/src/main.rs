@@ -2,6 +2,7 @@
 
 mod config;
 mod http;
+mod listen_transport;
 mod rebalance;
 mod relay_role;
 mod selfmetrics;

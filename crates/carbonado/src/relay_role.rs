@@ -12,17 +12,20 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::listen_transport::LineReceiverKeys;
 use aggregator::{Aggregator, Pipeline, RegexList, RewriteRules, Settings as AggregatorSettings};
 use anyhow::{bail, Context};
-use ingest::{IngestConfig, IngestStats};
+use ingest::{IngestConfig, IngestStats, ListenTransport};
 use relay::{
     AggregatingDirector, CRelayDirector, Director, Protocol, QueueLimits, Relay, RelayConfig,
-    RingDirector, Route, SelfMetrics, SenderConfig,
+    RingDirector, Route, SelfMetrics, SenderConfig, Transport,
 };
 use ring::{AnyRouter, Destination, HashConfig, HashRouter, HashType, RingFlavor, RulesRouter};
 use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
+use transport::tls::ClientFiles;
+use transport::Compression;
 
 use crate::config::{parse_duration, parse_size, Config};
 
@@ -104,6 +107,25 @@ pub struct RelaySection {
     pub pickle_receiver_max_length: usize,
     /// Concurrent connections per listener.
     pub max_receiver_connections: usize,
+    /// Compression clients use on `line_receiver`: `plain`, `gzip`, `lz4` or `snappy`.
+    pub line_receiver_transport: String,
+    /// TLS on `line_receiver`: certificate chain (PEM); empty for plain TCP.
+    pub line_receiver_tls_cert_file: String,
+    /// Private key of `line_receiver_tls_cert_file` (PEM; may be the same file).
+    pub line_receiver_tls_key_file: String,
+    /// When set, `line_receiver` clients must present a certificate issued by these CAs.
+    pub line_receiver_tls_client_ca_file: String,
+    /// Compression towards `destinations`: `plain`, `gzip`, `lz4` or `snappy` (a carbon-c-relay
+    /// configuration names its own per server).
+    pub destination_transport: String,
+    /// TLS towards `destinations` (carbon-c-relay configurations say `ssl` per server).
+    pub destination_tls: bool,
+    /// CAs that destinations' certificates must chain to; empty: the system's.
+    pub destination_tls_ca_file: String,
+    /// Client certificate presented to destinations that ask for one; empty for none.
+    pub destination_tls_cert_file: String,
+    /// Private key of `destination_tls_cert_file`.
+    pub destination_tls_key_file: String,
 }
 
 impl Default for RelaySection {
@@ -144,6 +166,15 @@ impl Default for RelaySection {
             max_line_length: 16384,
             pickle_receiver_max_length: 1 << 20,
             max_receiver_connections: 10_000,
+            line_receiver_transport: "plain".into(),
+            line_receiver_tls_cert_file: String::new(),
+            line_receiver_tls_key_file: String::new(),
+            line_receiver_tls_client_ca_file: String::new(),
+            destination_transport: "plain".into(),
+            destination_tls: false,
+            destination_tls_ca_file: String::new(),
+            destination_tls_cert_file: String::new(),
+            destination_tls_key_file: String::new(),
         }
     }
 }
@@ -167,6 +198,15 @@ pub struct RelaySettings {
     pub metric_interval: Duration,
     /// The file to re-read on SIGHUP (none for the embedded default).
     pub config_path: Option<PathBuf>,
+    /// Wrapping of `line_receiver` connections.
+    pub line_transport: ListenTransport,
+    /// TLS files for destinations (`destination_tls`, carbon-c-relay `ssl` servers).
+    pub destination_tls: ClientFiles,
+}
+
+/// An optional path of `[relay]`, resolved against the configuration's directory.
+fn opt_path(base: &Path, p: &str) -> Option<PathBuf> {
+    (!p.is_empty()).then(|| resolve(base, Path::new(p)))
 }
 
 fn check_addr(key: &str, v: &str) -> anyhow::Result<()> {
@@ -237,8 +277,39 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
         toml::Value::String(s) => parse_duration(s).context("[relay] carbon_metric_interval")?,
         other => bail!("[relay] carbon_metric_interval = {other} is not a duration"),
     };
+    let destination_tls = ClientFiles {
+        ca_file: opt_path(&cfg.base_dir, &raw.destination_tls_ca_file),
+        cert_file: opt_path(&cfg.base_dir, &raw.destination_tls_cert_file),
+        key_file: opt_path(&cfg.base_dir, &raw.destination_tls_key_file),
+    };
+    let compression: Compression = raw
+        .destination_transport
+        .parse()
+        .context("[relay] destination_transport")?;
+    let transport = Transport::new(
+        compression,
+        raw.destination_tls.then(|| destination_tls.clone()),
+    )
+    .context("[relay] destination_tls")?;
+    let mut keys = LineReceiverKeys {
+        transport: &raw.line_receiver_transport,
+        cert_file: &raw.line_receiver_tls_cert_file,
+        key_file: &raw.line_receiver_tls_key_file,
+        client_ca_file: &raw.line_receiver_tls_client_ca_file,
+    };
+    let crelay_listen = if crelay {
+        crelay_line_listener(&cfg.base_dir, &raw)
+    } else {
+        None
+    };
+    if let Some((transport, pem)) = &crelay_listen {
+        keys.transport = transport;
+        keys.cert_file = pem;
+    }
+    let line_transport = crate::listen_transport::build("relay", &cfg.base_dir, &keys)?;
     let relay = RelayConfig {
         sender: SenderConfig {
+            transport,
             protocol,
             max_datapoints_per_message: raw.max_datapoints_per_message,
             max_message_bytes: raw.pickle_receiver_max_length.clamp(4096, 1 << 20) - 1024,
@@ -266,10 +337,45 @@ pub fn settings(cfg: &Config) -> anyhow::Result<Option<RelaySettings>> {
         relay,
         metric_interval,
         config_path: cfg.path.clone(),
+        line_transport,
+        destination_tls,
     };
     // Placement errors (duplicate destinations, bad rules) are configuration errors.
     director(&s)?;
     Ok(Some(s))
+}
+
+/// A carbon-c-relay file's `listen type linemode [transport <c> [ssl <pem>]] <addr>:<port> proto
+/// tcp` on the port of `line_receiver` gives that receiver its compression and TLS certificate,
+/// unless `[relay]` sets `line_receiver_transport` or `line_receiver_tls_*` itself. Returns the
+/// transport name and the PEM path ("" for none).
+fn crelay_line_listener(base: &Path, raw: &RelaySection) -> Option<(String, String)> {
+    let defaults = RelaySection::default();
+    if raw.line_receiver_transport != defaults.line_receiver_transport
+        || !raw.line_receiver_tls_cert_file.is_empty()
+        || !raw.line_receiver_tls_key_file.is_empty()
+    {
+        return None;
+    }
+    let port = raw
+        .line_receiver
+        .parse::<std::net::SocketAddr>()
+        .ok()?
+        .port();
+    // Parse errors are reported where the file is used for routing.
+    let cfg = crelay::parse_file_in(&resolve(base, &raw.crelay_config), base).ok()?;
+    let l = cfg.listeners.iter().find(|l| {
+        l.proto == crelay::config::Proto::Tcp
+            && l.port == port
+            && (l.compression != crelay::config::Compression::Plain || l.ssl_pem.is_some())
+    })?;
+    let transport = match l.compression {
+        crelay::config::Compression::Plain => "plain",
+        crelay::config::Compression::Gzip => "gzip",
+        crelay::config::Compression::Lz4 => "lz4",
+        crelay::config::Compression::Snappy => "snappy",
+    };
+    Some((transport.to_string(), l.ssl_pem.clone().unwrap_or_default()))
 }
 
 /// `relay_method` naming a carbon-c-relay configuration file.
@@ -283,7 +389,19 @@ pub fn director(s: &RelaySettings) -> anyhow::Result<Arc<dyn Director>> {
     let base: Arc<dyn Director> = if r.relay_method == CRELAY_METHOD {
         let cfg = crelay::parse_file_in(&s.crelay_path, &s.base_dir)
             .with_context(|| format!("[relay] crelay_config {}", s.crelay_path.display()))?;
-        Arc::new(CRelayDirector::new(cfg).context("[relay] crelay_config")?)
+        if !cfg.listeners.is_empty() {
+            // Receivers are opened from [relay]; a linemode listener on line_receiver's port
+            // lends it its transport and certificate (crelay_line_listener).
+            tracing::info!(
+                "[relay] crelay_config: its {} listen statement(s) are not opened; \
+                 listeners come from [relay]",
+                cfg.listeners.len()
+            );
+        }
+        Arc::new(
+            CRelayDirector::with_tls(cfg, s.destination_tls.clone())
+                .context("[relay] crelay_config")?,
+        )
     } else {
         Arc::new(RingDirector::new(router(s)?))
     };
@@ -375,7 +493,10 @@ pub fn describe(s: &Option<RelaySettings>) -> String {
     let r = &s.raw;
     let mut o = String::from("[relay] enabled\n");
     for (k, v) in [
-        ("line_receiver", r.line_receiver.clone()),
+        (
+            "line_receiver",
+            format!("{} ({:?})", r.line_receiver, s.line_transport),
+        ),
         ("pickle_receiver", r.pickle_receiver.clone()),
         (
             "relay_method",
@@ -398,7 +519,13 @@ pub fn describe(s: &Option<RelaySettings>) -> String {
                 .join(", "),
         ),
         ("replication_factor", r.replication_factor.to_string()),
-        ("destination_protocol", r.destination_protocol.clone()),
+        (
+            "destination_protocol",
+            format!(
+                "{} over {}",
+                r.destination_protocol, s.relay.sender.transport
+            ),
+        ),
         (
             "spill_dir",
             s.relay
@@ -502,12 +629,13 @@ where
     let istats = Arc::new(IngestStats::default());
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(l) = bind("line_receiver", &raw.line_receiver).await? {
-        tasks.spawn(ingest::serve_line(
+        tasks.spawn(ingest::serve_line_with(
             l,
             relay.clone(),
             icfg.clone(),
             istats.clone(),
             stop_rx.clone(),
+            s.line_transport.clone(),
         ));
     }
     if let Some(l) = bind("pickle_receiver", &raw.pickle_receiver).await? {
@@ -637,6 +765,7 @@ fn metrics_text(prefix: &str, relay: &Relay, ingest: &IngestStats) -> String {
         "{prefix}.activeConnections {}\n",
         i.active_connections
     ));
+    o.push_str(&format!("{prefix}.brokenStreams {}\n", i.broken_streams));
     o.push_str(&format!("{prefix}.unroutable {}\n", relay.unroutable()));
     for d in relay.stats() {
         let p = format!("{prefix}.destinations.{}", d.addr.metric_key());

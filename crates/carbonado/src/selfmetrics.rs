@@ -46,6 +46,7 @@ fn counters(ingest: &IngestStats, cache: &Cache) -> Vec<(&'static str, u64)> {
         ("rejected.nanValues", i.nan_values),
         ("rejected.invalidPickleFrames", i.invalid_frames),
         ("rejected.invalidPickleEntries", i.invalid_pickle_entries),
+        ("rejected.brokenStreams", i.broken_streams),
         ("rejected.carbonlinkRequests", c.bad_queries.load(Relaxed)),
         ("updateMicros", c.update_micros.load(Relaxed)),
     ]

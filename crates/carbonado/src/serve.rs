@@ -151,12 +151,13 @@ async fn serve_cache(
     let istats = Arc::new(IngestStats::default());
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(l) = bind_tcp("line_receiver", &raw.line_receiver).await? {
-        tasks.spawn(ingest::serve_line(
+        tasks.spawn(ingest::serve_line_with(
             l,
             cache.clone(),
             icfg.clone(),
             istats.clone(),
             stop_rx.clone(),
+            s.line_transport.clone(),
         ));
     }
     if let Some(l) = bind_tcp("pickle_receiver", &raw.pickle_receiver).await? {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::{ClusterKind, Config, Rule, Target, TimestampAt, ValidateAction};
+use crate::config::{ClusterKind, Compression, Config, Rule, Target, TimestampAt, ValidateAction};
 
 fn cluster_names(cfg: &Config, ids: &[usize]) -> String {
     ids.iter()
@@ -28,7 +28,18 @@ pub fn routing_table(cfg: &Config) -> String {
         }
         o.push('\n');
         for s in &c.servers {
-            let _ = writeln!(o, "        {}:{}", s.dest.host, s.dest.port);
+            let _ = write!(o, "        {}:{}", s.dest.host, s.dest.port);
+            // The wrapping of the connection, in the configuration's own words.
+            let c = match s.compression {
+                Compression::Plain => "plain",
+                Compression::Gzip => "gzip",
+                Compression::Lz4 => "lz4",
+                Compression::Snappy => "snappy",
+            };
+            if s.compression != Compression::Plain || s.ssl {
+                let _ = write!(o, " transport {c}{}", if s.ssl { " ssl" } else { "" });
+            }
+            o.push('\n');
         }
         o.push_str("    ;\n");
     }

@@ -38,5 +38,5 @@ pub use name::{check_name, NameError};
 pub use pickle::{decode_frame, PickleError};
 pub use point::{Point, Sink, SinkClosed};
 pub use stats::{IngestSnapshot, IngestStats};
-pub use tcp::{serve_line, serve_pickle};
+pub use tcp::{serve_line, serve_line_with, serve_pickle, ListenTransport};
 pub use udp::serve_udp;

@@ -19,6 +19,8 @@ pub struct IngestStats {
     pub invalid_frames: AtomicU64,
     /// Elements of a valid pickle list that were not `(name, (ts, value))`.
     pub invalid_pickle_entries: AtomicU64,
+    /// Connections closed because their TLS handshake or compressed stream was invalid.
+    pub broken_streams: AtomicU64,
     /// Connections currently open.
     pub active_connections: AtomicU64,
     /// Connections accepted since start.
@@ -42,6 +44,8 @@ pub struct IngestSnapshot {
     pub invalid_frames: u64,
     /// See [`IngestStats::invalid_pickle_entries`].
     pub invalid_pickle_entries: u64,
+    /// See [`IngestStats::broken_streams`].
+    pub broken_streams: u64,
     /// See [`IngestStats::active_connections`].
     pub active_connections: u64,
     /// See [`IngestStats::connections`].
@@ -70,6 +74,7 @@ impl IngestStats {
             nan_values: self.nan_values.load(Relaxed),
             invalid_frames: self.invalid_frames.load(Relaxed),
             invalid_pickle_entries: self.invalid_pickle_entries.load(Relaxed),
+            broken_streams: self.broken_streams.load(Relaxed),
             active_connections: self.active_connections.load(Relaxed),
             connections: self.connections.load(Relaxed),
         }

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
@@ -15,6 +15,30 @@ use crate::{IngestConfig, IngestStats, Point, Sink};
 
 /// Reads this much per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// A client gets this long to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How a line listener's connections are wrapped: TLS outside, compression inside (as
+/// carbon-c-relay's `listen ... transport gzip ssl <pem>`).
+#[derive(Clone, Default)]
+pub struct ListenTransport {
+    /// Compression of what clients send.
+    pub compression: transport::Compression,
+    /// TLS acceptor; `None` for plain TCP.
+    pub tls: Option<transport::tls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for ListenTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}",
+            self.compression,
+            if self.tls.is_some() { "+tls" } else { "" }
+        )
+    }
+}
 
 /// Builds batches and applies the checks common to every receiver (carbon's `metricReceived`).
 pub(crate) struct Batcher<'a> {
@@ -137,15 +161,50 @@ pub async fn serve_line<S: Sink>(
     stats: Arc<IngestStats>,
     stop: watch::Receiver<bool>,
 ) {
+    serve_line_with(listener, sink, cfg, stats, stop, ListenTransport::default()).await
+}
+
+/// Like [`serve_line`] with connections wrapped in TLS and/or compression. A connection whose
+/// handshake or compressed stream is invalid is closed alone (counted in `broken_streams`).
+pub async fn serve_line_with<S: Sink>(
+    listener: TcpListener,
+    sink: Arc<S>,
+    cfg: Arc<IngestConfig>,
+    stats: Arc<IngestStats>,
+    stop: watch::Receiver<bool>,
+    wrap: ListenTransport,
+) {
     let (c, s) = (cfg.clone(), stats.clone());
     accept_loop(listener, cfg, stats, stop, move |sock, stop| {
-        line_conn(sock, sink.clone(), c.clone(), s.clone(), stop)
+        let (sink, cfg, stats, wrap) = (sink.clone(), c.clone(), s.clone(), wrap.clone());
+        async move {
+            match &wrap.tls {
+                None => line_conn(sock, wrap.compression, sink, cfg, stats, stop).await,
+                Some(acceptor) => {
+                    let hs = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await;
+                    match hs {
+                        Ok(Ok(tls)) => {
+                            line_conn(tls, wrap.compression, sink, cfg, stats, stop).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            IngestStats::add(&stats.broken_streams, 1);
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            IngestStats::add(&stats.broken_streams, 1);
+                        }
+                    }
+                }
+            }
+        }
     })
     .await
 }
 
-async fn line_conn<S: Sink>(
-    mut sock: TcpStream,
+async fn line_conn<R: AsyncRead + Unpin, S: Sink>(
+    mut sock: R,
+    compression: transport::Compression,
     sink: Arc<S>,
     cfg: Arc<IngestConfig>,
     stats: Arc<IngestStats>,
@@ -154,26 +213,61 @@ async fn line_conn<S: Sink>(
     let mut buf = vec![0u8; READ_CHUNK];
     let mut split = LineSplitter::new(cfg.max_line_length);
     let mut b = Batcher::new(&cfg, &stats);
+    let mut decoder = match compression {
+        transport::Compression::Plain => None,
+        c => Some(transport::Decoder::new(c)),
+    };
+    let mut plain = Vec::new();
     loop {
         let n = tokio::select! {
             r = sock.read(&mut buf) => match r { Ok(0) | Err(_) => break, Ok(n) => n },
             _ = stop.changed() => break,
         };
-        // One read holds at most READ_CHUNK bytes, so the batch built from it stays bounded too.
-        let bt = &mut b;
-        split.feed(&buf[..n], |item| match item {
-            Split::Line(l) => match parse_line(l) {
-                Ok((m, t, v)) => bt.push(m, t, v),
-                Err(_) => IngestStats::add(&bt.stats.invalid_lines, 1),
-            },
-            Split::TooLong => IngestStats::add(&bt.stats.long_lines, 1),
-        });
-        if !b.flush(&*sink).await {
-            return;
+        let Some(dec) = decoder.as_mut() else {
+            // One read holds at most READ_CHUNK bytes, so the batch built from it stays bounded too.
+            feed(&mut split, &mut b, &buf[..n]);
+            if !b.flush(&*sink).await {
+                return;
+            }
+            continue;
+        };
+        // Decoded output comes in bounded steps, each handed to the sink before the next.
+        let mut pos = 0;
+        loop {
+            plain.clear();
+            match dec.decode(&buf[pos..n], &mut plain) {
+                Ok(k) => pos += k,
+                Err(e) => {
+                    // Lines decoded before the corruption in this same step still count.
+                    tracing::debug!(error = %e, "closing connection");
+                    IngestStats::add(&stats.broken_streams, 1);
+                    feed(&mut split, &mut b, &plain);
+                    b.flush(&*sink).await;
+                    return;
+                }
+            }
+            if plain.is_empty() && pos == n {
+                break;
+            }
+            feed(&mut split, &mut b, &plain);
+            if !b.flush(&*sink).await {
+                return;
+            }
         }
     }
     // Carbon drops a final line without LF at close; so do we (it may be a torn write).
     b.flush(&*sink).await;
+}
+
+/// Splits `data` into lines and queues the points they hold.
+fn feed(split: &mut LineSplitter, b: &mut Batcher<'_>, data: &[u8]) {
+    split.feed(data, |item| match item {
+        Split::Line(l) => match parse_line(l) {
+            Ok((m, t, v)) => b.push(m, t, v),
+            Err(_) => IngestStats::add(&b.stats.invalid_lines, 1),
+        },
+        Split::TooLong => IngestStats::add(&b.stats.long_lines, 1),
+    });
 }
 
 /// Serves carbon's pickle protocol (u32 big-endian length + pickled list) on `listener` until `stop` is set.

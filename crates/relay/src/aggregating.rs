@@ -58,6 +58,10 @@ impl Director for AggregatingDirector {
         self.inner.targets()
     }
 
+    fn transport(&self, index: usize) -> Option<crate::Transport> {
+        self.inner.transport(index)
+    }
+
     fn direct(&self, p: Point, out: &mut Vec<(usize, Point)>) {
         let passed = self
             .lock()

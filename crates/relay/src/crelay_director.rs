@@ -8,8 +8,9 @@ use std::sync::Mutex;
 
 use crelay::config::{ClusterKind, Compression, Proto, Rule};
 use crelay::{Aggregates, Event, Limits, Router};
+use transport::tls::ClientFiles;
 
-use crate::dest::Destination;
+use crate::dest::{Destination, Transport};
 use crate::direct::Director;
 use crate::error::RelayError;
 use crate::point::Point;
@@ -18,6 +19,8 @@ use crate::point::Point;
 pub struct CRelayDirector {
     router: Router,
     targets: Vec<Destination>,
+    /// How each target's connection is wrapped (`transport` and `ssl` of its server line).
+    transports: Vec<Transport>,
     aggregates: Mutex<Aggregates>,
     has_aggregates: bool,
     /// Whether any rule validates the data part, which then has to be rendered per point.
@@ -28,11 +31,19 @@ pub struct CRelayDirector {
 }
 
 impl CRelayDirector {
-    /// Prepares routing for `config`. Servers Carbonado cannot talk to yet (UDP, compressed or
-    /// TLS connections, `file` clusters) are refused with a message naming them.
+    /// Prepares routing for `config`; `ssl` servers are verified against the system's CAs.
     pub fn new(config: crelay::Config) -> Result<Self, RelayError> {
+        Self::with_tls(config, ClientFiles::default())
+    }
+
+    /// Prepares routing for `config`; `ssl` servers are verified with `tls` (CA file, client
+    /// certificate), as carbon-c-relay's `-C` option and `mtls` settings do. Servers Carbonado
+    /// cannot talk to (UDP, `file` clusters) are refused with a message naming them.
+    pub fn with_tls(config: crelay::Config, tls: ClientFiles) -> Result<Self, RelayError> {
         // One target per `host:port`: a server in several clusters is one connection, as in c-relay.
         let mut targets: Vec<Destination> = Vec::new();
+        let mut transports: Vec<Transport> = Vec::new();
+        let mut connector = None;
         for c in &config.clusters {
             if let ClusterKind::File { .. } = c.kind {
                 return Err(RelayError::Config(format!(
@@ -41,23 +52,38 @@ impl CRelayDirector {
                 )));
             }
             for s in &c.servers {
-                let unsupported = match (s.proto, s.compression, s.ssl) {
-                    (Proto::Tcp, Compression::Plain, false) => None,
-                    (Proto::Tcp, _, false) => Some("compressed transports"),
-                    (Proto::Tcp, _, true) => Some("TLS transports"),
-                    _ => Some("non-TCP transports"),
-                };
-                if let Some(what) = unsupported {
+                if s.proto != Proto::Tcp {
                     return Err(RelayError::Config(format!(
-                        "cluster {}: server {}: {what} are not implemented yet",
+                        "cluster {}: server {}: non-TCP transports are not implemented",
                         c.name, s.dest
                     )));
                 }
+                let compression = match s.compression {
+                    Compression::Plain => transport::Compression::Plain,
+                    Compression::Gzip => transport::Compression::Gzip,
+                    Compression::Lz4 => transport::Compression::Lz4,
+                    Compression::Snappy => transport::Compression::Snappy,
+                };
+                let tls = if s.ssl {
+                    if connector.is_none() {
+                        let built = tls.connector().map_err(|e| {
+                            RelayError::Config(format!(
+                                "cluster {}: server {}: {e}",
+                                c.name, s.dest
+                            ))
+                        })?;
+                        connector = Some(built);
+                    }
+                    connector.clone().map(|k| (tls.clone(), k))
+                } else {
+                    None
+                };
                 if !targets
                     .iter()
                     .any(|t| t.port == s.dest.port && t.host == s.dest.host)
                 {
                     targets.push(Destination::new(s.dest.host.clone(), s.dest.port, None));
+                    transports.push(Transport { compression, tls });
                 }
             }
         }
@@ -81,6 +107,7 @@ impl CRelayDirector {
         Ok(CRelayDirector {
             router: Router::new(config),
             targets,
+            transports,
             aggregates: Mutex::new(aggregates),
             has_aggregates,
             needs_data,
@@ -141,6 +168,10 @@ fn unix_now() -> i64 {
 impl Director for CRelayDirector {
     fn targets(&self) -> &[Destination] {
         &self.targets
+    }
+
+    fn transport(&self, index: usize) -> Option<Transport> {
+        self.transports.get(index).cloned()
     }
 
     fn direct(&self, p: Point, out: &mut Vec<(usize, Point)>) {

@@ -1,6 +1,56 @@
-//! Destinations are ring's `host:port[:instance]` [`Destination`]s; this adds where their spill lives.
+//! Destinations are ring's `host:port[:instance]` [`Destination`]s; this adds where their spill
+//! lives and how their connection is wrapped.
 
 pub use ring::Destination;
+use transport::tls::{ClientFiles, TlsConnector};
+use transport::Compression;
+
+/// How the connection to a destination is wrapped: compression, then TLS underneath.
+#[derive(Clone, Default)]
+pub struct Transport {
+    /// Compression of the byte stream.
+    pub compression: Compression,
+    /// TLS: the files it was built from (to describe and compare it) and the connector.
+    pub tls: Option<(ClientFiles, TlsConnector)>,
+}
+
+impl Transport {
+    /// Plain TCP.
+    pub fn plain() -> Self {
+        Transport::default()
+    }
+
+    /// `compression`, over TLS when `tls` is given (its connector is built from the files).
+    pub fn new(
+        compression: Compression,
+        tls: Option<ClientFiles>,
+    ) -> Result<Self, transport::TransportError> {
+        let tls = match tls {
+            Some(files) => {
+                let c = files.connector()?;
+                Some((files, c))
+            }
+            None => None,
+        };
+        Ok(Transport { compression, tls })
+    }
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self)
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.compression.name())?;
+        if self.tls.is_some() {
+            f.write_str("+tls")?;
+        }
+        Ok(())
+    }
+}
 
 /// A file-system-safe directory name for a destination's spill (`127_0_0_1:2004:a`).
 pub fn spill_dir_name(d: &Destination) -> String {

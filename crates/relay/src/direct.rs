@@ -11,6 +11,12 @@ pub trait Director: Send + Sync {
     /// The destinations the indexes given to `out` refer to.
     fn targets(&self) -> &[Destination];
 
+    /// How the connection to target `index` is wrapped; `None`: the relay's default
+    /// ([`crate::SenderConfig::transport`]).
+    fn transport(&self, _index: usize) -> Option<crate::Transport> {
+        None
+    }
+
     /// Appends `(destination index, point)` for every delivery of `p` (none: dropped).
     fn direct(&self, p: Point, out: &mut Vec<(usize, Point)>);
 

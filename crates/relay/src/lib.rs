@@ -35,7 +35,7 @@ mod spill;
 
 pub use aggregating::AggregatingDirector;
 pub use crelay_director::CRelayDirector;
-pub use dest::{spill_dir_name, Destination};
+pub use dest::{spill_dir_name, Destination, Transport};
 pub use direct::{Director, RingDirector};
 pub use encode::{encode, Protocol};
 pub use error::RelayError;

@@ -1,7 +1,7 @@
 //! The relay: routes incoming points to destination queues, owns the senders, reloads and
 //! shuts down without losing queued points.
 
-use crate::dest::{spill_dir_name, Destination};
+use crate::dest::{spill_dir_name, Destination, Transport};
 use crate::direct::{Director, RingDirector};
 use crate::error::RelayError;
 use crate::point::Point;
@@ -125,8 +125,8 @@ impl Relay {
         });
         let relay = Relay { inner };
         let mut list = Vec::with_capacity(dests.len());
-        for addr in dests {
-            list.push(relay.new_dest(addr)?);
+        for (i, addr) in dests.into_iter().enumerate() {
+            list.push(relay.new_dest(addr, director.transport(i))?);
         }
         *relay.write_table() = Arc::new(Table {
             director,
@@ -168,7 +168,11 @@ impl Relay {
             .clone()
     }
 
-    fn new_dest(&self, addr: Destination) -> Result<Arc<Dest>, RelayError> {
+    fn new_dest(
+        &self,
+        addr: Destination,
+        transport: Option<Transport>,
+    ) -> Result<Arc<Dest>, RelayError> {
         let spill = match &self.inner.cfg.spill_dir {
             Some(root) => Some(Spill::open(
                 &root.join(spill_dir_name(&addr)),
@@ -178,8 +182,10 @@ impl Relay {
         };
         let queue = Arc::new(Queue::new(self.inner.cfg.queue, spill));
         let (mode, rx) = watch::channel(Mode::Run);
+        let transport = transport.unwrap_or_else(|| self.inner.sender.transport.clone());
         let task = tokio::spawn(sender::run(
             addr.clone(),
+            transport,
             queue.clone(),
             self.inner.sender.clone(),
             rx,
@@ -287,10 +293,11 @@ impl Relay {
         let mut keep: HashMap<&Destination, &Arc<Dest>> =
             old.dests.iter().map(|d| (&d.addr, d)).collect();
         let mut list = Vec::with_capacity(dests.len());
-        for addr in &dests {
+        // A kept destination keeps its connection (and transport) until the next start.
+        for (i, addr) in dests.iter().enumerate() {
             match keep.remove(addr) {
                 Some(d) => list.push(d.clone()),
-                None => list.push(self.new_dest(addr.clone())?),
+                None => list.push(self.new_dest(addr.clone(), director.transport(i))?),
             }
         }
         let removed: Vec<Arc<Dest>> = keep.into_values().cloned().collect();

@@ -10,12 +10,12 @@
 use crate::encode::{encode, encoded_len, Protocol};
 use crate::point::Point;
 use crate::queue::Queue;
-use crate::Destination;
+use crate::{Destination, Transport};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -35,8 +35,10 @@ pub struct SenderConfig {
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
     pub reconnect_max: Duration,
-    /// Give up a connect attempt after this long.
+    /// Give up a connect attempt (TCP and TLS handshake) after this long.
     pub connect_timeout: Duration,
+    /// Wrapping of destinations whose director names none.
+    pub transport: Transport,
 }
 
 impl Default for SenderConfig {
@@ -49,6 +51,7 @@ impl Default for SenderConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
+            transport: Transport::plain(),
         }
     }
 }
@@ -94,6 +97,7 @@ impl Window {
 /// Runs until told to stop; returns the points it could not confirm as sent, oldest first.
 pub(crate) async fn run(
     addr: Destination,
+    transport: Transport,
     queue: Arc<Queue>,
     cfg: Arc<SenderConfig>,
     mut mode: watch::Receiver<Mode>,
@@ -107,6 +111,7 @@ pub(crate) async fn run(
     let mut backoff = cfg.reconnect_min;
     let mut dirty = false; // the window holds messages of a connection that broke
     let mut buf = Vec::with_capacity(WRITE_CHUNK * 2);
+    let mut wire = Vec::new();
     let mut pending: Vec<(Vec<Point>, usize)> = Vec::new();
     let len_fn = |p: &Point| encoded_len(cfg.protocol, p);
     loop {
@@ -128,7 +133,7 @@ pub(crate) async fn run(
             Mode::Run => {}
         }
         if conn.is_none() {
-            let attempt = tokio::time::timeout(cfg.connect_timeout, connect(&addr));
+            let attempt = tokio::time::timeout(cfg.connect_timeout, connect(&addr, &transport));
             let res = tokio::select! {
                 r = attempt => r,
                 _ = mode.changed() => continue,
@@ -137,7 +142,7 @@ pub(crate) async fn run(
                 Ok(Ok(c)) => {
                     conn = Some(c);
                     backoff = cfg.reconnect_min;
-                    tracing::info!("relay: connected to {addr}");
+                    tracing::info!("relay: connected to {addr} ({transport})");
                 }
                 other => {
                     if let Ok(Err(e)) = other {
@@ -205,9 +210,17 @@ pub(crate) async fn run(
         }
         let n: usize = pending.iter().map(|(b, _)| b.len()).sum();
         let mut eof = c.eof.clone();
+        wire.clear();
+        let encoded = c.encoder.encode(&buf, &mut wire);
         let write = async {
+            encoded.map_err(std::io::Error::other)?;
+            let out = async {
+                c.write.write_all(&wire).await?;
+                // TLS holds records back until flushed.
+                c.write.flush().await
+            };
             tokio::select! {
-                r = c.write.write_all(&buf) => r,
+                r = out => r,
                 _ = eof.wait_for(|c| *c) => Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer closed")),
             }
         };
@@ -268,7 +281,9 @@ async fn wait_stop(mode: &mut watch::Receiver<Mode>) {
 }
 
 struct Conn {
-    write: tokio::net::tcp::OwnedWriteHalf,
+    write: Box<dyn AsyncWrite + Send + Unpin>,
+    /// Compresses what is written; a new connection starts a new stream.
+    encoder: transport::Encoder,
     eof: watch::Receiver<bool>,
     _reader: tokio::task::JoinHandle<()>,
 }
@@ -286,13 +301,28 @@ impl Drop for Conn {
     }
 }
 
-async fn connect(addr: &Destination) -> std::io::Result<Conn> {
+async fn connect(addr: &Destination, transport: &Transport) -> std::io::Result<Conn> {
     let stream = TcpStream::connect((addr.host.as_str(), addr.port)).await?;
     stream.set_nodelay(true)?;
-    let (mut read, write) = stream.into_split();
+    let (read, write): (
+        Box<dyn AsyncRead + Send + Unpin>,
+        Box<dyn AsyncWrite + Send + Unpin>,
+    ) = match &transport.tls {
+        Some((_, connector)) => {
+            let name = transport::tls::server_name(&addr.host).map_err(std::io::Error::other)?;
+            let tls = connector.connect(name, stream).await?;
+            let (r, w) = tokio::io::split(tls);
+            (Box::new(r), Box::new(w))
+        }
+        None => {
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        }
+    };
     let (tx, eof) = watch::channel(false);
     // Destinations never talk back; reading only tells us when they hang up.
     let reader = tokio::spawn(async move {
+        let mut read = read;
         let mut sink = [0u8; 4096];
         loop {
             match read.read(&mut sink).await {
@@ -304,6 +334,7 @@ async fn connect(addr: &Destination) -> std::io::Result<Conn> {
     });
     Ok(Conn {
         write,
+        encoder: transport::Encoder::new(transport.compression),
         eof,
         _reader: reader,
     })
