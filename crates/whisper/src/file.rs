@@ -42,7 +42,7 @@ impl Fetched {
 /// of its slot 0 differs from the cached one by a whole number of ring lengths, so slot
 /// arithmetic is unchanged. An empty archive's base is re-read every time, as whisper does,
 /// so a write by another process is never missed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Bases(Vec<Option<i64>>);
 
 /// How many bytes of a file are read at open: the header and archive 0's base for files of up
@@ -121,6 +121,8 @@ pub struct Whisper {
     header: Header,
     path: PathBuf,
     bases: Bases,
+    /// Buffers of the last update, kept so that a long-lived handle allocates nothing per call.
+    scratch: Scratch,
 }
 
 fn encode_point(buf: &mut Vec<u8>, interval: i64, value: f64) -> Result<()> {
@@ -239,6 +241,7 @@ impl Whisper {
             header,
             path: path.to_path_buf(),
             bases: Bases(bases),
+            scratch: Scratch::default(),
         })
     }
 
@@ -434,11 +437,12 @@ impl Whisper {
         self.sync_metadata()?;
         // whisper sorts newest-first (stable) and reverses each archive's share; that equals an
         // ascending order where equal timestamps keep the reverse of their given order.
-        let mut order: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut order = std::mem::take(&mut scratch.points);
+        order.clear();
         order.extend(points.iter().rev().copied());
         order.sort_by_key(|p| p.0);
-        let mut scratch = Scratch::default();
-        let mut bases = self.new_bases();
+        let mut bases = std::mem::take(&mut self.bases);
         let mut end = order.len();
         let mut idx = 0usize;
         while end > 0 {
@@ -461,6 +465,8 @@ impl Whisper {
             idx += 1;
         }
         self.keep_bases(bases);
+        scratch.points = order;
+        self.scratch = scratch;
         Ok(())
     }
 
@@ -922,8 +928,10 @@ fn run(last: i64, step: i64, from: usize, to: usize) -> (i64, usize, usize) {
 }
 
 /// Buffers reused across the points of one operation.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Scratch {
+    /// The points of one update in write order.
+    points: Vec<(i64, f64)>,
     runs: Vec<(i64, usize, usize)>,
     bytes: Vec<u8>,
     read: Vec<u8>,
