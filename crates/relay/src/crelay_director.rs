@@ -37,8 +37,9 @@ impl CRelayDirector {
     }
 
     /// Prepares routing for `config`; `ssl` servers are verified with `tls` (CA file, client
-    /// certificate), as carbon-c-relay's `-C` option and `mtls` settings do. Servers Carbonado
-    /// cannot talk to (UDP, `file` clusters) are refused with a message naming them.
+    /// certificate), as carbon-c-relay's `-C` option and `mtls` settings do. `proto udp` servers
+    /// get one datagram per line. Servers Carbonado cannot talk to (`file` clusters) are refused
+    /// with a message naming them.
     pub fn with_tls(config: crelay::Config, tls: ClientFiles) -> Result<Self, RelayError> {
         // One target per `host:port`: a server in several clusters is one connection, as in c-relay.
         let mut targets: Vec<Destination> = Vec::new();
@@ -52,12 +53,22 @@ impl CRelayDirector {
                 )));
             }
             for s in &c.servers {
-                if s.proto != Proto::Tcp {
-                    return Err(RelayError::Config(format!(
-                        "cluster {}: server {}: non-TCP transports are not implemented",
-                        c.name, s.dest
-                    )));
-                }
+                let udp = match s.proto {
+                    Proto::Tcp => false,
+                    Proto::Udp if s.compression == Compression::Plain && !s.ssl => true,
+                    Proto::Udp => {
+                        return Err(RelayError::Config(format!(
+                            "cluster {}: server {}: UDP carries plain lines only",
+                            c.name, s.dest
+                        )))
+                    }
+                    Proto::Unix => {
+                        return Err(RelayError::Config(format!(
+                            "cluster {}: server {}: unix sockets are not supported as servers",
+                            c.name, s.dest
+                        )))
+                    }
+                };
                 let compression = match s.compression {
                     Compression::Plain => transport::Compression::Plain,
                     Compression::Gzip => transport::Compression::Gzip,
@@ -83,7 +94,11 @@ impl CRelayDirector {
                     .any(|t| t.port == s.dest.port && t.host == s.dest.host)
                 {
                     targets.push(Destination::new(s.dest.host.clone(), s.dest.port, None));
-                    transports.push(Transport { compression, tls });
+                    transports.push(Transport {
+                        compression,
+                        tls,
+                        udp,
+                    });
                 }
             }
         }

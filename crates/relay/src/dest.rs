@@ -12,6 +12,9 @@ pub struct Transport {
     pub compression: Compression,
     /// TLS: the files it was built from (to describe and compare it) and the connector.
     pub tls: Option<(ClientFiles, TlsConnector)>,
+    /// Plaintext lines over UDP, one datagram per line (carbon-c-relay's `proto udp` servers);
+    /// no compression or TLS then.
+    pub udp: bool,
 }
 
 impl Transport {
@@ -32,7 +35,11 @@ impl Transport {
             }
             None => None,
         };
-        Ok(Transport { compression, tls })
+        Ok(Transport {
+            compression,
+            tls,
+            udp: false,
+        })
     }
 }
 
@@ -44,6 +51,9 @@ impl std::fmt::Debug for Transport {
 
 impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.udp {
+            return f.write_str("udp");
+        }
         f.write_str(self.compression.name())?;
         if self.tls.is_some() {
             f.write_str("+tls")?;

@@ -301,7 +301,71 @@ impl Drop for Conn {
     }
 }
 
+/// Writes each line it is given as one UDP datagram, as carbon-c-relay does for `proto udp`.
+struct UdpLines(tokio::net::UdpSocket);
+
+impl AsyncWrite for UdpLines {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        // Senders write whole lines; a piece without LF goes out as it is.
+        let end = buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| i + 1);
+        match self.0.poll_send(cx, &buf[..end]) {
+            // UDP promises nothing: a refusal (ICMP from an earlier datagram) is a lost line,
+            // not a broken connection.
+            std::task::Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::task::Poll::Ready(Ok(end))
+            }
+            std::task::Poll::Ready(Ok(_)) => std::task::Poll::Ready(Ok(end)),
+            other => other,
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 async fn connect(addr: &Destination, transport: &Transport) -> std::io::Result<Conn> {
+    if transport.udp {
+        let target = tokio::net::lookup_host((addr.host.as_str(), addr.port))
+            .await?
+            .next()
+            .ok_or_else(|| std::io::Error::other(format!("{} has no address", addr.host)))?;
+        let local: std::net::SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sock = tokio::net::UdpSocket::bind(local).await?;
+        sock.connect(target).await?;
+        // Nothing ever ends a UDP "connection".
+        let (_tx, eof) = watch::channel(false);
+        return Ok(Conn {
+            write: Box::new(UdpLines(sock)),
+            encoder: transport::Encoder::new(transport::Compression::Plain),
+            eof,
+            _reader: tokio::spawn(async move {
+                let _keep = _tx;
+                std::future::pending::<()>().await
+            }),
+        });
+    }
     let stream = TcpStream::connect((addr.host.as_str(), addr.port)).await?;
     stream.set_nodelay(true)?;
     let (read, write): (
