@@ -767,6 +767,9 @@ fn metrics_text(prefix: &str, relay: &Relay, ingest: &IngestStats) -> String {
     ));
     o.push_str(&format!("{prefix}.brokenStreams {}\n", i.broken_streams));
     o.push_str(&format!("{prefix}.unroutable {}\n", relay.unroutable()));
+    for (name, v) in relay.director_counters() {
+        o.push_str(&format!("{prefix}.{name} {v}\n"));
+    }
     for d in relay.stats() {
         let p = format!("{prefix}.destinations.{}", d.addr.metric_key());
         for (k, v) in [

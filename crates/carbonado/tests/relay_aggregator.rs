@@ -131,7 +131,7 @@ fn relay_aggregates_like_carbon_aggregator() {
 
     // Carbonado's relay role with the same files.
     let (our_sink, ours) = sink();
-    let ol = free_port();
+    let (ol, oh) = (free_port(), free_port());
     let our_dir = dir.path().join("carbonado");
     std::fs::create_dir_all(&our_dir).unwrap();
     let toml = format!(
@@ -140,7 +140,7 @@ fn relay_aggregates_like_carbon_aggregator() {
          destinations = [\"127.0.0.1:{our_sink}\"]\ndestination_protocol = \"line\"\n\
          aggregation_rules = \"{d}/aggregation-rules.conf\"\nrewrite_rules = \"{d}/rewrite-rules.conf\"\n\
          blacklist = \"{d}/blacklist.conf\"\nforward_all = true\nmax_aggregation_intervals = 1000\n\
-         carbon_metric_interval = \"0s\"\n",
+         carbon_metric_interval = \"0s\"\nhttp_listen = \"127.0.0.1:{oh}\"\n",
         od = our_dir.display()
     );
     let _relay = Proc::start(&our_dir, &toml, ol);
@@ -188,4 +188,11 @@ fn relay_aggregates_like_carbon_aggregator() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // The aggregator's work is counted in the relay's /metrics (as carbon-aggregator's
+    // aggregateDatapoints* self-metrics).
+    let m = relay_support::http_get(oh, "/metrics");
+    let count = |suffix: &str| relay_support::metric_sum(&m, suffix);
+    assert!(count(".aggregateDatapointsReceived") >= 600, "{m}");
+    assert!(count(".aggregateDatapointsSent") > 50, "{m}");
+    assert_eq!(count(".aggregateDatapointsDropped"), 0, "{m}");
 }

@@ -100,4 +100,15 @@ impl Director for AggregatingDirector {
     fn discarded(&self) -> u64 {
         self.discarded.load(Ordering::Relaxed) + self.inner.discarded()
     }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let st = self.stats();
+        let mut c = vec![
+            ("aggregateDatapointsReceived", st.received),
+            ("aggregateDatapointsSent", st.sent),
+            ("aggregateDatapointsDropped", st.dropped),
+        ];
+        c.extend(self.inner.counters());
+        c
+    }
 }

@@ -239,4 +239,25 @@ impl Director for CRelayDirector {
     fn discarded(&self) -> u64 {
         self.discarded.load(Ordering::Relaxed)
     }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        if !self.has_aggregates {
+            return Vec::new();
+        }
+        let a = self.aggregates.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut received, mut sent, mut dropped) = (0, 0, 0);
+        for i in 0..self.router.config().rules.len() {
+            if let Some(st) = a.stats(i) {
+                received += st.received;
+                sent += st.sent;
+                dropped += st.dropped;
+            }
+        }
+        vec![
+            ("aggregateDatapointsReceived", received),
+            ("aggregateDatapointsSent", sent),
+            ("aggregateDatapointsDropped", dropped),
+            ("aggregatorInvocations", a.invocations() as u64),
+        ]
+    }
 }

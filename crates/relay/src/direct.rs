@@ -35,6 +35,12 @@ pub trait Director: Send + Sync {
     fn discarded(&self) -> u64 {
         0
     }
+
+    /// Cumulative counters of the director's own work since start, named as carbon names
+    /// them (e.g. `aggregateDatapointsSent`); empty for plain placement.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// A hash ring or relay-rules router as a [`Director`]: one copy per destination it names.

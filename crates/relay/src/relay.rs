@@ -396,6 +396,11 @@ impl Relay {
         self.table().director.discarded()
     }
 
+    /// The director's own counters (aggregation), cumulative since start.
+    pub fn director_counters(&self) -> Vec<(&'static str, u64)> {
+        self.table().director.counters()
+    }
+
     /// Points dropped because placement gave no destination.
     pub fn unroutable(&self) -> u64 {
         self.inner.unroutable.load(Ordering::Relaxed)

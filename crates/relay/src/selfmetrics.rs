@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct SelfMetrics {
     base: String,
     last: HashMap<String, DestStats>,
+    /// Previous values of the director's counters (reported per interval too).
+    last_director: HashMap<&'static str, u64>,
 }
 
 impl SelfMetrics {
@@ -17,6 +19,7 @@ impl SelfMetrics {
         SelfMetrics {
             base: base.into(),
             last: HashMap::new(),
+            last_director: HashMap::new(),
         }
     }
 
@@ -53,6 +56,24 @@ impl SelfMetrics {
         out
     }
 
+    /// Points for the director's counters (aggregation) over the interval since the previous
+    /// call, `<base>.<name>` as carbon-aggregator reports them; gauges named `...Invocations`
+    /// are reported as they are.
+    pub fn collect_director(&mut self, counters: &[(&'static str, u64)], now: f64) -> Vec<Point> {
+        counters
+            .iter()
+            .map(|&(name, v)| {
+                let prev = self.last_director.insert(name, v).unwrap_or(0);
+                let value = if name.ends_with("Invocations") {
+                    v as f64
+                } else {
+                    v.saturating_sub(prev) as f64
+                };
+                Point::new(format!("{}.{name}", self.base), now, value)
+            })
+            .collect()
+    }
+
     /// Feeds the relay's own counters back into it every `interval`, routed like any metric.
     pub fn spawn(mut self, relay: Relay, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
@@ -63,7 +84,8 @@ impl SelfMetrics {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()) as f64;
-                let pts = self.collect(&relay.stats(), now);
+                let mut pts = self.collect(&relay.stats(), now);
+                pts.extend(self.collect_director(&relay.director_counters(), now));
                 if relay.submit(pts).await.is_err() {
                     break;
                 }
@@ -105,5 +127,32 @@ mod tests {
         assert_eq!(get(&second, "sent"), Some((160.0, 15.0)));
         assert_eq!(get(&first, "queued"), Some((100.0, 3.0)));
         assert_eq!(get(&second, "queued"), Some((160.0, 0.0)));
+    }
+
+    #[test]
+    fn director_counters_are_per_interval_and_invocations_as_they_are() {
+        let mut m = SelfMetrics::new("carbon.relays.host");
+        let first = m.collect_director(
+            &[
+                ("aggregateDatapointsSent", 10),
+                ("aggregatorInvocations", 3),
+            ],
+            60.0,
+        );
+        let second = m.collect_director(
+            &[
+                ("aggregateDatapointsSent", 25),
+                ("aggregatorInvocations", 2),
+            ],
+            120.0,
+        );
+        let v = |pts: &[Point], name: &str| {
+            pts.iter()
+                .find(|p| p.metric == format!("carbon.relays.host.{name}"))
+                .map(|p| p.value)
+        };
+        assert_eq!(v(&first, "aggregateDatapointsSent"), Some(10.0));
+        assert_eq!(v(&second, "aggregateDatapointsSent"), Some(15.0));
+        assert_eq!(v(&second, "aggregatorInvocations"), Some(2.0));
     }
 }
