@@ -815,30 +815,10 @@ impl ClusterSource {
         } else {
             Vec::new()
         };
-        let mut all: Vec<FoundNode> = Vec::new();
-        let mut by_path: HashMap<String, usize> = HashMap::new();
-        for n in found.into_iter().flatten() {
-            match by_path.get(&n.path) {
-                Some(&i) => {
-                    if let Some(kept) = all.get_mut(i) {
-                        kept.is_leaf |= n.is_leaf;
-                        kept.intervals.extend(n.intervals);
-                    }
-                }
-                None => {
-                    by_path.insert(n.path.clone(), all.len());
-                    all.push(n);
-                }
-            }
-            if all.len() > q.limit {
-                return Err(WebError::Limit(format!(
-                    "find pattern {:?} matches more than {} nodes",
-                    q.pattern, q.limit
-                )));
-            }
-        }
-        all.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((all, left_out))
+        Ok((
+            crate::source::merge_found(found.into_iter().flatten(), q)?,
+            left_out,
+        ))
     }
 }
 

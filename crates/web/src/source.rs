@@ -108,6 +108,38 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// Nodes found by several sources as graphite-web merges them: one node per path (a leaf
+/// anywhere makes it a leaf, intervals are united), sorted by path; more than `q.limit` is an error.
+pub fn merge_found(
+    found: impl IntoIterator<Item = FoundNode>,
+    q: &FindQuery,
+) -> Result<Vec<FoundNode>, WebError> {
+    let mut all: Vec<FoundNode> = Vec::new();
+    let mut by_path: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for n in found {
+        match by_path.get(&n.path) {
+            Some(&i) => {
+                if let Some(kept) = all.get_mut(i) {
+                    kept.is_leaf |= n.is_leaf;
+                    kept.intervals.extend(n.intervals);
+                }
+            }
+            None => {
+                by_path.insert(n.path.clone(), all.len());
+                all.push(n);
+            }
+        }
+        if all.len() > q.limit {
+            return Err(WebError::Limit(format!(
+                "find pattern {:?} matches more than {} nodes",
+                q.pattern, q.limit
+            )));
+        }
+    }
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(all)
+}
+
 /// An answer and the peers left out of it (the answer is partial when that list is not empty).
 pub type Reported<T> = Result<(T, Vec<String>), WebError>;
 
@@ -245,9 +277,6 @@ impl Sources {
 
     /// Finds over every source; nodes with the same path merge (leaf if any source has a leaf).
     pub async fn find(&self, q: &FindQuery) -> Result<Vec<FoundNode>, WebError> {
-        let mut all: Vec<FoundNode> = Vec::new();
-        let mut by_path: std::collections::HashMap<String, usize> =
-            std::collections::HashMap::new();
         let found = self
             .gather(|_, s| {
                 let q = q.clone();
@@ -262,28 +291,7 @@ impl Sources {
                 }
             }
         }
-        for n in found.into_iter().flatten() {
-            match by_path.get(&n.path) {
-                Some(&i) => {
-                    if let Some(kept) = all.get_mut(i) {
-                        kept.is_leaf |= n.is_leaf;
-                        kept.intervals.extend(n.intervals);
-                    }
-                }
-                None => {
-                    by_path.insert(n.path.clone(), all.len());
-                    all.push(n);
-                }
-            }
-            if all.len() > q.limit {
-                return Err(WebError::Limit(format!(
-                    "find pattern {:?} matches more than {} nodes",
-                    q.pattern, q.limit
-                )));
-            }
-        }
-        all.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(all)
+        merge_found(found.into_iter().flatten(), q)
     }
 
     /// Fetches from every source and merges answers for the same name; sorted by name.
