@@ -38,6 +38,59 @@ fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
+/// Creates `path` from an unnamed file (`O_TMPFILE`) linked into place once complete: one
+/// directory entry written instead of three (temporary name, link, unlink). `None` when the
+/// file system has no `O_TMPFILE` (the caller then uses a temporary name).
+fn create_unnamed(path: &Path, f: &NewFile, opts: CreateOptions) -> Option<Result<(), String>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let dir = path.parent()?;
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o666)
+        .open(dir)
+    {
+        Ok(f) => f,
+        Err(_) => return None,
+    };
+    let err = |e: String| Some(Err(format!("{}: {e}", path.display())));
+    if let Err(e) = whisper::create_in(&mut file, &f.archives, f.xff, f.method, opts) {
+        return err(e.to_string());
+    }
+    let src = format!("/proc/self/fd/{}\0", file.as_raw_fd());
+    let Ok(dst) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return err("path holds a NUL byte".into());
+    };
+    // SAFETY: both strings are NUL-terminated and outlive the call; the descriptor is `file`'s.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            src.as_ptr().cast(),
+            libc::AT_FDCWD,
+            dst.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc == 0 {
+        return Some(Ok(()));
+    }
+    match std::io::Error::last_os_error() {
+        // Created meanwhile by someone else: theirs stands.
+        e if e.kind() == std::io::ErrorKind::AlreadyExists => Some(Ok(())),
+        // No /proc (or linking refused): fall back to a named temporary file.
+        e if matches!(
+            e.raw_os_error(),
+            Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EACCES)
+        ) =>
+        {
+            None
+        }
+        e => err(e.to_string()),
+    }
+}
+
 /// Called with a metric name after its file was created.
 pub type OnCreate = dyn Fn(&str) + Send + Sync;
 
@@ -242,17 +295,29 @@ impl Backend for WhisperBackend {
             // Another writer (or a previous run) created it meanwhile: fine.
             return Ok(());
         }
-        // Build the file under a hidden temporary name and link it into place, so a crash
-        // mid-create never leaves a truncated .wsp that would make every later update fail.
-        let tmp = temp_sibling(&path);
-        let made = whisper::create(&tmp, &f.archives, f.xff, f.method, CreateOptions::default())
-            .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|_| match std::fs::hard_link(&tmp, &path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(format!("{}: {e}", path.display())),
-            });
-        let _ = std::fs::remove_file(&tmp);
+        // Build the file unseen and link it into place complete, so a crash mid-create never
+        // leaves a truncated .wsp that would make every later update fail. Blocks are reserved
+        // with fallocate, as carbon's WHISPER_FALLOCATE_CREATE (its default) does.
+        let opts = CreateOptions {
+            sparse: false,
+            fallocate: true,
+        };
+        let made = match create_unnamed(&path, &f, opts) {
+            Some(r) => r,
+            None => {
+                // No O_TMPFILE here: a hidden temporary name, hard-linked, then removed.
+                let tmp = temp_sibling(&path);
+                let r = whisper::create(&tmp, &f.archives, f.xff, f.method, opts)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+                    .and_then(|_| match std::fs::hard_link(&tmp, &path) {
+                        Ok(()) => Ok(()),
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                        Err(e) => Err(format!("{}: {e}", path.display())),
+                    });
+                let _ = std::fs::remove_file(&tmp);
+                r
+            }
+        };
         made?;
         if let Some(cb) = &self.on_create {
             cb(metric);
@@ -475,6 +540,53 @@ mod tests {
                 "mapped={mapped}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn created_files_are_complete_allocated_and_the_same_bytes_as_whisper_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = WhisperBackend::new(
+            dir.path(),
+            Arc::new(default_new_file),
+            Arc::new(plain_relative_path),
+            8,
+        );
+        b.create("x.y").unwrap();
+        let made = dir.path().join("x/y.wsp");
+        let f = default_new_file("x.y");
+        let reference = dir.path().join("ref.wsp");
+        whisper::create(
+            &reference,
+            &f.archives,
+            f.xff,
+            f.method,
+            CreateOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(&made).unwrap(),
+            std::fs::read(&reference).unwrap()
+        );
+        let md = std::fs::metadata(&made).unwrap();
+        assert!(
+            md.blocks() * 512 >= md.len(),
+            "blocks reserved: {} of {}",
+            md.blocks() * 512,
+            md.len()
+        );
+        // No temporary file is left next to it.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("x"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("y.wsp")]);
+        // A second create of an existing metric keeps the file.
+        b.update("x.y", &[(now() - 10, 5.0)]).unwrap();
+        b.create("x.y").unwrap();
+        assert_ne!(
+            std::fs::read(&made).unwrap(),
+            std::fs::read(&reference).unwrap()
+        );
     }
 
     #[test]

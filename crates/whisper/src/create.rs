@@ -12,8 +12,8 @@ use crate::{pyfloat, validate_archive_list, AggregationMethod, ArchiveSpec, Erro
 pub struct CreateOptions {
     /// Leave the data area as a hole (whisper's `sparse=True`).
     pub sparse: bool,
-    /// Reserve the blocks up front (whisper's `useFallocate=True`); we write zeros, which
-    /// reserves them just the same without a libc dependency.
+    /// Reserve the blocks up front (whisper's `useFallocate=True`) with `fallocate(2)`, which
+    /// reads back as zeros without writing them; where the file system cannot, zeros are written.
     pub fallocate: bool,
 }
 
@@ -77,27 +77,66 @@ pub fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    let written = (|| -> std::io::Result<()> {
-        let head = header.encode();
-        file.write_all(&head)?;
-        let total = header.file_size();
-        if options.sparse && !options.fallocate {
-            file.set_len(total)?;
-        } else {
-            let zeros = [0u8; 16384];
-            let mut remaining = total - head.len() as u64;
-            while remaining > 0 {
-                let n = remaining.min(zeros.len() as u64) as usize;
-                file.write_all(&zeros[..n])?;
-                remaining -= n as u64;
-            }
-        }
-        Ok(())
-    })();
+    let written = write_new(&mut file, &header, options);
     if let Err(e) = written {
         // A half-written file would be read later as corrupt; remove it like whisper does.
         let _ = std::fs::remove_file(path);
         return Err(e.into());
     }
     Ok(header)
+}
+
+/// Writes a new file's header and data area into `file` (empty, open for writing), as
+/// [`create`] does; for callers that open the file themselves (e.g. unnamed `O_TMPFILE` files
+/// linked into place once complete). Returns the header.
+pub fn create_in(
+    file: &mut std::fs::File,
+    archives: &[ArchiveSpec],
+    xff: f64,
+    method: AggregationMethod,
+    options: CreateOptions,
+) -> Result<Header> {
+    let header = plan(archives, xff, method)?;
+    write_new(file, &header, options)?;
+    Ok(header)
+}
+
+fn write_new(
+    file: &mut std::fs::File,
+    header: &Header,
+    options: CreateOptions,
+) -> std::io::Result<()> {
+    let head = header.encode();
+    file.write_all(&head)?;
+    let total = header.file_size();
+    if options.sparse && !options.fallocate {
+        return file.set_len(total);
+    }
+    if options.fallocate && allocate(file, head.len() as u64, total).is_ok() {
+        return Ok(());
+    }
+    let zeros = [0u8; 16384];
+    let mut remaining = total - head.len() as u64;
+    while remaining > 0 {
+        let n = remaining.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        remaining -= n as u64;
+    }
+    Ok(())
+}
+
+/// Reserves `from..to` of `file` as zeroed blocks and extends the file to `to`.
+fn allocate(file: &std::fs::File, from: u64, to: u64) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let (Ok(off), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(to.saturating_sub(from)),
+    ) else {
+        return Err(std::io::Error::from(ErrorKind::InvalidInput));
+    };
+    // SAFETY: fallocate on a descriptor owned by `file` for the duration of the call.
+    if unsafe { libc::fallocate(file.as_raw_fd(), 0, off, len) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -53,7 +53,7 @@ mod pyset;
 mod retention;
 
 pub use aggregation::{AggregationMethod, ALL_METHODS};
-pub use create::{check_xff, create, plan, CreateOptions};
+pub use create::{check_xff, create, create_in, plan, CreateOptions};
 pub use error::{Error, Result};
 pub use file::{Access, Fetched, Whisper};
 pub use header::{ArchiveInfo, Header, ARCHIVE_INFO_SIZE, METADATA_SIZE, POINT_SIZE};
