@@ -685,17 +685,60 @@ fn rf2_and_the_removal_of_a_node_keep_every_point_on_both_owners() {
     assert!(tree(&[&d]).is_empty(), "files left on the leaving node");
 }
 
-#[test]
-fn an_interrupted_run_resumes_without_redoing_finished_copies() {
+/// Three nodes with `plain` plain and 4 tagged metrics seeded as a two-node ring (a, b) placed
+/// them: what a cluster looks like right after node c joined.
+struct Joined {
+    root: tempfile::TempDir,
+    a: Node,
+    b: Node,
+    c: Node,
+    uploaded: Vec<String>,
+    old: BTreeMap<String, Vec<String>>,
+    new: BTreeMap<String, Vec<String>>,
+    before: BTreeMap<String, Vec<Vec<(i64, u64)>>>,
+}
+
+fn c_joined(plain: usize) -> Joined {
     let root = tempfile::tempdir().expect("tempdir");
     let a = Node::start(root.path(), "a");
     let b = Node::start(root.path(), "b");
     let c = Node::start(root.path(), "c");
-    let all = [&a, &b, &c];
-    let (uploaded, _) = metric_names(40, 4, 0);
+    let (uploaded, _) = metric_names(plain, 4, 0);
     let old = carbon_owners(&[&a, &b], 1, &uploaded);
-    let new = carbon_owners(&all, 1, &uploaded);
-    let before = seed(&all, root.path(), &uploaded, &[], &old, base_time());
+    let new = carbon_owners(&[&a, &b, &c], 1, &uploaded);
+    let before = seed(
+        &[&a, &b, &c],
+        root.path(),
+        &uploaded,
+        &[],
+        &old,
+        base_time(),
+    );
+    Joined {
+        root,
+        a,
+        b,
+        c,
+        uploaded,
+        old,
+        new,
+        before,
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_without_redoing_finished_copies() {
+    let Joined {
+        root,
+        a,
+        b,
+        c,
+        uploaded,
+        old,
+        new,
+        before,
+    } = c_joined(40);
+    let all = [&a, &b, &c];
     let moving = uploaded.iter().filter(|m| old[*m] != new[*m]).count() as u64;
     assert!(moving > 6, "{moving} moves");
 
@@ -856,15 +899,17 @@ impl Gate {
 
 #[test]
 fn a_killed_run_resumes_and_ends_in_the_same_state() {
-    let root = tempfile::tempdir().expect("tempdir");
-    let a = Node::start(root.path(), "a");
-    let b = Node::start(root.path(), "b");
-    let c = Node::start(root.path(), "c");
+    let Joined {
+        root,
+        a,
+        b,
+        c,
+        uploaded,
+        old,
+        new,
+        before,
+    } = c_joined(40);
     let all = [&a, &b, &c];
-    let (uploaded, _) = metric_names(40, 4, 0);
-    let old = carbon_owners(&[&a, &b], 1, &uploaded);
-    let new = carbon_owners(&all, 1, &uploaded);
-    let before = seed(&all, root.path(), &uploaded, &[], &old, base_time());
     let moving = |from: &str| {
         uploaded
             .iter()
@@ -978,15 +1023,17 @@ fn raising_the_replication_factor_copies_without_deleting() {
 
 #[test]
 fn an_unreachable_owner_fails_its_moves_without_deleting_and_a_later_run_finishes() {
-    let root = tempfile::tempdir().expect("tempdir");
-    let a = Node::start(root.path(), "a");
-    let b = Node::start(root.path(), "b");
-    let c = Node::start(root.path(), "c");
+    let Joined {
+        root,
+        a,
+        b,
+        c,
+        uploaded,
+        old,
+        new,
+        before,
+    } = c_joined(30);
     let all = [&a, &b, &c];
-    let (uploaded, _) = metric_names(30, 4, 0);
-    let old = carbon_owners(&[&a, &b], 1, &uploaded);
-    let new = carbon_owners(&all, 1, &uploaded);
-    let before = seed(&all, root.path(), &uploaded, &[], &old, base_time());
     let moving = uploaded.iter().filter(|m| old[*m] != new[*m]).count() as u64;
     // c, the new owner, is reached through a gate that lets the listing through and then
     // closes every connection (the pushes of a and b to c), as a node that went down

@@ -136,6 +136,21 @@ fn relay_toml(dir: &Path, listen: u16, dest: u16, extra: &str) -> String {
     )
 }
 
+/// A Carbonado relay whose line receiver speaks TLS with the test's server certificate (plus
+/// the `more` settings), forwarding to `dest`; returns it and its line port.
+fn tls_relay(dir: &Path, pki: &Pki, dest: u16, more: &str) -> (Proc, u16) {
+    let port = free_port();
+    let extra = format!(
+        "line_receiver_tls_cert_file = \"{}\"\nline_receiver_tls_key_file = \"{}\"\n{more}",
+        pki.server_cert.display(),
+        pki.server_key.display()
+    );
+    (
+        Proc::start(dir, &relay_toml(dir, port, dest, &extra), port),
+        port,
+    )
+}
+
 fn lines(prefix: &str, n: usize, ts: i64) -> String {
     (0..n)
         .map(|i| format!("{prefix}.m{i} {i} {ts}\n"))
@@ -175,18 +190,7 @@ async fn carbon_c_relay_sends_over_tls_into_our_listener() {
     let pki = pki(tmp.path());
     let ts = now();
     let sink = CountingSink::start(false).await;
-    let ours = free_port();
-    let extra = format!(
-        "line_receiver_tls_cert_file = \"{}\"\nline_receiver_tls_key_file = \"{}\"\n",
-        pki.server_cert.display(),
-        pki.server_key.display()
-    );
-    let dir = tmp.path().join("carbonado");
-    let relay = Proc::start(
-        &dir,
-        &relay_toml(&dir, ours, sink.addr.port(), &extra),
-        ours,
-    );
+    let (relay, ours) = tls_relay(&tmp.path().join("carbonado"), &pki, sink.addr.port(), "");
     let theirs = free_port();
     let conf = format!(
         "listen type linemode 127.0.0.1:{theirs} proto tcp;\n\
@@ -238,18 +242,7 @@ async fn a_carbon_c_relay_config_with_ssl_servers_is_followed() {
     let pki = pki(tmp.path());
     let ts = now();
     let sink = CountingSink::start(false).await;
-    let back = free_port();
-    let extra = format!(
-        "line_receiver_tls_cert_file = \"{}\"\nline_receiver_tls_key_file = \"{}\"\n",
-        pki.server_cert.display(),
-        pki.server_key.display()
-    );
-    let bdir = tmp.path().join("back");
-    let backend = Proc::start(
-        &bdir,
-        &relay_toml(&bdir, back, sink.addr.port(), &extra),
-        back,
-    );
+    let (backend, back) = tls_relay(&tmp.path().join("back"), &pki, sink.addr.port(), "");
     let front = free_port();
     let fdir = tmp.path().join("front");
     std::fs::create_dir_all(&fdir).unwrap();
@@ -292,21 +285,11 @@ async fn client_certificates_are_required_and_garbage_closes_only_its_connection
     let pki = pki(tmp.path());
     let ts = now();
     let sink = CountingSink::start(false).await;
-    let back = free_port();
-    let extra = format!(
-        "line_receiver_transport = \"gzip\"\n\
-         line_receiver_tls_cert_file = \"{}\"\nline_receiver_tls_key_file = \"{}\"\n\
-         line_receiver_tls_client_ca_file = \"{}\"\n",
-        pki.server_cert.display(),
-        pki.server_key.display(),
+    let more = format!(
+        "line_receiver_transport = \"gzip\"\nline_receiver_tls_client_ca_file = \"{}\"\n",
         pki.ca.display()
     );
-    let bdir = tmp.path().join("back");
-    let backend = Proc::start(
-        &bdir,
-        &relay_toml(&bdir, back, sink.addr.port(), &extra),
-        back,
-    );
+    let (backend, back) = tls_relay(&tmp.path().join("back"), &pki, sink.addr.port(), &more);
 
     // Plaintext garbage on the TLS port: that connection is closed.
     let mut bad = TcpStream::connect(("127.0.0.1", back)).unwrap();
@@ -463,18 +446,7 @@ async fn a_write_only_tls_client_that_closes_at_once_loses_nothing() {
     let pki = pki(tmp.path());
     let ts = now();
     let sink = CountingSink::start(false).await;
-    let port = free_port();
-    let extra = format!(
-        "line_receiver_tls_cert_file = \"{}\"\nline_receiver_tls_key_file = \"{}\"\n",
-        pki.server_cert.display(),
-        pki.server_key.display()
-    );
-    let dir = tmp.path().join("carbonado");
-    let relay = Proc::start(
-        &dir,
-        &relay_toml(&dir, port, sink.addr.port(), &extra),
-        port,
-    );
+    let (relay, port) = tls_relay(&tmp.path().join("carbonado"), &pki, sink.addr.port(), "");
     let connector = transport::tls::ClientFiles {
         ca_file: Some(pki.ca.clone()),
         ..Default::default()
