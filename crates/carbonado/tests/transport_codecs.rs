@@ -173,20 +173,24 @@ fn collect(sink: &CountingSink, want: usize, what: &str) -> BTreeSet<(String, i6
         .collect()
 }
 
+/// A Carbonado relay whose line receiver takes `codec`, forwarding to `dest`; returns it and
+/// its line port.
+fn compressed_relay(dir: &Path, codec: &str, dest: u16) -> (Proc, u16) {
+    let port = free_port();
+    let extra = format!("line_receiver_transport = \"{codec}\"\n");
+    (
+        Proc::start(dir, &relay_toml(dir, port, dest, &extra), port),
+        port,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_reference_compressors_send_into_our_listener() {
     let tmp = tempfile::tempdir().unwrap();
     let ts = now();
     for codec in CODECS {
         let sink = CountingSink::start(false).await;
-        let port = free_port();
-        let dir = tmp.path().join(codec);
-        let extra = format!("line_receiver_transport = \"{codec}\"\n");
-        let mut relay = Proc::start(
-            &dir,
-            &relay_toml(&dir, port, sink.addr.port(), &extra),
-            port,
-        );
+        let (mut relay, port) = compressed_relay(&tmp.path().join(codec), codec, sink.addr.port());
         let n = 20_000;
         let prefix = format!("in.{codec}");
         tokio::task::spawn_blocking({
@@ -309,14 +313,7 @@ async fn garbage_on_a_compressed_listener_closes_only_that_connection() {
     let ts = now();
     for codec in CODECS {
         let sink = CountingSink::start(false).await;
-        let port = free_port();
-        let dir = tmp.path().join(codec);
-        let extra = format!("line_receiver_transport = \"{codec}\"\n");
-        let mut relay = Proc::start(
-            &dir,
-            &relay_toml(&dir, port, sink.addr.port(), &extra),
-            port,
-        );
+        let (mut relay, port) = compressed_relay(&tmp.path().join(codec), codec, sink.addr.port());
         // A good connection opened first stays open across the bad one.
         let mut good = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let first = compress(codec, &format!("good.{codec}.a 1 {ts}\n"));
