@@ -11,6 +11,7 @@ use aggregator::Pipeline;
 use crate::dest::Destination;
 use crate::direct::Director;
 use crate::point::Point;
+use crate::relay::unix_now;
 
 /// An aggregation pipeline feeding a placement.
 pub struct AggregatingDirector {
@@ -44,13 +45,6 @@ impl AggregatingDirector {
                 .direct(Point::new(a.metric, a.timestamp as f64, a.value), out);
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl Director for AggregatingDirector {

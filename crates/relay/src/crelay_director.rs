@@ -14,6 +14,7 @@ use crate::dest::{Destination, Transport};
 use crate::direct::Director;
 use crate::error::RelayError;
 use crate::point::Point;
+use crate::relay::unix_now;
 
 /// Routes like carbon-c-relay with a parsed configuration.
 pub struct CRelayDirector {
@@ -171,13 +172,6 @@ impl CRelayDirector {
             }
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl Director for CRelayDirector {
