@@ -160,6 +160,42 @@ fn wait_files(paths: &[PathBuf], log_of: impl Fn() -> String) {
     }
 }
 
+/// Waits until python whisper reads every series' value at `ts`: files are created before their
+/// first points land, and a file still being created cannot be read yet.
+fn wait_values(paths: &[PathBuf], ts: u64) {
+    wait_files(paths, String::new);
+    let script = "import sys, whisper\nts = int(sys.argv[1])\n\
+                  for p in sys.argv[2:]:\n    try:\n        (s, e, step), vals = whisper.fetch(p, ts - 5, ts + 5)\n        print(vals[(ts - s) // step])\n    except Exception as e:\n        print(repr(e))\n";
+    let want: Vec<String> = SERIES.iter().map(|(_, _, v)| v.to_string()).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new(sys_python())
+            .arg("-c")
+            .arg(script)
+            .arg(ts.to_string())
+            .args(paths)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "whisper: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "whisper read {got:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn wait_answer(http: &str, path: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -251,6 +287,7 @@ fn carbon_cache_tags_through_carbonado_and_its_hashed_tree_is_served() {
     let paths = carbon_paths(&data, true);
     assert!(paths.iter().all(|p| p.starts_with(data.join("_tagged"))));
     wait_files(&paths, || carbon_log(&carbon_dir));
+    wait_values(&paths, ts);
     check_served(&http, ts);
     drop(carbon);
     drop(web);
@@ -272,6 +309,7 @@ fn tree_of_carbon_cache_without_tagdb_is_served_from_file_names() {
     let ts = send_series(line, || carbon_log(&carbon_dir));
     let paths = carbon_paths(&data, false);
     wait_files(&paths, || carbon_log(&carbon_dir));
+    wait_values(&paths, ts);
     drop(carbon);
     let http = format!("127.0.0.1:{}", free_port());
     let web_dir = dir.path().join("web");
@@ -296,37 +334,6 @@ fn tree_written_by_carbonado_is_read_by_whisper_at_carbons_path() {
     let server = start(dir.path(), &cfg, &http);
     let ts = send_series(line, String::new);
     let paths = carbon_paths(&data, true);
-    wait_files(&paths, String::new);
-    // Files are created before their first points land; wait until whisper sees every value.
-    let script = "import sys, whisper\nts = int(sys.argv[1])\n\
-                  for p in sys.argv[2:]:\n    (s, e, step), vals = whisper.fetch(p, ts - 5, ts + 5)\n    print(vals[(ts - s) // step])\n";
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = Command::new(sys_python())
-            .arg("-c")
-            .arg(script)
-            .arg(ts.to_string())
-            .args(&paths)
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "whisper: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let want: Vec<String> = SERIES.iter().map(|(_, _, v)| v.to_string()).collect();
-        if got == want {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "whisper read {got:?}, want {want:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_values(&paths, ts);
     drop(server);
 }
