@@ -8,7 +8,11 @@
 //! (c) steady state: `metrics` metrics x 1 point every 10 s for `steady_secs`: CPU (% of one core) and RSS.
 //!
 //! Usage: bench_ingest <work dir> <carbonado binary> [metrics 50000] [points 20] [creates 100000] [steady_secs 60]
-//! BENCH_INGEST_ONLY=carbonado|carbon-cache runs one implementation.
+//! BENCH_INGEST_LAG=N makes both sides hold points N seconds before writing them (carbon's
+//! MIN_TIMESTAMP_LAG with `timesorted`, Carbonado's `min_timestamp_lag` with `sorted`).
+//! BENCH_INGEST_ONLY=carbonado|carbon-cache runs one implementation; BENCH_INGEST_WARMUP_SECS (60) is how
+//! long the steady workload runs before it is measured; BENCH_INGEST_CACHE_EXTRA / _CARBON_EXTRA add
+//! settings to Carbonado's `[cache]` section / carbon.conf.
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -63,6 +67,35 @@ fn wait_port(port: u16, child: &mut Child, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// BENCH_INGEST_LAG: seconds both sides hold points before writing them (carbon's
+/// MIN_TIMESTAMP_LAG, which carbon honours only with the `timesorted` strategy; Carbonado's
+/// `min_timestamp_lag`, with the same oldest-first order).
+fn lag() -> Option<u64> {
+    std::env::var("BENCH_INGEST_LAG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+fn carbon_extra() -> String {
+    let mut s = std::env::var("BENCH_INGEST_CARBON_EXTRA").unwrap_or_default();
+    if let Some(l) = lag() {
+        s.push_str(&format!(
+            "\nMIN_TIMESTAMP_LAG = {l}\nCACHE_WRITE_STRATEGY = timesorted\n"
+        ));
+    }
+    s
+}
+
+fn carbonado_extra() -> String {
+    let mut s = std::env::var("BENCH_INGEST_CACHE_EXTRA").unwrap_or_default();
+    if let Some(l) = lag() {
+        s.push_str(&format!(
+            "\nmin_timestamp_lag = \"{l}s\"\ncache_write_strategy = \"sorted\"\n"
+        ));
+    }
+    s
+}
+
 fn start_carbon_cache(work: &Path) -> Result<Target> {
     let dir = work.join("carbon-cache");
     let data = dir.join("whisper");
@@ -78,8 +111,10 @@ fn start_carbon_cache(work: &Path) -> Result<Target> {
              PICKLE_RECEIVER_INTERFACE = 127.0.0.1\nPICKLE_RECEIVER_PORT = {pickle}\n\
              CACHE_QUERY_INTERFACE = 127.0.0.1\nCACHE_QUERY_PORT = {query}\nENABLE_TAGS = False\n\
              CARBON_METRIC_INTERVAL = 0\nLOG_UPDATES = False\nLOG_CREATES = False\nLOG_CACHE_HITS = False\n\
-             LOG_LISTENER_CONNECTIONS = False\n",
-            data.display()
+             LOG_LISTENER_CONNECTIONS = False\n{}\n",
+            data.display(),
+            // Extra carbon.conf settings to compare variants, e.g. "LOG_CACHE_QUEUE_SORTS = True".
+            carbon_extra()
         ),
     )?;
     std::fs::write(dir.join("storage-schemas.conf"), SCHEMA)?;
@@ -117,7 +152,7 @@ fn start_carbonado(work: &Path, bin: &Path) -> Result<Target> {
              max_creates_per_minute = \"inf\"\ncarbon_metric_interval = \"0s\"\n{}\n",
             data.display(),
             // Extra `[cache]` settings to compare variants, e.g. "whisper_mmap = true".
-            std::env::var("BENCH_INGEST_CACHE_EXTRA").unwrap_or_default()
+            carbonado_extra()
         ),
     )?;
     std::fs::write(dir.join("storage-schemas.conf"), SCHEMA)?;
@@ -164,45 +199,57 @@ fn value(m: usize, k: i64) -> f64 {
     (m as f64) * 0.5 + k as f64
 }
 
-/// Sends `points` (metric index, ts, value) for `names`, interleaved by round, over 4 connections.
-fn send(port: u16, pickle: bool, names: &[String], rounds: &[i64], base: i64) -> Result<()> {
-    std::thread::scope(|s| -> Result<()> {
-        let mut hs = Vec::new();
-        for c in 0..CONNECTIONS {
-            hs.push(s.spawn(move || -> Result<TcpStream> {
-                let mut sock = TcpStream::connect(("127.0.0.1", port))?;
-                let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-                let mut frame: Vec<(String, f64, f64)> = Vec::with_capacity(500);
-                for &k in rounds {
-                    for m in (c..names.len()).step_by(CONNECTIONS) {
-                        let ts = base + STEP * k;
-                        if pickle {
-                            frame.push((names[m].clone(), ts as f64, value(m, k)));
-                            if frame.len() == 500 {
-                                let body = proto::pickle::encode_datapoints(&frame);
-                                buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-                                buf.extend_from_slice(&body);
-                                frame.clear();
-                            }
-                        } else {
-                            writeln!(buf, "{} {} {ts}", names[m], value(m, k))?;
+/// What each of the 4 connections sends: `names` x `rounds`, interleaved by round, as plaintext
+/// lines or 500-point pickle frames (as carbon-relay sends). Built before the clock starts, so the
+/// load generator's formatting does not compete with the server for the 2 cores.
+fn payloads(pickle: bool, names: &[String], rounds: &[i64], base: i64) -> Vec<Vec<u8>> {
+    (0..CONNECTIONS)
+        .map(|c| {
+            let mut buf: Vec<u8> = Vec::new();
+            let mut frame: Vec<(String, f64, f64)> = Vec::with_capacity(500);
+            let flush = |frame: &mut Vec<(String, f64, f64)>, buf: &mut Vec<u8>| {
+                let body = proto::pickle::encode_datapoints(frame);
+                buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                buf.extend_from_slice(&body);
+                frame.clear();
+            };
+            for &k in rounds {
+                for m in (c..names.len()).step_by(CONNECTIONS) {
+                    let ts = base + STEP * k;
+                    if pickle {
+                        frame.push((names[m].clone(), ts as f64, value(m, k)));
+                        if frame.len() == 500 {
+                            flush(&mut frame, &mut buf);
                         }
-                        if buf.len() > 1 << 19 {
-                            sock.write_all(&buf)?;
-                            buf.clear();
-                        }
+                    } else {
+                        // Writing into a Vec cannot fail.
+                        let _ = writeln!(buf, "{} {} {ts}", names[m], value(m, k));
                     }
                 }
-                if !frame.is_empty() {
-                    let body = proto::pickle::encode_datapoints(&frame);
-                    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-                    buf.extend_from_slice(&body);
-                }
-                sock.write_all(&buf)?;
-                // Everything written is in flight or read; wait_read() tells when the server has read it.
-                Ok(sock)
-            }));
-        }
+            }
+            if !frame.is_empty() {
+                flush(&mut frame, &mut buf);
+            }
+            buf
+        })
+        .collect()
+}
+
+/// Sends each payload over its own connection and waits until the server has read every byte.
+fn send_payloads(port: u16, payloads: &[Vec<u8>]) -> Result<()> {
+    std::thread::scope(|s| -> Result<()> {
+        let hs: Vec<_> = payloads
+            .iter()
+            .map(|p| {
+                s.spawn(move || -> Result<TcpStream> {
+                    let mut sock = TcpStream::connect(("127.0.0.1", port))?;
+                    sock.write_all(p)?;
+                    // Everything written is in flight or read; wait_read() tells when the server
+                    // has read it.
+                    Ok(sock)
+                })
+            })
+            .collect();
         let mut socks = Vec::new();
         for h in hs {
             socks.push(h.join().map_err(|_| anyhow::anyhow!("sender panicked"))??);
@@ -211,6 +258,11 @@ fn send(port: u16, pickle: bool, names: &[String], rounds: &[i64], base: i64) ->
         drop(socks);
         Ok(())
     })
+}
+
+/// Sends `names` x `rounds` over 4 connections (see [`payloads`]).
+fn send(port: u16, pickle: bool, names: &[String], rounds: &[i64], base: i64) -> Result<()> {
+    send_payloads(port, &payloads(pickle, names, rounds, base))
 }
 
 /// Waits until no byte sent to `port` is left unread: every loopback connection to it has empty send
@@ -324,6 +376,7 @@ struct Sizes {
     points: i64,
     creates: usize,
     steady_secs: u64,
+    warmup_secs: u64,
 }
 
 fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
@@ -348,14 +401,9 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
             total,
             if pickle { "pickle" } else { "plaintext" }
         );
+        let load = payloads(pickle, &names, &rounds, base);
         let t0 = Instant::now();
-        send(
-            if pickle { t.pickle } else { t.line },
-            pickle,
-            &names,
-            &rounds,
-            base,
-        )?;
+        send_payloads(if pickle { t.pickle } else { t.line }, &load)?;
         let accepted = t0.elapsed().as_secs_f64();
         wait_persisted(
             &t.data,
@@ -385,22 +433,31 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
         .map(|i| format!("bench.new.h{:03}.n{i:07}", i % 1000))
         .collect();
     eprintln!("[{}] creates: {} new metrics", t.name, new.len());
+    let load = payloads(false, &new, &[0], base);
     let t0 = Instant::now();
-    send(t.line, false, &new, &[0], base)?;
+    send_payloads(t.line, &load)?;
     wait_persisted(&t.data, &new, 0, base, patience)?;
     f.creates = new.len() as f64 / t0.elapsed().as_secs_f64();
 
+    // The steady workload first runs unmeasured for `warmup_secs`, so that what is measured is the
+    // steady state (caches holding points for a lag have reached their equilibrium).
     eprintln!(
-        "[{}] steady state: {} metrics every 10 s for {} s",
+        "[{}] steady state: {} metrics every 10 s, {} s unmeasured then {} s measured",
         t.name,
         names.len(),
+        sz.warmup_secs,
         sz.steady_secs
     );
     let pid = t.child.id();
-    let (cpu0, w0) = (cpu_secs(pid), Instant::now());
-    let end = w0 + Duration::from_secs(sz.steady_secs);
+    let w0 = Instant::now();
+    let measure_from = w0 + Duration::from_secs(sz.warmup_secs);
+    let end = measure_from + Duration::from_secs(sz.steady_secs);
     let mut tick = 0;
+    let mut cpu0 = None;
     while Instant::now() < end {
+        if cpu0.is_none() && Instant::now() >= measure_from {
+            cpu0 = Some((cpu_secs(pid), Instant::now()));
+        }
         let ts = now();
         let k = (ts - base) / STEP;
         send(t.line, false, &names, &[k], base)?;
@@ -410,6 +467,7 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
             std::thread::sleep(next - Instant::now());
         }
     }
+    let (cpu0, w0) = cpu0.unwrap_or((0.0, w0));
     f.cpu_pct = 100.0 * (cpu_secs(pid) - cpu0) / w0.elapsed().as_secs_f64();
     f.rss_mb = rss_mb(pid);
     Ok(f)
@@ -429,6 +487,10 @@ fn main() -> Result<()> {
         points: arg(&args, 4, 20),
         creates: arg(&args, 5, 100_000),
         steady_secs: arg(&args, 6, 60),
+        warmup_secs: std::env::var("BENCH_INGEST_WARMUP_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
     };
     let only = std::env::var("BENCH_INGEST_ONLY").unwrap_or_default();
     let work = PathBuf::from(work);
@@ -442,8 +504,14 @@ fn main() -> Result<()> {
         results.push(("carbonado", run(&t, &sz)?));
     }
     println!(
-        "\ningest benchmark: {} metrics x {} points over {CONNECTIONS} connections; {} new metrics; steady {} s",
-        sz.metrics, sz.points, sz.creates, sz.steady_secs
+        "\ningest benchmark: {} metrics x {} points over {CONNECTIONS} connections; {} new metrics; steady {} s \
+         (after {} s unmeasured); lag {}",
+        sz.metrics,
+        sz.points,
+        sz.creates,
+        sz.steady_secs,
+        sz.warmup_secs,
+        lag().map_or("0 (off)".to_string(), |l| format!("{l} s on both sides"))
     );
     let rows: [(&str, fn(&Figures) -> f64, bool); 7] = [
         ("plaintext accepted points/s", |f| f.accepted_plain, true),

@@ -88,8 +88,10 @@ impl Persister {
         }
     }
 
-    /// Waits until the cache is empty or `timeout` passes; true if it emptied.
+    /// Writes every cached point, held ones included, until the cache is empty or `timeout`
+    /// passes; true if it emptied.
     pub fn drain(&self, timeout: Duration) -> bool {
+        self.shared.cache.flush_all();
         let end = Instant::now() + timeout;
         while Instant::now() < end {
             if self.shared.cache.size() == 0 {

@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ingest::{Point, Sink, SinkClosed};
 use tokio::sync::Semaphore;
@@ -45,6 +46,8 @@ struct Pt {
 #[derive(Debug, Default)]
 struct Entry {
     points: Vec<Pt>,
+    /// The smallest timestamp in `points`, kept so a scan of the cache never reads the points.
+    oldest: f64,
     writing: bool,
 }
 
@@ -67,6 +70,11 @@ pub struct CacheLimits {
     pub shards: usize,
     /// Drain order.
     pub strategy: WriteStrategy,
+    /// carbon's `MIN_TIMESTAMP_LAG`: a metric is written once its oldest cached point is at least
+    /// this old (by its timestamp), so each write carries several points. Zero writes at once.
+    /// Ignored while the cache is more than half full and during shutdown: holding points is a
+    /// saving, never a reason for back-pressure.
+    pub min_lag: Duration,
 }
 
 impl Default for CacheLimits {
@@ -76,6 +84,7 @@ impl Default for CacheLimits {
             max_bytes: 2 << 30,
             shards: 64,
             strategy: WriteStrategy::Max,
+            min_lag: Duration::ZERO,
         }
     }
 }
@@ -92,6 +101,13 @@ pub struct Cache {
     wal: Option<Arc<Wal>>,
     queue: Mutex<VecDeque<String>>,
     cycle_progress: AtomicBool,
+    /// Set at shutdown: write everything regardless of `min_lag`.
+    flushing: AtomicBool,
+    /// While points are held: when the cache was last scanned for due metrics, and whether that
+    /// scan was worth its cost (found enough due metrics to justify another scan at once).
+    last_scan: Mutex<Option<(Instant, bool)>>,
+    /// A point that is due at once (older than `min_lag`, e.g. backfill) arrived since the last scan.
+    due_arrived: AtomicBool,
     /// Counters of this cache and its persister.
     pub stats: CacheStats,
 }
@@ -122,6 +138,9 @@ impl Cache {
             wal,
             queue: Mutex::new(VecDeque::new()),
             cycle_progress: AtomicBool::new(true),
+            flushing: AtomicBool::new(false),
+            last_scan: Mutex::new(None),
+            due_arrived: AtomicBool::new(false),
             stats: CacheStats::default(),
         }
     }
@@ -198,6 +217,12 @@ impl Cache {
             .collect();
         keyed.sort_by_key(|k| k.0);
         let bytes: u64 = keyed.iter().map(|(_, p)| point_cost(&p.metric)).sum();
+        if !self.limits.min_lag.is_zero() {
+            let due_before = unix_now() - self.limits.min_lag.as_secs_f64();
+            if keyed.iter().any(|(_, p)| p.timestamp <= due_before) {
+                self.due_arrived.store(true, Relaxed);
+            }
+        }
         self.points.fetch_add(count, Relaxed);
         self.bytes.fetch_add(bytes, Relaxed);
         let mut it = keyed.into_iter().peekable();
@@ -213,13 +238,17 @@ impl Cache {
                     seg,
                 };
                 match m.get_mut(p.metric.as_str()) {
-                    Some(e) => e.points.push(pt),
+                    Some(e) => {
+                        e.oldest = e.oldest.min(pt.ts);
+                        e.points.push(pt);
+                    }
                     None => {
                         new_metrics += 1;
                         m.insert(
                             p.metric,
                             Entry {
                                 points: vec![pt],
+                                oldest: pt.ts,
                                 writing: false,
                             },
                         );
@@ -328,6 +357,7 @@ impl Cache {
                     _ => segs.push((p.seg, 1)),
                 }
             }
+            e.oldest = e.points.iter().map(|p| p.ts).fold(f64::INFINITY, f64::min);
             if e.points.is_empty() {
                 m.remove(metric);
                 removed_metric = true;
@@ -359,28 +389,63 @@ impl Cache {
         if let Some(n) = q.pop_front() {
             return Some(n);
         }
+        // While points are held for `min_lag`, most metrics are not due and a scan of the whole
+        // cache mostly finds nothing: scan again at once only after a scan that found enough to
+        // pay for itself or when due points arrived, else after a tenth of the lag (a due
+        // metric waits at most that much longer).
+        let holding = self.holding();
+        if holding {
+            let gap = (self.limits.min_lag / 10)
+                .clamp(Duration::from_millis(100), Duration::from_secs(5));
+            let last = *self.last_scan.lock().unwrap_or_else(|p| p.into_inner());
+            let due = self.due_arrived.swap(false, Relaxed);
+            if let Some((at, fruitful)) = last {
+                if !fruitful && !due && at.elapsed() < gap {
+                    return None;
+                }
+            }
+        }
         *stalled = !self.cycle_progress.swap(false, Relaxed);
         // The counter is a hint: cap the pre-allocation so a stale value cannot abort.
         let hint = self.metrics.load(Relaxed).min(1 << 24) as usize;
         let mut snap = Vec::with_capacity(hint);
-        let need_ts = self.limits.strategy == WriteStrategy::Sorted;
+        // Points with a timestamp after this are held (when holding).
+        let due_before = unix_now() - self.limits.min_lag.as_secs_f64();
         for s in self.shards.iter() {
             let m = lock(s);
             for (k, e) in m.iter() {
                 if e.writing || e.points.is_empty() {
                     continue;
                 }
-                let oldest = if need_ts {
-                    e.points.iter().map(|p| p.ts).fold(f64::INFINITY, f64::min)
-                } else {
-                    0.0
-                };
-                snap.push((k.clone(), e.points.len(), oldest));
+                if holding && e.oldest > due_before {
+                    continue;
+                }
+                snap.push((k.clone(), e.points.len(), e.oldest));
             }
+        }
+        if holding {
+            // A scan costs about as much per cached metric as a write per 500 of them.
+            let scanned = self.metrics.load(Relaxed) as usize;
+            let fruitful = !snap.is_empty() && snap.len() * 500 >= scanned;
+            *self.last_scan.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Instant::now(), fruitful));
         }
         self.limits.strategy.order(&mut snap);
         q.extend(snap.into_iter().map(|s| s.0));
         q.pop_front()
+    }
+
+    /// Whether points are being held for `min_lag` now.
+    fn holding(&self) -> bool {
+        !self.limits.min_lag.is_zero()
+            && !self.flushing.load(Relaxed)
+            && self.size() < self.limits.max_points / 2
+            && self.bytes() < self.limits.max_bytes / 2
+    }
+
+    /// From now on every cached point is due at once (shutdown: `min_lag` no longer applies).
+    pub fn flush_all(&self) {
+        self.flushing.store(true, Relaxed);
     }
 
     /// Names of every cached metric (for diagnostics and tests).
@@ -396,6 +461,13 @@ impl Cache {
         self.point_permits.close();
         self.byte_permits.close();
     }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// One point per timestamp, the last received winning, sorted by timestamp.
@@ -486,6 +558,59 @@ mod tests {
         c.finish_write("m", n);
         waiter.await.unwrap().unwrap();
         assert_eq!(c.query("m"), vec![(99.0, 1.0)]);
+    }
+
+    #[tokio::test]
+    async fn points_younger_than_the_lag_are_held_until_shutdown() {
+        let c = Cache::new(
+            CacheLimits {
+                min_lag: Duration::from_secs(60),
+                ..CacheLimits::default()
+            },
+            None,
+        );
+        let now = unix_now().floor();
+        c.put(vec![
+            p("recent", now - 5.0, 1.0),
+            p("backfill", now - 600.0, 2.0),
+        ])
+        .await
+        .unwrap();
+        let mut stalled = false;
+        assert_eq!(c.next_to_write(&mut stalled).as_deref(), Some("backfill"));
+        let (_, n) = c.begin_write("backfill").unwrap();
+        c.finish_write("backfill", n);
+        assert_eq!(c.next_to_write(&mut stalled), None, "recent is held");
+        assert_eq!(
+            c.next_to_write(&mut stalled),
+            None,
+            "no rescan before the gap"
+        );
+        assert_eq!(
+            c.query("recent"),
+            vec![(now - 5.0, 1.0)],
+            "held points are queryable"
+        );
+        c.flush_all();
+        assert_eq!(c.next_to_write(&mut stalled).as_deref(), Some("recent"));
+    }
+
+    #[tokio::test]
+    async fn a_cache_half_full_writes_held_points() {
+        let c = Cache::new(
+            CacheLimits {
+                min_lag: Duration::from_secs(60),
+                max_points: 10,
+                ..CacheLimits::default()
+            },
+            None,
+        );
+        let now = unix_now().floor();
+        c.put((0..5).map(|i| p("recent", now - i as f64, 0.0)).collect())
+            .await
+            .unwrap();
+        let mut stalled = false;
+        assert_eq!(c.next_to_write(&mut stalled).as_deref(), Some("recent"));
     }
 
     #[tokio::test]

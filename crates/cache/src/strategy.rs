@@ -16,7 +16,7 @@ pub enum WriteStrategy {
 
 /// Unknown strategy name.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown cache_write_strategy {0:?} (expected max, sorted or noop)")]
+#[error("unknown cache_write_strategy {0:?} (expected max, sorted, timesorted, noop or naive)")]
 pub struct UnknownStrategy(pub String);
 
 impl FromStr for WriteStrategy {
@@ -24,8 +24,10 @@ impl FromStr for WriteStrategy {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "max" => Ok(WriteStrategy::Max),
-            "sorted" => Ok(WriteStrategy::Sorted),
-            "noop" => Ok(WriteStrategy::Noop),
+            // carbon's `timesorted` is go-carbon's `sorted`, and carbon's `naive` takes metrics
+            // in the cache's own order, as `noop` does.
+            "sorted" | "timesorted" => Ok(WriteStrategy::Sorted),
+            "noop" | "naive" => Ok(WriteStrategy::Noop),
             other => Err(UnknownStrategy(other.to_owned())),
         }
     }
@@ -70,6 +72,10 @@ mod tests {
         assert_eq!(
             "noop".parse::<WriteStrategy>().ok(),
             Some(WriteStrategy::Noop)
+        );
+        assert_eq!(
+            "timesorted".parse::<WriteStrategy>().ok(),
+            Some(WriteStrategy::Sorted)
         );
     }
 }

@@ -228,14 +228,16 @@ impl WhisperBackend {
             .ok_or_else(|| format!("metric name {metric:?} cannot be stored"))
     }
 
-    fn take_handle(&self, metric: &str) -> Option<Kept> {
+    /// The kept handle of `metric` with its map key (handed back to [`Self::put_handle`], so a
+    /// kept handle costs no allocation per update).
+    fn take_handle(&self, metric: &str) -> Option<(String, Kept)> {
         self.handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(metric)
+            .remove_entry(metric)
     }
 
-    fn put_handle(&self, metric: &str, k: Kept) {
+    fn put_handle(&self, metric: String, k: Kept) {
         // Past the descriptor budget a descriptor handle is closed at once (mappings are
         // bounded when they are made).
         if k.file.access() != Access::MappedReadWrite
@@ -256,7 +258,7 @@ impl WhisperBackend {
                 }
             }
             if capacity > 0 {
-                h.insert(metric.to_owned(), k);
+                h.insert(metric, k);
             } else {
                 evicted.push(k);
             }
@@ -324,8 +326,8 @@ impl Backend for WhisperBackend {
     }
 
     fn update(&self, metric: &str, points: &[(i64, f64)]) -> Result<(), String> {
-        let mut kept = match self.take_handle(metric) {
-            Some(mut k) => {
+        let (key, mut kept) = match self.take_handle(metric) {
+            Some((key, mut k)) => {
                 if k.checked.elapsed() >= self.revalidate_after {
                     // The same file at the same path (one stat), else a fresh handle on the new one.
                     match k.file.revalidate() {
@@ -342,14 +344,15 @@ impl Backend for WhisperBackend {
                         }
                     }
                 }
-                k
+                (key, k)
             }
             None => {
                 let path = self.path(metric)?;
-                Kept {
+                let k = Kept {
                     file: self.open_for_write(&path)?,
                     checked: Instant::now(),
-                }
+                };
+                (metric.to_owned(), k)
             }
         };
         if let Err(e) = kept.file.update_many(points, now()) {
@@ -357,7 +360,7 @@ impl Backend for WhisperBackend {
             self.release(kept.file);
             return Err(msg);
         }
-        self.put_handle(metric, kept);
+        self.put_handle(key, kept);
         Ok(())
     }
 
@@ -371,7 +374,7 @@ impl Backend for WhisperBackend {
         let path = self.path(metric)?;
         let m: AggregationMethod = method.parse().map_err(|e| format!("{e}"))?;
         // A cached handle holds the old header: drop it so the next write sees the new method.
-        if let Some(k) = self.take_handle(metric) {
+        if let Some((_, k)) = self.take_handle(metric) {
             self.release(k.file);
         }
         let old = whisper::set_aggregation_method(&path, m, None)

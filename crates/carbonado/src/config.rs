@@ -95,8 +95,11 @@ pub struct CacheSection {
     pub max_updates_per_second: Limit,
     /// New whisper files per minute (MAX_CREATES_PER_MINUTE).
     pub max_creates_per_minute: Limit,
-    /// `max`, `sorted` or `noop` (CACHE_WRITE_STRATEGY).
+    /// `max`, `sorted` (= carbon's `timesorted`) or `noop` (CACHE_WRITE_STRATEGY).
     pub cache_write_strategy: String,
+    /// Hold a metric's points until the oldest is this old (by its timestamp), e.g. `"60s"`, so
+    /// each whisper update writes several points (MIN_TIMESTAMP_LAG); `"0s"` writes at once.
+    pub min_timestamp_lag: String,
     /// storage-schemas.conf; relative paths are taken from the config file's directory.
     pub storage_schemas: PathBuf,
     /// storage-aggregation.conf; same resolution.
@@ -151,6 +154,7 @@ impl Default for CacheSection {
             max_updates_per_second: Limit::Word(LimitWord::Inf),
             max_creates_per_minute: Limit::Word(LimitWord::Inf),
             cache_write_strategy: "max".into(),
+            min_timestamp_lag: "0s".into(),
             storage_schemas: PathBuf::from("storage-schemas.conf"),
             storage_aggregation: PathBuf::from("storage-aggregation.conf"),
             wal_sync_interval: "1s".into(),
@@ -249,6 +253,8 @@ pub struct CacheSettings {
     pub max_cache_size: u64,
     /// Parsed strategy.
     pub strategy: cache::WriteStrategy,
+    /// Parsed `min_timestamp_lag`.
+    pub min_timestamp_lag: Duration,
     /// Resolved schema file.
     pub storage_schemas: PathBuf,
     /// Resolved aggregation file.
@@ -378,6 +384,7 @@ impl Config {
             max_cache_memory,
             max_cache_size,
             strategy,
+            min_timestamp_lag: parse_duration(&c.min_timestamp_lag).context("min_timestamp_lag")?,
             storage_schemas: self.resolve(&c.storage_schemas),
             storage_aggregation: self.resolve(&c.storage_aggregation),
             wal_sync_interval: parse_duration(&c.wal_sync_interval).context("wal_sync_interval")?,
@@ -484,6 +491,7 @@ pub fn describe(cfg: &Config) -> anyhow::Result<String> {
     writeln!(o, "  max_updates_per_second {}", r.max_updates_per_second)?;
     writeln!(o, "  max_creates_per_minute {}", r.max_creates_per_minute)?;
     writeln!(o, "  cache_write_strategy   {}", s.strategy.as_str())?;
+    writeln!(o, "  min_timestamp_lag      {:?}", s.min_timestamp_lag)?;
     writeln!(o, "  writer_threads         {}", s.writer_threads)?;
     writeln!(o, "  whisper_mmap           {}", r.whisper_mmap)?;
     writeln!(

@@ -88,6 +88,7 @@ async fn serve_cache(
         max_bytes: s.max_cache_memory,
         shards: raw.cache_shards,
         strategy: s.strategy,
+        min_lag: s.min_timestamp_lag,
     };
     let cache = Arc::new(Cache::new(limits, Some(wal.clone())));
     let rules = storage::load_rules(&s.storage_schemas, &s.storage_aggregation)?;

@@ -263,12 +263,23 @@ impl Whisper {
     }
 
     /// Makes a long-lived handle current: if the file at its path is no longer the one it
-    /// opened (replaced by a rename, as whisper-resize does, or resized), reopens it with the
-    /// same access and returns true; otherwise re-reads the method and xFilesFactor and
-    /// returns false. Costs one `stat` (plus one 16-byte `pread` for descriptor handles).
+    /// opened (replaced by a rename, as whisper-resize does, removed, or resized), reopens it
+    /// with the same access and returns true; otherwise re-reads the method and xFilesFactor
+    /// and returns false. A descriptor handle asks its own inode (one `fstat`: a file replaced
+    /// or removed has no links left), a mapping its path (one `stat`); descriptor handles
+    /// then read 16 header bytes.
     pub fn revalidate(&mut self) -> Result<bool> {
-        let md = std::fs::metadata(&self.path)?;
-        if (md.dev(), md.ino(), md.len()) == self.ident {
+        let same = match &self.io {
+            Io::File(f) => {
+                let md = f.metadata()?;
+                md.nlink() > 0 && md.len() == self.ident.2
+            }
+            Io::Map(_) => {
+                let md = std::fs::metadata(&self.path)?;
+                (md.dev(), md.ino(), md.len()) == self.ident
+            }
+        };
+        if same {
             self.reload_metadata()?;
             return Ok(false);
         }
