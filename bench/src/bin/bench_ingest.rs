@@ -44,6 +44,8 @@ struct Target {
     line: u16,
     pickle: u16,
     data: PathBuf,
+    /// Carbonado's self-metrics listener (carbon-cache has none).
+    http: Option<u16>,
 }
 
 impl Drop for Target {
@@ -135,6 +137,7 @@ fn start_carbon_cache(work: &Path) -> Result<Target> {
         line,
         pickle,
         data,
+        http: None,
     })
 }
 
@@ -173,6 +176,7 @@ fn start_carbonado(work: &Path, bin: &Path) -> Result<Target> {
         line,
         pickle,
         data,
+        http: Some(http),
     })
 }
 
@@ -183,6 +187,23 @@ fn file_of(data: &Path, metric: &str) -> PathBuf {
     }
     p.set_extension("wsp");
     p
+}
+
+/// `updateOperations` and `committedPoints` from Carbonado's `/metrics` (what each update carried).
+fn update_counters(port: u16) -> Option<(f64, f64)> {
+    use std::io::Read;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    let get = |k: &str| {
+        body.lines()
+            .find(|l| l.split_whitespace().next().is_some_and(|n| n.ends_with(k)))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    Some((get(".updateOperations")?, get(".committedPoints")?))
 }
 
 /// The value stored at `ts` (aligned to STEP), if any: reads the one slot, so that checking the
@@ -401,6 +422,7 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
             if pickle { "pickle" } else { "plaintext" }
         );
         let load = payloads(pickle, &names, &rounds, base);
+        let counters0 = t.http.and_then(update_counters);
         let t0 = Instant::now();
         send_payloads(if pickle { t.pickle } else { t.line }, &load)?;
         let accepted = t0.elapsed().as_secs_f64();
@@ -414,6 +436,14 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
         // Each write carries every cached point of its metric, so once the last round of every
         // metric is on disk, all are: the clock stops here, and every point is checked after.
         let persisted = t0.elapsed().as_secs_f64();
+        if let (Some((u0, p0)), Some((u1, p1))) = (counters0, t.http.and_then(update_counters)) {
+            eprintln!(
+                "[{}] {:.0} updates, {:.1} points per update",
+                t.name,
+                u1 - u0,
+                (p1 - p0) / (u1 - u0).max(1.0)
+            );
+        }
         let mut tries = 0;
         while verify_all(&t.data, &names, &rounds, base).is_err() {
             tries += 1;

@@ -40,8 +40,13 @@ fn temp_sibling(path: &Path) -> PathBuf {
 
 /// Creates `path` from an unnamed file (`O_TMPFILE`) linked into place once complete: one
 /// directory entry written instead of three (temporary name, link, unlink). `None` when the
-/// file system has no `O_TMPFILE` (the caller then uses a temporary name).
-fn create_unnamed(path: &Path, f: &NewFile, opts: CreateOptions) -> Option<Result<(), String>> {
+/// file system has no `O_TMPFILE` (the caller then uses a temporary name). On success, the
+/// file is handed back when it is the one now at `path` (not when another writer's won).
+fn create_unnamed(
+    path: &Path,
+    f: &NewFile,
+    opts: CreateOptions,
+) -> Option<Result<Option<std::fs::File>, String>> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
     let dir = path.parent()?;
@@ -74,11 +79,11 @@ fn create_unnamed(path: &Path, f: &NewFile, opts: CreateOptions) -> Option<Resul
         )
     };
     if rc == 0 {
-        return Some(Ok(()));
+        return Some(Ok(Some(file)));
     }
     match std::io::Error::last_os_error() {
         // Created meanwhile by someone else: theirs stands.
-        e if e.kind() == std::io::ErrorKind::AlreadyExists => Some(Ok(())),
+        e if e.kind() == std::io::ErrorKind::AlreadyExists => Some(Ok(None)),
         // No /proc (or linking refused): fall back to a named temporary file.
         e if matches!(
             e.raw_os_error(),
@@ -293,10 +298,8 @@ impl Backend for WhisperBackend {
         }
         let rules = self.rules.read().unwrap_or_else(|p| p.into_inner()).clone();
         let f = rules(metric);
-        if path.is_file() {
-            // Another writer (or a previous run) created it meanwhile: fine.
-            return Ok(());
-        }
+        // No check that the file is absent: the persister asked `exists` just before, and a
+        // file another writer created meanwhile makes the link below fail, leaving theirs.
         // Build the file unseen and link it into place complete, so a crash mid-create never
         // leaves a truncated .wsp that would make every later update fail. The data area is
         // written out (no holes), so every block is allocated: later updates never allocate,
@@ -310,15 +313,29 @@ impl Backend for WhisperBackend {
                 let r = whisper::create(&tmp, &f.archives, f.xff, f.method, opts)
                     .map_err(|e| format!("{}: {e}", path.display()))
                     .and_then(|_| match std::fs::hard_link(&tmp, &path) {
-                        Ok(()) => Ok(()),
-                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                        Ok(()) => Ok(None),
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
                         Err(e) => Err(format!("{}: {e}", path.display())),
                     });
                 let _ = std::fs::remove_file(&tmp);
                 r
             }
         };
-        made?;
+        // The new file's descriptor becomes its kept handle: its first update, which follows
+        // at once, then needs no open (unless it may be mapped: the update maps it).
+        let mappable = self.mapped.load(std::sync::atomic::Ordering::Relaxed) < self.max_mapped;
+        if let Some(file) = made?.filter(|_| !mappable) {
+            if let Ok(w) = Whisper::from_file(file, &path) {
+                self.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.put_handle(
+                    metric.to_owned(),
+                    Kept {
+                        file: w,
+                        checked: Instant::now(),
+                    },
+                );
+            }
+        }
         if let Some(cb) = &self.on_create {
             cb(metric);
         }

@@ -102,6 +102,38 @@ fn lines_pickle_and_udp_reach_whisper_files() {
 }
 
 #[test]
+fn min_timestamp_lag_holds_recent_points_until_due_or_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(
+        dir.path(),
+        "carbon_metric_interval = \"0s\"\nmin_timestamp_lag = \"1h\"",
+    );
+    let recent = now() - now() % 10;
+    let old = recent - 7200;
+    let mut s = TcpStream::connect(("127.0.0.1", srv.line)).unwrap();
+    s.write_all(format!("lag.recent 1.5 {recent}\nlag.backfill 2.5 {old}\n").as_bytes())
+        .unwrap();
+    // The backfilled point is older than the lag: written at once.
+    srv.wait_metrics("backfill written", |m| m["committedPoints"] == 1.0);
+    let tree = read_tree(&srv.data);
+    assert_eq!(tree["lag.backfill"].get(&old), Some(&2.5));
+    // The recent one is held (not even its file exists yet) but served from the cache.
+    assert!(!tree.contains_key("lag.recent"), "{tree:?}");
+    assert_eq!(srv.metrics()["cache.size"], 1.0);
+    let r = srv.carbonlink(&request(&[
+        ("type", Value::str("cache-query")),
+        ("metric", Value::str("lag.recent")),
+    ]));
+    assert_eq!(
+        datapoints(r.get("datapoints").unwrap()),
+        vec![(recent as f64, 1.5)]
+    );
+    // Shutdown writes what was held.
+    srv.term();
+    assert_eq!(read_tree(&srv.data)["lag.recent"].get(&recent), Some(&1.5));
+}
+
+#[test]
 fn carbonlink_serves_points_not_yet_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     // One create per minute: the first metric gets a file, the others wait in the cache.
