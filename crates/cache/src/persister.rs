@@ -152,16 +152,25 @@ pub fn raise_fd_limit() -> u64 {
     r.rlim_cur
 }
 
+/// First and longest sleep of a persister thread that found nothing to write.
+const IDLE_MIN: Duration = Duration::from_millis(10);
+const IDLE_MAX: Duration = Duration::from_millis(100);
+
 fn work(s: &Shared) {
     lower_priority();
     let cache = &s.cache;
     let stats = &cache.stats;
+    // An idle persister polls less and less often (10 ms up to 100 ms, as carbon's writer sleeps
+    // 0.1 s on an empty cache): wake-ups are most of what an idle or point-holding cache costs.
+    let mut idle = IDLE_MIN;
     while !s.stop.load(Relaxed) {
         let mut stalled = false;
         let Some(name) = cache.next_to_write(&mut stalled) else {
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(idle);
+            idle = (idle * 2).min(IDLE_MAX);
             continue;
         };
+        idle = IDLE_MIN;
         if stalled {
             std::thread::sleep(Duration::from_millis(20));
         }
