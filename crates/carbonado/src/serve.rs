@@ -54,8 +54,15 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 
 /// Whisper files kept open between writes: half the descriptor limit (raised to its hard value), so
 /// sockets and the WAL always have room.
+/// Whisper files the persister keeps open between writes: the open-file limit less a reserve for
+/// connections, the web role's reads and the WAL (a quarter of the limit, at least 2048), and at
+/// least half the limit.
 fn handle_pool_size() -> usize {
-    (cache::raise_fd_limit() / 2).clamp(64, 100_000) as usize
+    let limit = cache::raise_fd_limit();
+    let reserve = (limit / 4).max(2048);
+    (limit.saturating_sub(reserve))
+        .max(limit / 2)
+        .clamp(64, 100_000) as usize
 }
 
 async fn bind_tcp(key: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> {

@@ -82,7 +82,10 @@ root = sys.argv[1]; out = {}
 for d, _, files in os.walk(root):
     for f in files:
         p = os.path.join(d, f)
-        (start, end, step), vals = whisper.fetch(p, time.time() - 3000, time.time() + 10)
+        try:
+            (start, end, step), vals = whisper.fetch(p, time.time() - 3000, time.time() + 10)
+        except Exception:
+            continue  # carbon is still creating it: read on the next pass
         name = os.path.relpath(p, root)[:-4].replace(os.sep, '.')
         out[name] = [[start + i * step, repr(v)] for i, v in enumerate(vals) if v is not None]
 print(json.dumps(out))
