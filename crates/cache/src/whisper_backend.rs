@@ -1,6 +1,7 @@
 //! The persister's backend over a whisper tree: name -> path, create with the storage rules, update_many.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -53,7 +54,8 @@ fn create_unnamed(
     let mut file = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_TMPFILE)
+        // No access-time updates: a kept handle's reads would otherwise dirty the inode.
+        .custom_flags(libc::O_TMPFILE | libc::O_NOATIME)
         .mode(0o666)
         .open(dir)
     {
@@ -103,7 +105,8 @@ pub type OnCreate = dyn Fn(&str) + Send + Sync;
 /// names the same file (whisper-resize and other tools replace files by renaming a new one over them).
 const REVALIDATE_AFTER: Duration = Duration::from_secs(5);
 
-/// A handle kept between writes and when it was last checked against its path.
+/// A handle kept between writes and when it was last checked against its path (boxed in the
+/// map: it is large, and moves in and out of the map on every update).
 struct Kept {
     file: Whisper,
     checked: Instant,
@@ -115,7 +118,7 @@ pub struct WhisperBackend {
     rules: RwLock<Arc<Rules>>,
     path_of: Arc<PathOf>,
     dirs: Mutex<HashSet<PathBuf>>,
-    handles: Mutex<HashMap<String, Kept>>,
+    handles: Mutex<HashMap<String, Box<Kept>, BuildHasherDefault<crate::shards::Fnv>>>,
     /// Most kept handles that hold a descriptor.
     max_handles: usize,
     /// How many handles hold a descriptor now (kept or in use).
@@ -145,7 +148,7 @@ impl WhisperBackend {
             rules: RwLock::new(rules),
             path_of,
             dirs: Mutex::new(HashSet::new()),
-            handles: Mutex::new(HashMap::new()),
+            handles: Mutex::new(HashMap::default()),
             max_handles,
             fds: std::sync::atomic::AtomicUsize::new(0),
             max_mapped: 0,
@@ -235,14 +238,14 @@ impl WhisperBackend {
 
     /// The kept handle of `metric` with its map key (handed back to [`Self::put_handle`], so a
     /// kept handle costs no allocation per update).
-    fn take_handle(&self, metric: &str) -> Option<(String, Kept)> {
+    fn take_handle(&self, metric: &str) -> Option<(String, Box<Kept>)> {
         self.handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove_entry(metric)
     }
 
-    fn put_handle(&self, metric: String, k: Kept) {
+    fn put_handle(&self, metric: String, k: Box<Kept>) {
         // Past the descriptor budget a descriptor handle is closed at once (mappings are
         // bounded when they are made).
         if k.file.access() != Access::MappedReadWrite
@@ -329,10 +332,10 @@ impl Backend for WhisperBackend {
                 self.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.put_handle(
                     metric.to_owned(),
-                    Kept {
+                    Box::new(Kept {
                         file: w,
                         checked: Instant::now(),
-                    },
+                    }),
                 );
             }
         }
@@ -354,10 +357,10 @@ impl Backend for WhisperBackend {
                         Ok(true) | Err(_) => {
                             self.release(k.file);
                             let path = self.path(metric)?;
-                            k = Kept {
+                            k = Box::new(Kept {
                                 file: self.open_for_write(&path)?,
                                 checked: Instant::now(),
-                            };
+                            });
                         }
                     }
                 }
@@ -365,10 +368,10 @@ impl Backend for WhisperBackend {
             }
             None => {
                 let path = self.path(metric)?;
-                let k = Kept {
+                let k = Box::new(Kept {
                     file: self.open_for_write(&path)?,
                     checked: Instant::now(),
-                };
+                });
                 (metric.to_owned(), k)
             }
         };

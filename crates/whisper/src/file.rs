@@ -46,9 +46,10 @@ impl Fetched {
 struct Bases(Vec<Option<i64>>);
 
 /// How many bytes of a file are read at open: the header and archive 0's base for files of up
-/// to 20 archives (a longer header is read again whole). Small on purpose: the kernel copies
-/// every byte asked for, and opens are most of the cost of a cold update.
-const HEAD_READ: usize = 256;
+/// to 9 archives (a longer header is read again whole). Small on purpose: the header's page is
+/// usually cold, and each cache line the kernel copies from it costs (perf: the copy was a sixth
+/// of a persister's time in steady state with 256 bytes).
+const HEAD_READ: usize = 128;
 
 /// How a handle reaches the file's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
