@@ -273,8 +273,17 @@ fn assert_complete(http: &str, want: &BTreeMap<String, Vec<(i64, f64)>>, from: i
     assert_eq!(partial, None, "{when}: render from {http} marked partial");
 }
 
+/// The tests of this file run one at a time: each starts several processes on ports chosen
+/// just before, which a test starting beside it could be handed too.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn three_nodes_rf2_complete_through_kill_and_hang() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("tmp");
     // carbon's 500 updates/s would write these few metrics at once: 1/s keeps points in the
     // caches long enough to see them served from there
@@ -305,13 +314,21 @@ fn three_nodes_rf2_complete_through_kill_and_hang() {
             (got == want1 && partial.is_none()).then_some(())
         });
     }
-    // every metric has exactly two copies on disk, as the relay placed them
-    let mut copies = 0;
-    for n in ["a", "b", "c"] {
-        let data = dir.path().join(format!("data-{n}/ring"));
-        copies += std::fs::read_dir(&data).map(|d| d.count()).unwrap_or(0);
-    }
-    assert_eq!(copies, 2 * METRICS, "replication factor 2 on the ring");
+    // every metric gets exactly two copies on disk, as the relay placed them (the persisters,
+    // at 1 update/s, may still be creating the last ones: the renders above read the caches)
+    let copies = || {
+        ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                let data = dir.path().join(format!("data-{n}/ring"));
+                std::fs::read_dir(&data).map(|d| d.count()).unwrap_or(0)
+            })
+            .sum::<usize>()
+    };
+    eventually("two copies of every metric on disk", 60, || {
+        (copies() >= 2 * METRICS).then_some(())
+    });
+    assert_eq!(copies(), 2 * METRICS, "replication factor 2 on the ring");
 
     // phase 2: more points, rendered complete while the caches still hold some of them
     let second: Vec<(i64, f64)> = (0..6)
@@ -399,6 +416,7 @@ fn three_nodes_rf2_complete_through_kill_and_hang() {
 /// see until its configuration names that node and it gets SIGHUP.
 #[test]
 fn sighup_reloads_cluster_servers_and_ring() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("tmp");
     let held: Vec<std::net::TcpListener> = (0..6)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
