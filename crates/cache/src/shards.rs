@@ -463,7 +463,8 @@ impl Cache {
     }
 }
 
-fn unix_now() -> f64 {
+/// Seconds since the epoch (the clock the cache, the persister and whisper `now` share).
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

@@ -5,7 +5,7 @@ use std::hash::BuildHasherDefault;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use whisper::{Access, AggregationMethod, ArchiveSpec, CreateOptions, Whisper};
 
@@ -134,10 +134,7 @@ pub struct WhisperBackend {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::shards::unix_now() as i64
 }
 
 impl WhisperBackend {
