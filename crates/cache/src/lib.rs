@@ -17,7 +17,7 @@ mod strategy;
 mod wal;
 mod whisper_backend;
 
-pub use backend::Backend;
+pub use backend::{Backend, Written};
 pub use error::CacheError;
 pub use persister::{raise_fd_limit, Persister, PersisterConfig};
 pub use ratelimit::TokenBucket;

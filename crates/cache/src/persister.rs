@@ -4,13 +4,13 @@
 //! more points and each call writes more of them (go-carbon's behaviour). `max_creates_per_minute` limits
 //! new files; a metric waiting for its create stays cached (and queryable) and is retried next cycle.
 
-use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{Backend, Cache, CacheStats, TokenBucket};
+use crate::{Backend, Cache, CacheStats, TokenBucket, Written};
 
 /// Settings of the persister.
 #[derive(Debug, Clone)]
@@ -21,8 +21,6 @@ pub struct PersisterConfig {
     pub max_updates_per_second: Option<u64>,
     /// File creations per minute (`None`: unlimited).
     pub max_creates_per_minute: Option<u64>,
-    /// Names remembered as existing on disk, sparing a `stat` per write.
-    pub known_files_limit: usize,
 }
 
 impl Default for PersisterConfig {
@@ -31,7 +29,6 @@ impl Default for PersisterConfig {
             workers: 2,
             max_updates_per_second: None,
             max_creates_per_minute: None,
-            known_files_limit: 10_000_000,
         }
     }
 }
@@ -41,8 +38,6 @@ struct Shared {
     backend: Arc<dyn Backend>,
     updates: TokenBucket,
     creates: TokenBucket,
-    known: Mutex<HashSet<String>>,
-    known_limit: usize,
     stop: AtomicBool,
 }
 
@@ -64,8 +59,6 @@ impl Persister {
             backend,
             updates: TokenBucket::new(cfg.max_updates_per_second, Duration::from_secs(1)),
             creates: TokenBucket::new(cfg.max_creates_per_minute, Duration::from_secs(60)),
-            known: Mutex::new(HashSet::new()),
-            known_limit: cfg.known_files_limit,
             stop: AtomicBool::new(false),
         });
         let mut threads = Vec::new();
@@ -163,79 +156,82 @@ fn work(s: &Shared) {
     // An idle persister polls less and less often (10 ms up to 100 ms, as carbon's writer sleeps
     // 0.1 s on an empty cache): wake-ups are most of what an idle or point-holding cache costs.
     let mut idle = IDLE_MIN;
+    // Metrics taken from the cache's queue a batch at a time, and the WAL segments of the points
+    // written since the log was last told (both spare a shared lock per write).
+    let mut batch = VecDeque::new();
+    let mut logged = Vec::new();
     while !s.stop.load(Relaxed) {
-        let mut stalled = false;
-        let Some(name) = cache.next_to_write(&mut stalled) else {
-            std::thread::sleep(idle);
-            idle = (idle * 2).min(IDLE_MAX);
+        if batch.is_empty() {
+            cache.release_logged(&mut logged);
+            let mut stalled = false;
+            cache.next_batch(&mut stalled, &mut batch, BATCH);
+            if batch.is_empty() {
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(IDLE_MAX);
+                continue;
+            }
+            idle = IDLE_MIN;
+            if stalled {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let Some(name) = batch.pop_front() else {
             continue;
         };
-        idle = IDLE_MIN;
-        if stalled {
-            std::thread::sleep(Duration::from_millis(20));
-        }
         let Some((points, n)) = cache.begin_write(&name) else {
             continue;
         };
-        if !ensure_file(s, &name) {
-            cache.finish_write(&name, 0);
-            continue;
-        }
         s.updates.take_blocking();
         let t0 = Instant::now();
-        match s.backend.update(&name, &points) {
-            Ok(()) => {
+        // Existing files are written at once; a missing one is created first (the update's
+        // failed open is the existence check, so a write costs no separate `stat`).
+        let mut written = s.backend.update(&name, &points);
+        if written == Ok(Written::NoFile) {
+            if !create(s, &name) {
+                s.updates.give_back();
+                cache.finish_write_into(&name, 0, &mut logged);
+                continue;
+            }
+            written = s.backend.update(&name, &points);
+        }
+        match written {
+            Ok(Written::Done) => {
                 CacheStats::add(&stats.update_operations, 1);
                 CacheStats::add(&stats.committed_points, points.len() as u64);
                 CacheStats::add(&stats.update_micros, t0.elapsed().as_micros() as u64);
             }
-            Err(e) => {
+            Ok(Written::NoFile) | Err(_) => {
+                let e = written
+                    .err()
+                    .unwrap_or_else(|| "no file after its create".into());
                 // Retrying a corrupt or unwritable file forever would fill the cache: count and move on.
                 tracing::error!(metric = %name, error = %e, "update failed; points dropped");
                 CacheStats::add(&stats.errors, 1);
                 CacheStats::add(&stats.dropped_points, n as u64);
-                forget_known(s, &name);
             }
         }
-        cache.finish_write(&name, n);
+        cache.finish_write_into(&name, n, &mut logged);
     }
+    cache.release_logged(&mut logged);
 }
 
-fn forget_known(s: &Shared, name: &str) {
-    s.known
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(name);
-}
+/// Metrics a writer thread takes from the queue at a time.
+const BATCH: usize = 64;
 
-/// Makes sure the metric has a file; false when its create must wait for a token (points stay cached).
-fn ensure_file(s: &Shared, name: &str) -> bool {
-    if s.known
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(name)
-    {
-        return true;
-    }
+/// Creates the metric's file; false when the create must wait for a token (points stay cached).
+fn create(s: &Shared, name: &str) -> bool {
     let stats = &s.cache.stats;
-    if !s.backend.exists(name) {
-        if !s.creates.try_take() {
-            CacheStats::add(&stats.deferred_creates, 1);
-            return false;
-        }
-        match s.backend.create(name) {
-            Ok(()) => CacheStats::add(&stats.creates, 1),
-            Err(e) => {
-                // The update that follows fails too and drops the points, counted there.
-                tracing::error!(metric = %name, error = %e, "create failed");
-                CacheStats::add(&stats.errors, 1);
-                return true;
-            }
-        }
+    if !s.creates.try_take() {
+        CacheStats::add(&stats.deferred_creates, 1);
+        return false;
     }
-    let mut known = s.known.lock().unwrap_or_else(|p| p.into_inner());
-    if known.len() < s.known_limit {
-        known.insert(name.to_owned());
+    match s.backend.create(name) {
+        Ok(()) => CacheStats::add(&stats.creates, 1),
+        Err(e) => {
+            // The update that follows fails too and drops the points, counted there.
+            tracing::error!(metric = %name, error = %e, "create failed");
+            CacheStats::add(&stats.errors, 1);
+        }
     }
     true
 }

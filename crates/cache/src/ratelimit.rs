@@ -42,6 +42,13 @@ impl TokenBucket {
         }
     }
 
+    /// Returns a token taken for an event that did not happen.
+    pub fn give_back(&self) {
+        let Some(rate) = self.rate else { return };
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0 = (st.0 + 1.0).min(rate);
+    }
+
     /// Takes a token, sleeping the calling thread until one is available.
     pub fn take_blocking(&self) {
         let Some(rate) = self.rate else { return };
@@ -68,6 +75,9 @@ mod tests {
     fn bucket_holds_capacity_tokens() {
         let b = TokenBucket::new(Some(3), Duration::from_secs(3600));
         assert!(b.try_take() && b.try_take() && b.try_take());
+        assert!(!b.try_take());
+        b.give_back();
+        assert!(b.try_take());
         assert!(!b.try_take());
         let free = TokenBucket::new(None, Duration::from_secs(1));
         assert!((0..1000).all(|_| free.try_take()));

@@ -344,9 +344,21 @@ impl Cache {
 
     /// Ends a write started by [`Cache::begin_write`]: the first `written` points leave the cache.
     pub fn finish_write(&self, metric: &str, written: usize) {
-        let mut segs: Vec<(SegmentId, u64)> = Vec::new();
-        let mut removed_metric = false;
-        {
+        let mut segs = Vec::new();
+        self.finish_write_into(metric, written, &mut segs);
+        self.release_logged(&mut segs);
+    }
+
+    /// Like [`Cache::finish_write`], but the WAL is told later, by
+    /// [`Cache::release_logged`]: `segs` collects how many points of each log segment left the
+    /// cache (the log's lock is then taken once per batch of writes, not once per write).
+    pub fn finish_write_into(
+        &self,
+        metric: &str,
+        written: usize,
+        segs: &mut Vec<(SegmentId, u64)>,
+    ) {
+        let (drained, removed_metric) = {
             let mut m = lock(&self.shards[self.shard_of(metric)]);
             let Some(e) = m.get_mut(metric) else { return };
             e.writing = false;
@@ -358,26 +370,40 @@ impl Cache {
                 }
             }
             e.oldest = e.points.iter().map(|p| p.ts).fold(f64::INFINITY, f64::min);
-            if e.points.is_empty() {
+            let removed = e.points.is_empty();
+            if removed {
                 m.remove(metric);
-                removed_metric = true;
             } else if e.points.capacity() > 64 && e.points.capacity() > 4 * e.points.len() {
                 e.points.shrink_to_fit();
             }
-        }
+            (k as u64, removed)
+        };
         if removed_metric {
             self.metrics.fetch_sub(1, Relaxed);
         }
-        let k: u64 = segs.iter().map(|s| s.1).sum();
+        let k = drained;
         if k > 0 {
             self.release(k, k * point_cost(metric));
             self.cycle_progress.store(true, Relaxed);
         }
+    }
+
+    /// Tells the WAL that the points counted in `segs` are on disk, and empties `segs`.
+    pub fn release_logged(&self, segs: &mut Vec<(SegmentId, u64)>) {
         if let Some(wal) = &self.wal {
-            for (seg, c) in segs {
-                wal.release(seg, c);
+            segs.sort_unstable_by_key(|s| s.0);
+            let mut i = 0;
+            while i < segs.len() {
+                let seg = segs[i].0;
+                let mut n = 0;
+                while i < segs.len() && segs[i].0 == seg {
+                    n += segs[i].1;
+                    i += 1;
+                }
+                wal.release(seg, n);
             }
         }
+        segs.clear();
     }
 
     /// The next metric to write according to the strategy; `None` when nothing is waiting.
@@ -385,10 +411,25 @@ impl Cache {
     /// `stalled` is set when a whole write-out cycle freed nothing (e.g. every metric waits for a create
     /// token): the caller should sleep instead of spinning.
     pub fn next_to_write(&self, stalled: &mut bool) -> Option<String> {
+        let mut one = VecDeque::new();
+        self.next_batch(stalled, &mut one, 1);
+        one.pop_front()
+    }
+
+    /// Moves up to `max` metrics to write, in the strategy's order, into `out` (several at a
+    /// time, so writer threads take the queue's lock once per batch); leaves `out` as it was
+    /// when nothing is waiting. `stalled` as for [`Cache::next_to_write`].
+    pub fn next_batch(&self, stalled: &mut bool, out: &mut VecDeque<String>, max: usize) {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = q.pop_front() {
-            return Some(n);
+        if q.is_empty() {
+            self.refill(&mut q, stalled);
         }
+        let n = max.min(q.len());
+        out.extend(q.drain(..n));
+    }
+
+    /// Scans the cache for metrics to write and queues them in the strategy's order.
+    fn refill(&self, q: &mut VecDeque<String>, stalled: &mut bool) {
         // While points are held for `min_lag`, most metrics are not due and a scan of the whole
         // cache mostly finds nothing: scan again at once only after a scan that found enough to
         // pay for itself or when due points arrived, else after a tenth of the lag (a due
@@ -401,7 +442,7 @@ impl Cache {
             let due = self.due_arrived.swap(false, Relaxed);
             if let Some((at, fruitful)) = last {
                 if !fruitful && !due && at.elapsed() < gap {
-                    return None;
+                    return;
                 }
             }
         }
@@ -432,7 +473,6 @@ impl Cache {
         }
         self.limits.strategy.order(&mut snap);
         q.extend(snap.into_iter().map(|s| s.0));
-        q.pop_front()
     }
 
     /// Whether points are being held for `min_lag` now.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use whisper::{Access, AggregationMethod, ArchiveSpec, CreateOptions, Whisper};
 
-use crate::Backend;
+use crate::{Backend, Written};
 
 /// What a new file gets: archives, xFilesFactor, aggregation method.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,16 +101,72 @@ fn create_unnamed(
 /// Called with a metric name after its file was created.
 pub type OnCreate = dyn Fn(&str) + Send + Sync;
 
-/// How long a kept handle is trusted, by default, before one `stat` checks that its path still
-/// names the same file (whisper-resize and other tools replace files by renaming a new one over them).
+/// How long, by default, a file replaced by a rename (whisper-resize and other tools replace
+/// files by renaming a new one over them) may still be written through an old kept handle:
+/// directories are checked twice in this time (see [`DirWatch`]). Also how often a kept
+/// handle re-reads its method and xFilesFactor.
 const REVALIDATE_AFTER: Duration = Duration::from_secs(5);
 
-/// A handle kept between writes and when it was last checked against its path (boxed in the
-/// map: it is large, and moves in and out of the map on every update).
+/// A handle kept between writes (boxed in the map: it is large, and moves in and out of the
+/// map on every update).
 struct Kept {
     file: Whisper,
+    /// When the handle's method and xFilesFactor were last re-read (and whether it may become a
+    /// mapping was last considered).
     checked: Instant,
+    /// The directory holding the file, and its generation when the handle was known current.
+    dir: Arc<DirWatch>,
+    dir_gen: u64,
+    /// Every block of the file is allocated (so it may be mapped).
+    allocated: bool,
 }
+
+/// A directory holding kept handles and what its last `stat` found. Renaming a file over
+/// another (whisper-resize, a rebalance) or removing one changes the directory's modification
+/// time, so one `stat` of the directory stands for a `stat` of every file kept in it: a kept
+/// handle is checked against its own path only when its directory's generation moved on.
+struct DirWatch {
+    path: PathBuf,
+    state: Mutex<DirState>,
+}
+
+#[derive(Default)]
+struct DirState {
+    checked: Option<Instant>,
+    mtime: Option<(i64, i64)>,
+    generation: u64,
+}
+
+/// A directory modification time this recent may still be shared by a change that follows
+/// within the same clock tick, so it proves nothing: such a directory counts as changed.
+const SETTLED_SECS: i64 = 2;
+
+impl DirWatch {
+    /// The directory's generation, re-checked (one `stat`) when the last check is older than
+    /// `period`: it moves on when the modification time changed, is too recent to rely on, or
+    /// cannot be read.
+    fn generation(&self, period: Duration) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.checked.is_some_and(|c| c.elapsed() < period) {
+            return st.generation;
+        }
+        let mtime = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.mtime(), m.mtime_nsec()));
+        let settled = mtime.is_some_and(|(secs, _)| now() - secs >= SETTLED_SECS);
+        if mtime.is_none() || mtime != st.mtime || !settled {
+            st.generation += 1;
+        }
+        st.mtime = mtime;
+        st.checked = Some(Instant::now());
+        st.generation
+    }
+}
+
+type HandleMap = HashMap<String, Box<Kept>, BuildHasherDefault<crate::shards::Fnv>>;
+
+/// Parts of the kept-handle map.
+const HANDLE_SHARDS: usize = 16;
 
 /// Whisper files under one root directory.
 pub struct WhisperBackend {
@@ -118,7 +174,11 @@ pub struct WhisperBackend {
     rules: RwLock<Arc<Rules>>,
     path_of: Arc<PathOf>,
     dirs: Mutex<HashSet<PathBuf>>,
-    handles: Mutex<HashMap<String, Box<Kept>, BuildHasherDefault<crate::shards::Fnv>>>,
+    /// Directories of kept handles (see [`DirWatch`]).
+    watches: Mutex<HashMap<PathBuf, Arc<DirWatch>>>,
+    /// Kept handles by metric, in independently locked parts (writer threads take and put
+    /// back a handle around every write).
+    handles: Box<[Mutex<HandleMap>]>,
     /// Most kept handles that hold a descriptor.
     max_handles: usize,
     /// How many handles hold a descriptor now (kept or in use).
@@ -145,7 +205,10 @@ impl WhisperBackend {
             rules: RwLock::new(rules),
             path_of,
             dirs: Mutex::new(HashSet::new()),
-            handles: Mutex::new(HashMap::default()),
+            watches: Mutex::new(HashMap::new()),
+            handles: (0..HANDLE_SHARDS)
+                .map(|_| Mutex::new(HandleMap::default()))
+                .collect(),
             max_handles,
             fds: std::sync::atomic::AtomicUsize::new(0),
             max_mapped: 0,
@@ -176,33 +239,117 @@ impl WhisperBackend {
         self.mapped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// A mapping budget that leaves room for everything else in the process: half of
-    /// vm.max_map_count (65530 by default), at most `cap`.
+    /// A mapping budget that leaves room for everything else in the process (thread stacks,
+    /// the allocator, libraries, readers' mappings): vm.max_map_count (65530 by default) less
+    /// an eighth of it, at least 4096; at most `cap`.
     pub fn default_mapped_handles(cap: usize) -> usize {
         let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(65_530);
-        (max_map_count / 2).min(cap)
+        max_map_count
+            .saturating_sub((max_map_count / 8).max(4096))
+            .min(cap)
     }
 
-    /// Opens `path` for writing, mapped when allowed and safe (see [`Self::with_mapped_handles`]).
-    fn open_for_write(&self, path: &Path) -> Result<Whisper, String> {
+    /// Whether another handle may become a mapping now.
+    fn may_map(&self) -> bool {
+        self.mapped.load(std::sync::atomic::Ordering::Relaxed) < self.max_mapped
+    }
+
+    /// The watch of the directory holding `path`, made on first use.
+    fn watch(&self, path: &Path) -> Arc<DirWatch> {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let mut w = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = w.get(dir) {
+            return d.clone();
+        }
+        // Forget directories no kept handle is in any more, so the map follows the handles.
+        if w.len() >= 4096 && w.len() >= 2 * self.max_handles.max(self.max_mapped) {
+            w.retain(|_, d| Arc::strong_count(d) > 1);
+        }
+        let d = Arc::new(DirWatch {
+            path: dir.to_owned(),
+            state: Mutex::new(DirState::default()),
+        });
+        w.insert(dir.to_owned(), d.clone());
+        d
+    }
+
+    /// Opens `path` for writing (`None`: no file there), as a mapping when allowed and safe
+    /// (see [`Self::with_mapped_handles`]).
+    fn open_for_write(&self, path: &Path) -> Result<Option<Box<Kept>>, String> {
+        let dir = self.watch(path);
+        // Read before the open: a replacement after this read moves the generation on later.
+        let dir_gen = dir.generation(self.revalidate_after / 2);
+        let file = match Whisper::open_rw(path) {
+            Ok(w) => w,
+            Err(whisper::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None)
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        self.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let allocated = self.may_map()
+            && file
+                .file()
+                .and_then(|f| f.metadata().ok())
+                .is_some_and(|m| m.blocks().saturating_mul(512) >= m.len());
+        let mut k = Box::new(Kept {
+            file,
+            checked: Instant::now(),
+            dir,
+            dir_gen,
+            allocated,
+        });
+        self.map_if_allowed(&mut k);
+        Ok(Some(k))
+    }
+
+    /// Turns a descriptor handle into a mapping when mappings are kept, the budget allows and
+    /// every block of the file is allocated.
+    fn map_if_allowed(&self, k: &mut Kept) {
         use std::sync::atomic::Ordering::Relaxed;
-        let err = |e: whisper::Error| format!("{}: {e}", path.display());
-        if self.mapped.load(Relaxed) < self.max_mapped {
-            let allocated = std::fs::metadata(path)
-                .map(|m| m.blocks().saturating_mul(512) >= m.len())
-                .unwrap_or(false);
-            if allocated {
-                let w = Whisper::open_with(path, Access::MappedReadWrite).map_err(err)?;
+        if k.allocated && k.file.access() == Access::ReadWrite && self.may_map() {
+            // Past the process's mapping limit (vm.max_map_count) the descriptor does as well.
+            if k.file.map_in_place().is_ok() {
+                self.fds.fetch_sub(1, Relaxed);
                 self.mapped.fetch_add(1, Relaxed);
-                return Ok(w);
+            } else {
+                k.allocated = false;
             }
         }
-        let w = Whisper::open_rw(path).map_err(err)?;
-        self.fds.fetch_add(1, Relaxed);
-        Ok(w)
+    }
+
+    /// Makes a kept handle current before a write: checked against its path when its directory
+    /// changed (see [`DirWatch`]); every `revalidate_after`, its method and xFilesFactor are
+    /// re-read and a descriptor handle becomes a mapping if it may.
+    fn refresh(&self, metric: &str, mut k: Box<Kept>) -> Result<Option<Box<Kept>>, String> {
+        let generation = k.dir.generation(self.revalidate_after / 2);
+        if generation != k.dir_gen {
+            match k.file.revalidate() {
+                Ok(false) => {
+                    k.dir_gen = generation;
+                    k.checked = Instant::now();
+                }
+                // Replaced or unusable: open the file now at the path afresh (which also
+                // re-checks whether it may be mapped).
+                Ok(true) | Err(_) => {
+                    self.release(k.file);
+                    return self.open_for_write(&self.path(metric)?);
+                }
+            }
+        } else if k.checked.elapsed() >= self.revalidate_after {
+            if let Err(e) = k.file.refresh_metadata() {
+                let msg = format!("{}: {e}", k.file.path().display());
+                self.release(k.file);
+                return Err(msg);
+            }
+            k.checked = Instant::now();
+        }
+        // A new file's first handle is its creating descriptor; it becomes a mapping here.
+        self.map_if_allowed(&mut k);
+        Ok(Some(k))
     }
 
     /// Forgets a handle, keeping the counts of mappings and descriptors right.
@@ -236,10 +383,18 @@ impl WhisperBackend {
     /// The kept handle of `metric` with its map key (handed back to [`Self::put_handle`], so a
     /// kept handle costs no allocation per update).
     fn take_handle(&self, metric: &str) -> Option<(String, Box<Kept>)> {
-        self.handles
+        self.handle_shard(metric)
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove_entry(metric)
+    }
+
+    fn handle_shard(&self, metric: &str) -> &Mutex<HandleMap> {
+        use std::hash::Hasher;
+        let mut h = crate::shards::Fnv::default();
+        h.write(metric.as_bytes());
+        // High bits: the map inside uses the same hash's low bits.
+        &self.handles[(h.finish() >> 40) as usize % self.handles.len()]
     }
 
     fn put_handle(&self, metric: String, k: Box<Kept>) {
@@ -251,10 +406,13 @@ impl WhisperBackend {
             self.release(k.file);
             return;
         }
-        let capacity = self.max_handles + self.max_mapped;
+        let capacity = (self.max_handles + self.max_mapped).div_ceil(self.handles.len());
         let mut evicted = Vec::new();
         {
-            let mut h = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+            let mut h = self
+                .handle_shard(&metric)
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if h.len() >= capacity {
                 // Any victim will do: hot metrics come back at once, cold ones should not hold
                 // descriptors or mappings.
@@ -262,11 +420,7 @@ impl WhisperBackend {
                     evicted.extend(h.remove(&key));
                 }
             }
-            if capacity > 0 {
-                h.insert(metric, k);
-            } else {
-                evicted.push(k);
-            }
+            h.insert(metric, k);
         }
         // Closing and unmapping happen outside the lock.
         for k in evicted {
@@ -322,9 +476,12 @@ impl Backend for WhisperBackend {
             }
         };
         // The new file's descriptor becomes its kept handle: its first update, which follows
-        // at once, then needs no open (unless it may be mapped: the update maps it).
-        let mappable = self.mapped.load(std::sync::atomic::Ordering::Relaxed) < self.max_mapped;
-        if let Some(file) = made?.filter(|_| !mappable) {
+        // at once, then needs no open (a later one maps it, if mappings are kept).
+        if let Some(file) = made? {
+            let dir = self.watch(&path);
+            // Read after the link: the file at the path is this one unless replaced later, and
+            // a later replacement moves the generation on.
+            let dir_gen = dir.generation(self.revalidate_after / 2);
             if let Ok(w) = Whisper::from_file(file, &path) {
                 self.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.put_handle(
@@ -332,6 +489,9 @@ impl Backend for WhisperBackend {
                     Box::new(Kept {
                         file: w,
                         checked: Instant::now(),
+                        dir,
+                        dir_gen,
+                        allocated: true,
                     }),
                 );
             }
@@ -342,35 +502,13 @@ impl Backend for WhisperBackend {
         Ok(())
     }
 
-    fn update(&self, metric: &str, points: &[(i64, f64)]) -> Result<(), String> {
-        let (key, mut kept) = match self.take_handle(metric) {
-            Some((key, mut k)) => {
-                if k.checked.elapsed() >= self.revalidate_after {
-                    // The same file at the same path (one stat), else a fresh handle on the new one.
-                    match k.file.revalidate() {
-                        Ok(false) => k.checked = Instant::now(),
-                        // Replaced or unusable: open the file now at the path afresh (which
-                        // also re-checks whether it may be mapped).
-                        Ok(true) | Err(_) => {
-                            self.release(k.file);
-                            let path = self.path(metric)?;
-                            k = Box::new(Kept {
-                                file: self.open_for_write(&path)?,
-                                checked: Instant::now(),
-                            });
-                        }
-                    }
-                }
-                (key, k)
-            }
-            None => {
-                let path = self.path(metric)?;
-                let k = Box::new(Kept {
-                    file: self.open_for_write(&path)?,
-                    checked: Instant::now(),
-                });
-                (metric.to_owned(), k)
-            }
+    fn update(&self, metric: &str, points: &[(i64, f64)]) -> Result<Written, String> {
+        let (key, kept) = match self.take_handle(metric) {
+            Some((key, k)) => (key, self.refresh(metric, k)?),
+            None => (metric.to_owned(), self.open_for_write(&self.path(metric)?)?),
+        };
+        let Some(mut kept) = kept else {
+            return Ok(Written::NoFile);
         };
         if let Err(e) = kept.file.update_many(points, now()) {
             let msg = format!("{}: {e}", kept.file.path().display());
@@ -378,7 +516,7 @@ impl Backend for WhisperBackend {
             return Err(msg);
         }
         self.put_handle(key, kept);
-        Ok(())
+        Ok(Written::Done)
     }
 
     fn aggregation_method(&self, metric: &str) -> Result<String, String> {
@@ -452,7 +590,13 @@ mod tests {
         assert!(dir.path().join("a/b/c.wsp").is_file());
         b.create("a.b.c").unwrap();
         let t = now() - now() % 10;
-        b.update("a.b.c", &[(t - 10, 1.0), (t, 2.0)]).unwrap();
+        assert_eq!(
+            b.update("a.b.c", &[(t - 10, 1.0), (t, 2.0)]),
+            Ok(Written::Done)
+        );
+        // No file: nothing written, nothing created (the persister decides about creates).
+        assert_eq!(b.update("a.b.d", &[(t, 1.0)]), Ok(Written::NoFile));
+        assert!(!dir.path().join("a/b/d.wsp").exists());
         let w = Whisper::open(dir.path().join("a/b/c.wsp")).unwrap();
         let got = w.fetch(t - 20, t + 1, now()).unwrap().unwrap();
         assert!(got.points().any(|p| p == (t, 2.0)));
@@ -522,8 +666,52 @@ mod tests {
     }
 
     #[test]
+    fn handles_past_the_descriptor_budget_are_closed_and_files_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = WhisperBackend::new(
+            dir.path(),
+            Arc::new(default_new_file),
+            Arc::new(plain_relative_path),
+            1,
+        );
+        let t = now() - now() % 10;
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            b.create(m).unwrap();
+            for k in 0..3 {
+                let at = t - 50 + 10 * k;
+                assert_eq!(b.update(m, &[(at, i as f64)]), Ok(Written::Done));
+                let path = dir.path().join(format!("{m}.wsp"));
+                assert!(fetch_last(&path, t).contains(&(at, i as f64)), "{m} {k}");
+            }
+        }
+        // One descriptor kept; the other handles were closed.
+        assert_eq!(b.fds.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // A file replaced meanwhile is written afresh.
+        let path = dir.path().join("b.wsp");
+        let fresh = dir.path().join("b.wsp.new");
+        let f = default_new_file("b");
+        whisper::create(
+            &fresh,
+            &f.archives,
+            f.xff,
+            f.method,
+            CreateOptions::default(),
+        )
+        .unwrap();
+        std::fs::rename(&fresh, &path).unwrap();
+        b.update("b", &[(t, 9.0)]).unwrap();
+        let got = fetch_last(&path, t);
+        assert!(got.contains(&(t, 9.0)), "{got:?}");
+        assert!(!got.iter().any(|p| p.0 == t - 50), "{got:?}");
+        // A removed one is reported, not written into nothing.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(b.update("b", &[(t, 9.0)]), Ok(Written::NoFile));
+    }
+
+    #[test]
     fn a_file_replaced_by_rename_is_reopened() {
-        for mapped in [0, 8] {
+        let periods = [Duration::ZERO, Duration::from_millis(300)];
+        for (mapped, period) in [0, 8].into_iter().flat_map(|m| periods.map(|p| (m, p))) {
             let dir = tempfile::tempdir().unwrap();
             let b = WhisperBackend::new(
                 dir.path(),
@@ -532,9 +720,15 @@ mod tests {
                 8,
             )
             .with_mapped_handles(mapped)
-            .with_revalidate_after(Duration::ZERO);
+            .with_revalidate_after(period);
             let t = now() - now() % 10;
             b.create("m").unwrap();
+            b.update("m", &[(t - 20, 0.5)]).unwrap();
+            if !period.is_zero() {
+                // Once the directory's modification time is settled, its unchanged `stat`
+                // vouches for the kept handle...
+                std::thread::sleep(Duration::from_secs(SETTLED_SECS as u64 + 1));
+            }
             b.update("m", &[(t - 10, 1.0)]).unwrap();
             // What whisper-resize does: build a new file and rename it over the old one.
             let path = dir.path().join("m.wsp");
@@ -549,13 +743,15 @@ mod tests {
             )
             .unwrap();
             std::fs::rename(&fresh, &path).unwrap();
+            // ...and a rename changes it: within `period`, writes reach the new file.
+            std::thread::sleep(period);
             b.update("m", &[(t, 2.0)]).unwrap();
             // The point went into the file now at the path, not into the unlinked old inode.
             let got = fetch_last(&path, t);
             assert!(got.contains(&(t, 2.0)), "mapped={mapped}: {got:?}");
             assert!(
                 !got.iter().any(|p| p.0 == t - 10),
-                "mapped={mapped}: {got:?}"
+                "mapped={mapped} period={period:?}: {got:?}"
             );
         }
     }

@@ -266,11 +266,21 @@ impl Whisper {
     /// Makes a long-lived handle current: if the file at its path is no longer the one it
     /// opened (replaced by a rename, as whisper-resize does, removed, or resized), reopens it
     /// with the same access and returns true; otherwise re-reads the method and xFilesFactor
-    /// and returns false. A descriptor handle asks its own inode (one `fstat`: a file replaced
-    /// or removed has no links left), a mapping its path (one `stat`); descriptor handles
-    /// then read 16 header bytes.
+    /// (of files with lower archives, the only ones they matter to) and returns false. A
+    /// descriptor handle asks its own inode (one `fstat`: a file replaced or removed has no
+    /// links left), a mapping its path (one `stat`).
     pub fn revalidate(&mut self) -> Result<bool> {
-        let same = match &self.io {
+        if self.still_current()? {
+            self.refresh_metadata()?;
+            return Ok(false);
+        }
+        *self = Self::open_with(&self.path, self.access)?;
+        Ok(true)
+    }
+
+    /// Whether the file at the handle's path is still the one it opened (see [`Whisper::revalidate`]).
+    fn still_current(&self) -> Result<bool> {
+        Ok(match &self.io {
             Io::File(f) => {
                 let md = f.metadata()?;
                 md.nlink() > 0 && md.len() == self.ident.2
@@ -279,13 +289,33 @@ impl Whisper {
                 let md = std::fs::metadata(&self.path)?;
                 (md.dev(), md.ino(), md.len()) == self.ident
             }
-        };
-        if same {
+        })
+    }
+
+    /// Re-reads the method and xFilesFactor when this file has lower archives: they only steer
+    /// propagation, so a single-archive file's writes never depend on them (and its header page,
+    /// often cold, need not be touched).
+    pub fn refresh_metadata(&mut self) -> Result<()> {
+        if self.header.archives.len() > 1 {
             self.reload_metadata()?;
-            return Ok(false);
         }
-        *self = Self::open_with(&self.path, self.access)?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Turns a read-write descriptor handle into a shared mapping of the same file (the
+    /// descriptor is closed); other handles are left as they are. On failure (e.g. the
+    /// process's mapping limit) the handle keeps its descriptor.
+    pub fn map_in_place(&mut self) -> Result<()> {
+        let Io::File(f) = &self.io else {
+            return Ok(());
+        };
+        if self.access != Access::ReadWrite {
+            return Ok(());
+        }
+        let m = Mapping::new(f, self.ident.2, true)?;
+        self.io = Io::Map(m);
+        self.access = Access::MappedReadWrite;
+        Ok(())
     }
 
     /// How this handle reaches the file.
@@ -293,12 +323,13 @@ impl Whisper {
         self.access
     }
 
-    /// For mapped handles, picks up a method or xFilesFactor changed in place by another
-    /// process (a memory read, so it is done before every update, as python re-reads the
-    /// header per call); an archive layout change is an error until [`Whisper::revalidate`].
+    /// For mapped handles of files with lower archives, picks up a method or xFilesFactor
+    /// changed in place by another process (a memory read, so it is done before every update,
+    /// as python re-reads the header per call); an archive layout change is an error until
+    /// [`Whisper::revalidate`].
     fn sync_metadata(&mut self) -> Result<()> {
         if matches!(self.io, Io::Map(_)) {
-            self.reload_metadata()?;
+            self.refresh_metadata()?;
         }
         Ok(())
     }
