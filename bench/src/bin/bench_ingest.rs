@@ -325,14 +325,16 @@ fn wait_read(port: u16) -> Result<()> {
 /// them was written, from the files' modification times: so that the time is the server's, not
 /// the time this process takes to read 50,000 files on the 2 cores the server is using, progress
 /// is first watched on a sample (every 250th metric and the last), and only then is every file
-/// read. (With `whisper_mmap = true`, writes into pages already dirty do not update the
-/// modification time, so this under-reports; the default writes through `pwrite`.)
+/// read. Writes through a mapping (`whisper_mmap = true`) into pages already dirty do not update
+/// the modification time: when the newest file time is earlier than `not_before` seconds after
+/// `wall0` (the last point's receipt), the time the sample was seen complete is returned instead.
 fn wait_written(
     data: &Path,
     names: &[String],
     k: i64,
     base: i64,
     wall0: SystemTime,
+    not_before: f64,
     patience: Duration,
 ) -> Result<f64> {
     let ts = base + STEP * k;
@@ -349,16 +351,23 @@ fn wait_written(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let sample_seen = SystemTime::now();
     wait_persisted(data, names, k, base, patience)?;
     let mut newest = wall0;
     for n in names {
         let m = std::fs::metadata(file_of(data, n))?.modified()?;
         newest = newest.max(m);
     }
-    Ok(newest
-        .duration_since(wall0)
-        .map_or(0.0, |d| d.as_secs_f64())
-        .max(1e-3))
+    let since = |t: SystemTime| t.duration_since(wall0).map_or(0.0, |d| d.as_secs_f64());
+    if since(newest) < not_before {
+        // Nothing can be persisted before it was received: these file times are not the
+        // write times. Writes through a shared mapping (`whisper_mmap`) set a file's time only
+        // on the first write after the kernel wrote the page back; take the time the sample
+        // was seen complete instead (later than the last write by up to one 20 ms poll).
+        eprintln!("(file times predate the last accepted point: persisted time is when the sample was seen complete)");
+        return Ok(since(sample_seen).max(1e-3));
+    }
+    Ok(since(newest).max(1e-3))
 }
 
 /// Waits until the last round of every metric is on disk; fails after `patience` without progress.
@@ -467,7 +476,7 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
         send_payloads(if pickle { t.pickle } else { t.line }, &load)?;
         let accepted = t0.elapsed().as_secs_f64();
         let last = *rounds.last().unwrap_or(&0);
-        let persisted = wait_written(&t.data, &names, last, base, wall0, patience)?;
+        let persisted = wait_written(&t.data, &names, last, base, wall0, accepted, patience)?;
         if let (Some((u0, p0)), Some((u1, p1))) = (counters0, t.http.and_then(update_counters)) {
             eprintln!(
                 "[{}] {:.0} updates, {:.1} points per update",
@@ -498,7 +507,7 @@ fn run(t: &Target, sz: &Sizes) -> Result<Figures> {
     let load = payloads(false, &new, &[0], base);
     let wall0 = SystemTime::now();
     send_payloads(t.line, &load)?;
-    f.creates = new.len() as f64 / wait_written(&t.data, &new, 0, base, wall0, patience)?;
+    f.creates = new.len() as f64 / wait_written(&t.data, &new, 0, base, wall0, 0.0, patience)?;
 
     // The steady workload first runs unmeasured for `warmup_secs`, so that what is measured is the
     // steady state (caches holding points for a lag have reached their equilibrium).

@@ -7,7 +7,6 @@
 
 mod backend;
 pub mod carbonlink;
-mod crc32;
 mod error;
 mod persister;
 mod ratelimit;
