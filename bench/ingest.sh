@@ -15,8 +15,9 @@ ROOT=$PWD
 [ -x /usr/bin/carbon-cache ] || { echo "need /usr/bin/carbon-cache (scripts/test.sh installs graphite-carbon)" >&2; exit 1; }
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/carbonado-bench-ingest.XXXXXX)}
 cargo build --release -q -p carbonado --bin carbonado
-cargo build --release -q -p carbonado-bench --bin bench_ingest
+cargo build --release -q -p carbonado-bench --bin bench_ingest --bin bench_fs_floor
 T="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+export BENCH_FS_FLOOR="$T/bench_fs_floor"
 echo "work dir $WORK (configs, whisper trees, logs; removed at the end unless BENCH_KEEP=1)"
 "$T/bench_ingest" "$WORK" "$T/carbonado" "$@"
 [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK"

@@ -12,7 +12,8 @@
 //! MIN_TIMESTAMP_LAG with `timesorted`, Carbonado's `min_timestamp_lag` with `sorted`).
 //! BENCH_INGEST_ONLY=carbonado|carbon-cache runs one implementation; BENCH_INGEST_WARMUP_SECS (60) is how
 //! long the steady workload runs before it is measured; BENCH_INGEST_CACHE_EXTRA / _CARBON_EXTRA add
-//! settings to Carbonado's `[cache]` section / carbon.conf.
+//! settings to Carbonado's `[cache]` section / carbon.conf. BENCH_FS_FLOOR (set by bench/ingest.sh) is
+//! the bench_fs_floor binary: run at the end, it creates as many files with bare system calls.
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -613,5 +614,19 @@ fn main() -> Result<()> {
         println!();
     }
     println!("(ratio = how many times better carbonado is: throughput carbonado/carbon, CPU and RSS carbon/carbonado)");
+    // What the file system itself allows for (b), measured now, in the same state: the same
+    // number of whisper-sized files created with bare system calls (bench_fs_floor).
+    if let Ok(floor) = std::env::var("BENCH_FS_FLOOR") {
+        let out = Command::new(&floor)
+            .arg(work.join("fs-floor"))
+            .arg(sz.creates.to_string())
+            .arg("0")
+            .output()
+            .with_context(|| floor.clone())?;
+        if !out.status.success() {
+            bail!("{floor}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
     Ok(())
 }
