@@ -665,6 +665,24 @@ mod tests {
         assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t, 4.0)));
     }
 
+    /// What whisper-resize does to `metric`'s file below `dir`: builds a new, empty one and renames
+    /// it over the old one. Returns the path.
+    fn replace_by_rename(dir: &Path, metric: &str) -> PathBuf {
+        let path = dir.join(format!("{metric}.wsp"));
+        let fresh = dir.join(format!("{metric}.wsp.new"));
+        let f = default_new_file(metric);
+        whisper::create(
+            &fresh,
+            &f.archives,
+            f.xff,
+            f.method,
+            CreateOptions::default(),
+        )
+        .unwrap();
+        std::fs::rename(&fresh, &path).unwrap();
+        path
+    }
+
     #[test]
     fn handles_past_the_descriptor_budget_are_closed_and_files_reopened() {
         let dir = tempfile::tempdir().unwrap();
@@ -687,18 +705,7 @@ mod tests {
         // One descriptor kept; the other handles were closed.
         assert_eq!(b.fds.load(std::sync::atomic::Ordering::Relaxed), 1);
         // A file replaced meanwhile is written afresh.
-        let path = dir.path().join("b.wsp");
-        let fresh = dir.path().join("b.wsp.new");
-        let f = default_new_file("b");
-        whisper::create(
-            &fresh,
-            &f.archives,
-            f.xff,
-            f.method,
-            CreateOptions::default(),
-        )
-        .unwrap();
-        std::fs::rename(&fresh, &path).unwrap();
+        let path = replace_by_rename(dir.path(), "b");
         b.update("b", &[(t, 9.0)]).unwrap();
         let got = fetch_last(&path, t);
         assert!(got.contains(&(t, 9.0)), "{got:?}");
@@ -730,19 +737,7 @@ mod tests {
                 std::thread::sleep(Duration::from_secs(SETTLED_SECS as u64 + 1));
             }
             b.update("m", &[(t - 10, 1.0)]).unwrap();
-            // What whisper-resize does: build a new file and rename it over the old one.
-            let path = dir.path().join("m.wsp");
-            let fresh = dir.path().join("m.wsp.new");
-            let f = default_new_file("m");
-            whisper::create(
-                &fresh,
-                &f.archives,
-                f.xff,
-                f.method,
-                CreateOptions::default(),
-            )
-            .unwrap();
-            std::fs::rename(&fresh, &path).unwrap();
+            let path = replace_by_rename(dir.path(), "m");
             // ...and a rename changes it: within `period`, writes reach the new file.
             std::thread::sleep(period);
             b.update("m", &[(t, 2.0)]).unwrap();
