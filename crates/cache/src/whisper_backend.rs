@@ -576,15 +576,20 @@ pub fn default_new_file(_metric: &str) -> NewFile {
 mod tests {
     use super::*;
 
+    /// A backend over `dir` with the default rules, keeping up to `handles` descriptors.
+    fn backend(dir: &Path, handles: usize) -> WhisperBackend {
+        WhisperBackend::new(
+            dir,
+            Arc::new(default_new_file),
+            Arc::new(plain_relative_path),
+            handles,
+        )
+    }
+
     #[test]
     fn create_update_and_metadata_on_real_files() {
         let dir = tempfile::tempdir().unwrap();
-        let b = WhisperBackend::new(
-            dir.path(),
-            Arc::new(default_new_file),
-            Arc::new(plain_relative_path),
-            8,
-        );
+        let b = backend(dir.path(), 8);
         assert!(!b.exists("a.b.c"));
         b.create("a.b.c").unwrap();
         assert!(dir.path().join("a/b/c.wsp").is_file());
@@ -619,13 +624,7 @@ mod tests {
     #[test]
     fn kept_handles_are_mapped_only_for_allocated_files() {
         let dir = tempfile::tempdir().unwrap();
-        let b = WhisperBackend::new(
-            dir.path(),
-            Arc::new(default_new_file),
-            Arc::new(plain_relative_path),
-            8,
-        )
-        .with_mapped_handles(8);
+        let b = backend(dir.path(), 8).with_mapped_handles(8);
         let t = now() - now() % 10;
         // Created by the backend: fully allocated, so kept as a mapping.
         b.create("full").unwrap();
@@ -646,13 +645,7 @@ mod tests {
         assert!(fetch_last(&dir.path().join("full.wsp"), t).contains(&(t - 10, 3.0)));
         assert!(fetch_last(&sparse, t).contains(&(t, 2.0)));
         // Budgets hold: one descriptor and one mapping at most; beyond, handles are closed.
-        let small = WhisperBackend::new(
-            dir.path(),
-            Arc::new(default_new_file),
-            Arc::new(plain_relative_path),
-            1,
-        )
-        .with_mapped_handles(1);
+        let small = backend(dir.path(), 1).with_mapped_handles(1);
         small.create("full2").unwrap();
         small.update("full", &[(t, 4.0)]).unwrap();
         small.update("sparse", &[(t, 5.0)]).unwrap();
@@ -686,12 +679,7 @@ mod tests {
     #[test]
     fn handles_past_the_descriptor_budget_are_closed_and_files_reopened() {
         let dir = tempfile::tempdir().unwrap();
-        let b = WhisperBackend::new(
-            dir.path(),
-            Arc::new(default_new_file),
-            Arc::new(plain_relative_path),
-            1,
-        );
+        let b = backend(dir.path(), 1);
         let t = now() - now() % 10;
         for (i, m) in ["a", "b", "c"].iter().enumerate() {
             b.create(m).unwrap();
@@ -720,14 +708,9 @@ mod tests {
         let periods = [Duration::ZERO, Duration::from_millis(300)];
         for (mapped, period) in [0, 8].into_iter().flat_map(|m| periods.map(|p| (m, p))) {
             let dir = tempfile::tempdir().unwrap();
-            let b = WhisperBackend::new(
-                dir.path(),
-                Arc::new(default_new_file),
-                Arc::new(plain_relative_path),
-                8,
-            )
-            .with_mapped_handles(mapped)
-            .with_revalidate_after(period);
+            let b = backend(dir.path(), 8)
+                .with_mapped_handles(mapped)
+                .with_revalidate_after(period);
             let t = now() - now() % 10;
             b.create("m").unwrap();
             b.update("m", &[(t - 20, 0.5)]).unwrap();
@@ -754,12 +737,7 @@ mod tests {
     #[test]
     fn created_files_are_complete_allocated_and_the_same_bytes_as_whisper_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let b = WhisperBackend::new(
-            dir.path(),
-            Arc::new(default_new_file),
-            Arc::new(plain_relative_path),
-            8,
-        );
+        let b = backend(dir.path(), 8);
         b.create("x.y").unwrap();
         let made = dir.path().join("x/y.wsp");
         let f = default_new_file("x.y");
