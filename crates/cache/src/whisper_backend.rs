@@ -459,6 +459,10 @@ impl Backend for WhisperBackend {
         // written out (no holes), so every block is allocated: later updates never allocate,
         // and the file may be mapped (measured here, fallocate's unwritten extents were no faster).
         let opts = CreateOptions::default();
+        // Read before the file appears: a replacement after this read (even one right after the
+        // link) moves the generation on, so the handle kept below is checked then.
+        let dir = self.watch(&path);
+        let dir_gen = dir.generation(self.revalidate_after / 2);
         let made = match create_unnamed(&path, &f, opts) {
             Some(r) => r,
             None => {
@@ -478,10 +482,6 @@ impl Backend for WhisperBackend {
         // The new file's descriptor becomes its kept handle: its first update, which follows
         // at once, then needs no open (a later one maps it, if mappings are kept).
         if let Some(file) = made? {
-            let dir = self.watch(&path);
-            // Read after the link: the file at the path is this one unless replaced later, and
-            // a later replacement moves the generation on.
-            let dir_gen = dir.generation(self.revalidate_after / 2);
             if let Ok(w) = Whisper::from_file(file, &path) {
                 self.fds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.put_handle(
